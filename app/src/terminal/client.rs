@@ -1,0 +1,307 @@
+//! The browser side of the terminal: xterm.js, the session id in `sessionStorage`, and the
+//! WebSocket speaking the binary protocol.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use rootresume_protocol::{
+    ClientMessage, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_DATA_LEN, WS_PATH,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{BinaryType, CloseEvent, HtmlElement, MessageEvent, WebSocket};
+use xterm_js_rs::addons::fit::FitAddon;
+use xterm_js_rs::{Terminal, TerminalAddon, TerminalOptions, Theme};
+
+use super::PanelState;
+
+/// Where the tab keeps its session id: survives a reload, not shared with new tabs.
+const STORAGE_KEY: &str = "rootresume.session";
+/// Longest wait between reconnection attempts, in milliseconds.
+const MAX_BACKOFF_MS: i32 = 10_000;
+
+#[wasm_bindgen]
+extern "C" {
+    // xterm.js 5 and later take bytes through `write`; the crate binds xterm.js 4's `writeUtf8`.
+    #[wasm_bindgen(method, js_name = "write")]
+    fn write_bytes(this: &Terminal, data: &js_sys::Uint8Array);
+}
+
+struct Client {
+    term: Terminal,
+    fit: FitAddon,
+    socket: RefCell<Option<WebSocket>>,
+    state: RwSignal<PanelState>,
+    status: RwSignal<String>,
+    backoff_ms: Cell<i32>,
+}
+
+/// Opens xterm.js in `host` and connects it to this tab's sandbox.
+pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<String>) {
+    let term = Terminal::new(&options());
+    term.open(host);
+    let fit = FitAddon::new();
+    term.load_addon(fit.clone().dyn_into::<TerminalAddon>().unwrap_throw());
+    fit.fit();
+    term.write("\x1b[2mstarting your sandbox…\x1b[0m\r\n");
+
+    let client = Rc::new(Client {
+        term,
+        fit,
+        socket: RefCell::new(None),
+        state,
+        status,
+        backoff_ms: Cell::new(500),
+    });
+    client.listen();
+    connect(client);
+}
+
+fn options() -> TerminalOptions {
+    let options = TerminalOptions::new();
+    options.set_cursor_blink(true);
+    options.set_font_size(15);
+    options.set_font_family("ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace");
+    options.set_scrollback(5000);
+    let theme = Theme::new();
+    theme.set_background("#0f1419");
+    theme.set_foreground("#e6e1cf");
+    options.set_theme(&theme);
+    options
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+fn stored_session() -> Option<String> {
+    storage()?.get_item(STORAGE_KEY).ok()?
+}
+
+fn store_session(id: Option<&str>) {
+    if let Some(storage) = storage() {
+        let _ = match id {
+            Some(id) => storage.set_item(STORAGE_KEY, id),
+            None => storage.remove_item(STORAGE_KEY),
+        };
+    }
+}
+
+fn socket_url(session: &str) -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let host = location.host().ok()?;
+    Some(format!("{scheme}://{host}{WS_PATH}?session={session}"))
+}
+
+impl Client {
+    fn set(&self, state: PanelState, status: impl Into<String>) {
+        self.state.set(state);
+        self.status.set(status.into());
+    }
+
+    fn notice(&self, colour: u8, text: &str) {
+        self.term
+            .write(&format!("\r\n\x1b[1;{colour}m{text}\x1b[0m\r\n"));
+    }
+
+    fn send(&self, message: &ClientMessage) {
+        if let Some(socket) = self.socket.borrow().as_ref() {
+            if socket.ready_state() == WebSocket::OPEN {
+                let _ = socket.send_with_u8_array(&message.encode());
+            }
+        }
+    }
+
+    fn send_size(&self) {
+        self.send(&ClientMessage::Resize {
+            cols: self.term.get_cols().min(u16::MAX.into()) as u16,
+            rows: self.term.get_rows().min(u16::MAX.into()) as u16,
+        });
+    }
+
+    /// Wires keyboard input, terminal resizes and window resizes.
+    fn listen(self: &Rc<Self>) {
+        let client = self.clone();
+        let on_data = Closure::<dyn FnMut(String)>::new(move |data: String| {
+            if client.state.get_untracked() == PanelState::Ended {
+                if data.contains('\r') {
+                    client.term.reset();
+                    client.set(PanelState::Starting, "starting your sandbox…");
+                    connect(client.clone());
+                }
+                return;
+            }
+            for chunk in data.as_bytes().chunks(MAX_DATA_LEN) {
+                client.send(&ClientMessage::Input(chunk.to_vec()));
+            }
+        });
+        self.term.on_data(on_data.as_ref().unchecked_ref());
+        on_data.forget();
+
+        let client = self.clone();
+        // Binary data (some mouse reports) arrives as a string of byte values.
+        let on_binary = Closure::<dyn FnMut(String)>::new(move |data: String| {
+            let bytes: Vec<u8> = data.chars().map(|c| c as u32 as u8).collect();
+            client.send(&ClientMessage::Input(bytes));
+        });
+        self.term.on_binary(on_binary.as_ref().unchecked_ref());
+        on_binary.forget();
+
+        let client = self.clone();
+        let on_resize = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| client.send_size());
+        self.term.on_resize(on_resize.as_ref().unchecked_ref());
+        on_resize.forget();
+
+        let client = self.clone();
+        let on_window_resize = Closure::<dyn FnMut()>::new(move || client.fit.fit());
+        if let Some(window) = web_sys::window() {
+            let _ = window.add_event_listener_with_callback(
+                "resize",
+                on_window_resize.as_ref().unchecked_ref(),
+            );
+        }
+        on_window_resize.forget();
+    }
+
+    fn handle(self: &Rc<Self>, message: ServerMessage) {
+        match message {
+            ServerMessage::Output(bytes) => {
+                self.term
+                    .write_bytes(&js_sys::Uint8Array::from(bytes.as_slice()));
+            }
+            ServerMessage::Notice(SessionNotice::Started { session, resumed }) => {
+                store_session(Some(&session));
+                self.backoff_ms.set(500);
+                let how = if resumed { "reattached to your sandbox" } else { "connected" };
+                self.set(PanelState::Ready, how);
+                self.term.focus();
+            }
+            ServerMessage::Notice(SessionNotice::Expiring { seconds_left }) => {
+                let minutes = seconds_left.div_ceil(60);
+                self.notice(33, &format!("[this sandbox ends in {minutes} min]"));
+            }
+            ServerMessage::Notice(SessionNotice::Ended { reason }) => {
+                store_session(None);
+                let why = match reason {
+                    EndReason::ShellExited => "the shell exited",
+                    EndReason::Expired => "it reached its time limit",
+                    EndReason::Idle => "it was idle too long",
+                    EndReason::ServerShutdown => "the server is restarting",
+                    EndReason::ContainerGone => "its container was removed",
+                    EndReason::Abandoned => "no tab was attached to it",
+                };
+                self.notice(33, &format!("[sandbox ended: {why}] Press Enter for a new one."));
+                self.set(PanelState::Ended, "session ended");
+            }
+            ServerMessage::Error { code, message } => {
+                self.notice(31, &message);
+                match code {
+                    ErrorCode::UnknownSession => {
+                        store_session(None);
+                        self.set(PanelState::Starting, "starting a new sandbox…");
+                        self.backoff_ms.set(0);
+                    }
+                    ErrorCode::BadMessage => {}
+                    _ => {
+                        store_session(None);
+                        self.set(PanelState::Unavailable, "sandbox unavailable — retrying");
+                        self.backoff_ms.set(5_000);
+                    }
+                }
+            }
+            ServerMessage::Pong(_) => {}
+        }
+    }
+
+    fn on_close(self: &Rc<Self>, event: CloseEvent) {
+        self.socket.borrow_mut().take();
+        match self.state.get_untracked() {
+            PanelState::Ended => {}
+            PanelState::Ready => {
+                let reason = event.reason();
+                if !reason.is_empty() {
+                    self.notice(33, &format!("[{reason}]"));
+                }
+                self.set(PanelState::Reconnecting, "reconnecting…");
+                self.retry();
+            }
+            _ => self.retry(),
+        }
+    }
+
+    fn retry(self: &Rc<Self>) {
+        let delay = self.backoff_ms.get();
+        self.backoff_ms
+            .set((delay.max(250) * 2).min(MAX_BACKOFF_MS));
+        let client = self.clone();
+        let again = Closure::once_into_js(move || connect(client));
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                again.unchecked_ref(),
+                delay,
+            );
+        }
+    }
+}
+
+/// Finds or creates this tab's session, then opens the socket.
+fn connect(client: Rc<Client>) {
+    spawn_local(async move {
+        let session = match stored_session() {
+            Some(id) => id,
+            None => match crate::api::create_session().await {
+                Ok(id) => {
+                    store_session(Some(&id));
+                    id
+                }
+                Err(error) => {
+                    let message = error.to_string();
+                    let message = message.trim_start_matches("error running server function: ");
+                    client.notice(31, message);
+                    client.set(PanelState::Unavailable, "sandbox unavailable — retrying");
+                    client.backoff_ms.set(5_000);
+                    return client.retry();
+                }
+            },
+        };
+        open_socket(client, &session);
+    });
+}
+
+fn open_socket(client: Rc<Client>, session: &str) {
+    let Some(url) = socket_url(session) else { return };
+    let socket = match WebSocket::new(&url) {
+        Ok(socket) => socket,
+        Err(_) => return client.retry(),
+    };
+    socket.set_binary_type(BinaryType::Arraybuffer);
+
+    let on_open_client = client.clone();
+    let on_open = Closure::<dyn FnMut()>::new(move || on_open_client.send_size());
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+
+    let on_message_client = client.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() else {
+            return;
+        };
+        let frame = js_sys::Uint8Array::new(&buffer).to_vec();
+        match ServerMessage::decode(&frame) {
+            Ok(message) => on_message_client.handle(message),
+            Err(error) => on_message_client.notice(31, &format!("[bad message from server: {error}]")),
+        }
+    });
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+
+    let on_close_client = client.clone();
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event| on_close_client.on_close(event));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    on_close.forget();
+
+    client.socket.replace(Some(socket));
+}

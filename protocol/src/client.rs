@@ -1,0 +1,66 @@
+//! Messages from the browser to the server.
+
+use crate::codec::{self, DecodeError};
+
+const KIND_INPUT: u8 = 0x01;
+const KIND_RESIZE: u8 = 0x02;
+const KIND_PING: u8 = 0x03;
+
+/// A message the browser sends to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMessage {
+    /// Bytes typed or pasted into the terminal, passed to the shell unchanged.
+    Input(Vec<u8>),
+    /// The visible terminal changed size; the server resizes the shell's pty to match.
+    Resize {
+        /// Columns of character cells.
+        cols: u16,
+        /// Rows of character cells.
+        rows: u16,
+    },
+    /// A liveness probe; the server answers with [`crate::ServerMessage::Pong`] carrying the nonce.
+    Ping(u64),
+}
+
+impl ClientMessage {
+    /// Encodes the message as one binary frame.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Input(bytes) => {
+                let mut out = codec::frame(KIND_INPUT, bytes.len());
+                out.extend_from_slice(bytes);
+                out
+            }
+            Self::Resize { cols, rows } => {
+                let mut out = codec::frame(KIND_RESIZE, 4);
+                out.extend_from_slice(&cols.to_be_bytes());
+                out.extend_from_slice(&rows.to_be_bytes());
+                out
+            }
+            Self::Ping(nonce) => {
+                let mut out = codec::frame(KIND_PING, 8);
+                out.extend_from_slice(&nonce.to_be_bytes());
+                out
+            }
+        }
+    }
+
+    /// Decodes one binary frame. Never panics, whatever the bytes.
+    pub fn decode(frame: &[u8]) -> Result<Self, DecodeError> {
+        let (kind, payload) = codec::split(frame)?;
+        match kind {
+            KIND_INPUT => Ok(Self::Input(payload.to_vec())),
+            KIND_RESIZE => {
+                let [c0, c1, r0, r1] = codec::exact::<4>("resize", "4", payload)?;
+                Ok(Self::Resize {
+                    cols: u16::from_be_bytes([c0, c1]),
+                    rows: u16::from_be_bytes([r0, r1]),
+                })
+            }
+            KIND_PING => Ok(Self::Ping(u64::from_be_bytes(codec::exact::<8>(
+                "ping", "8", payload,
+            )?))),
+            kind => Err(DecodeError::UnknownKind { kind }),
+        }
+    }
+}

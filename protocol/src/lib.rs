@@ -1,0 +1,27 @@
+//! The terminal protocol spoken over the WebSocket between the browser and the server.
+//!
+//! Every message is one binary WebSocket frame: `[version][kind][payload…]`. Terminal bytes are
+//! carried raw (no JSON, no base64) so a keystroke costs three bytes of framing. Message enums are
+//! named after their direction, as in sshx: [`ClientMessage`] goes browser → server and
+//! [`ServerMessage`] goes server → browser. Decoding never panics on any input; anything it does
+//! not understand is a [`DecodeError`] that says what was wrong.
+
+mod client;
+mod codec;
+mod server;
+
+pub use client::ClientMessage;
+pub use codec::DecodeError;
+pub use server::{EndReason, ErrorCode, ServerMessage, SessionNotice};
+
+/// The protocol version written in the first byte of every frame.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// The largest frame either side accepts. Input pastes larger than this are split by the client.
+pub const MAX_FRAME_LEN: usize = 64 * 1024;
+
+/// The largest payload of terminal bytes in one frame, leaving room for the header.
+pub const MAX_DATA_LEN: usize = MAX_FRAME_LEN - codec::HEADER_LEN;
+
+/// The path of the terminal WebSocket endpoint on the server.
+pub const WS_PATH: &str = "/ws/terminal";

@@ -1,0 +1,213 @@
+//! Every message survives encode → decode, and decoding arbitrary bytes never panics.
+
+use proptest::prelude::*;
+use rootresume_protocol::{
+    ClientMessage, DecodeError, EndReason, ErrorCode, ServerMessage, SessionNotice,
+    MAX_FRAME_LEN, PROTOCOL_VERSION,
+};
+
+fn every_client_message() -> Vec<ClientMessage> {
+    vec![
+        ClientMessage::Input(Vec::new()),
+        ClientMessage::Input(b"ls -la\r".to_vec()),
+        ClientMessage::Input(vec![0xe2, 0x82]), // half of a UTF-8 sequence stays raw
+        ClientMessage::Input(vec![0x03, 0x04, 0x1b, b'[', b'A', 0x00, 0xff]),
+        ClientMessage::Resize { cols: 80, rows: 24 },
+        ClientMessage::Resize { cols: u16::MAX, rows: 0 },
+        ClientMessage::Ping(0),
+        ClientMessage::Ping(u64::MAX),
+    ]
+}
+
+fn every_server_message() -> Vec<ServerMessage> {
+    let mut all = vec![
+        ServerMessage::Output(Vec::new()),
+        ServerMessage::Output("héllo → wörld\r\n".as_bytes().to_vec()),
+        ServerMessage::Output(vec![0x00, 0xff, 0xc3]),
+        ServerMessage::Pong(7),
+        ServerMessage::Notice(SessionNotice::Started {
+            session: "2b1f0c8e-9d1a-4c5e-8f00-123456789abc".into(),
+            resumed: false,
+        }),
+        ServerMessage::Notice(SessionNotice::Started {
+            session: String::new(),
+            resumed: true,
+        }),
+        ServerMessage::Notice(SessionNotice::Expiring { seconds_left: 300 }),
+    ];
+    for reason in [
+        EndReason::ShellExited,
+        EndReason::Expired,
+        EndReason::Idle,
+        EndReason::ServerShutdown,
+        EndReason::ContainerGone,
+        EndReason::Abandoned,
+    ] {
+        all.push(ServerMessage::Notice(SessionNotice::Ended { reason }));
+    }
+    for code in [
+        ErrorCode::SandboxUnavailable,
+        ErrorCode::ImageMissing,
+        ErrorCode::UnknownSession,
+        ErrorCode::BadMessage,
+        ErrorCode::AtCapacity,
+        ErrorCode::Internal,
+    ] {
+        all.push(ServerMessage::Error {
+            code,
+            message: format!("{code:?}: ünïcode message"),
+        });
+    }
+    all
+}
+
+#[test]
+fn every_client_message_round_trips() {
+    for message in every_client_message() {
+        let frame = message.encode();
+        assert_eq!(frame[0], PROTOCOL_VERSION);
+        assert_eq!(ClientMessage::decode(&frame), Ok(message));
+    }
+}
+
+#[test]
+fn every_server_message_round_trips() {
+    for message in every_server_message() {
+        let frame = message.encode();
+        assert_eq!(frame[0], PROTOCOL_VERSION);
+        assert_eq!(ServerMessage::decode(&frame), Ok(message));
+    }
+}
+
+#[test]
+fn input_framing_costs_two_bytes() {
+    assert_eq!(ClientMessage::Input(b"a".to_vec()).encode(), vec![PROTOCOL_VERSION, 0x01, b'a']);
+}
+
+#[test]
+fn directions_do_not_accept_each_other() {
+    let from_server = ServerMessage::Output(b"x".to_vec()).encode();
+    assert_eq!(
+        ClientMessage::decode(&from_server),
+        Err(DecodeError::UnknownKind { kind: 0x81 })
+    );
+    let from_client = ClientMessage::Input(b"x".to_vec()).encode();
+    assert_eq!(
+        ServerMessage::decode(&from_client),
+        Err(DecodeError::UnknownKind { kind: 0x01 })
+    );
+}
+
+#[test]
+fn malformed_frames_give_specific_errors() {
+    assert_eq!(ClientMessage::decode(&[]), Err(DecodeError::Empty));
+    assert_eq!(ClientMessage::decode(&[1]), Err(DecodeError::MissingKind));
+    assert_eq!(
+        ClientMessage::decode(&[9, 1, b'a']),
+        Err(DecodeError::UnsupportedVersion { found: 9 })
+    );
+    assert_eq!(
+        ClientMessage::decode(&[1, 0x02, 0, 80, 0]),
+        Err(DecodeError::BadLength { message: "resize", expected: "4", found: 3 })
+    );
+    assert_eq!(
+        ClientMessage::decode(&[1, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        Err(DecodeError::BadLength { message: "ping", expected: "8", found: 9 })
+    );
+    assert_eq!(
+        ServerMessage::decode(&[1, 0x83, 0x63]),
+        Err(DecodeError::UnknownCode { field: "error code", value: 0x63 })
+    );
+    assert_eq!(
+        ServerMessage::decode(&[1, 0x83, 1, 0xff, 0xfe]),
+        Err(DecodeError::InvalidText { field: "error message" })
+    );
+    assert_eq!(
+        ServerMessage::decode(&[1, 0x82, 0x03, 0x2a]),
+        Err(DecodeError::UnknownCode { field: "end reason", value: 0x2a })
+    );
+    assert_eq!(
+        ServerMessage::decode(&[1, 0x82, 0x01, 2]),
+        Err(DecodeError::UnknownCode { field: "resumed flag", value: 2 })
+    );
+    let oversized = vec![1u8; MAX_FRAME_LEN + 1];
+    assert_eq!(
+        ClientMessage::decode(&oversized),
+        Err(DecodeError::TooLarge { found: MAX_FRAME_LEN + 1, max: MAX_FRAME_LEN })
+    );
+}
+
+#[test]
+fn errors_read_as_sentences() {
+    let text = DecodeError::UnsupportedVersion { found: 2 }.to_string();
+    assert!(text.contains("version 2"), "{text}");
+    assert!(text.contains("reload"), "{text}");
+}
+
+fn arb_client() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..512).prop_map(ClientMessage::Input),
+        (any::<u16>(), any::<u16>()).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
+        any::<u64>().prop_map(ClientMessage::Ping),
+    ]
+}
+
+fn arb_server() -> impl Strategy<Value = ServerMessage> {
+    let reason = prop_oneof![
+        Just(EndReason::ShellExited),
+        Just(EndReason::Expired),
+        Just(EndReason::Idle),
+        Just(EndReason::ServerShutdown),
+        Just(EndReason::ContainerGone),
+        Just(EndReason::Abandoned),
+    ];
+    let code = prop_oneof![
+        Just(ErrorCode::SandboxUnavailable),
+        Just(ErrorCode::ImageMissing),
+        Just(ErrorCode::UnknownSession),
+        Just(ErrorCode::BadMessage),
+        Just(ErrorCode::AtCapacity),
+        Just(ErrorCode::Internal),
+    ];
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..512).prop_map(ServerMessage::Output),
+        any::<u64>().prop_map(ServerMessage::Pong),
+        (".{0,40}", any::<bool>()).prop_map(|(session, resumed)| {
+            ServerMessage::Notice(SessionNotice::Started { session, resumed })
+        }),
+        any::<u32>().prop_map(|seconds_left| {
+            ServerMessage::Notice(SessionNotice::Expiring { seconds_left })
+        }),
+        reason.prop_map(|reason| ServerMessage::Notice(SessionNotice::Ended { reason })),
+        (code, ".{0,80}").prop_map(|(code, message)| ServerMessage::Error { code, message }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn client_messages_round_trip(message in arb_client()) {
+        prop_assert_eq!(ClientMessage::decode(&message.encode()), Ok(message));
+    }
+
+    #[test]
+    fn server_messages_round_trip(message in arb_server()) {
+        prop_assert_eq!(ServerMessage::decode(&message.encode()), Ok(message));
+    }
+
+    #[test]
+    fn decoding_random_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = ClientMessage::decode(&bytes);
+        let _ = ServerMessage::decode(&bytes);
+    }
+
+    #[test]
+    fn decoding_valid_headers_with_random_payloads_never_panics(
+        kind in any::<u8>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..32),
+    ) {
+        let mut frame = vec![PROTOCOL_VERSION, kind];
+        frame.extend(payload);
+        let _ = ClientMessage::decode(&frame);
+        let _ = ServerMessage::decode(&frame);
+    }
+}

@@ -1,0 +1,2 @@
+# Login shells read .bashrc too.
+[ -f "$HOME/.bashrc" ] && . "$HOME/.bashrc"

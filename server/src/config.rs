@@ -1,0 +1,345 @@
+//! The server's settings: one typed struct with documented defaults, read from a TOML file, then
+//! `ROOTRESUME_*` environment variables, then `--section.key=value` flags (later wins), and
+//! validated before the server starts.
+//!
+//! Leptos' own settings (listen address, site root) stay in `[[workspace.metadata.leptos]]` and
+//! `LEPTOS_*` variables, where cargo-leptos expects them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::sandbox::SandboxLimits;
+
+/// The file read when no `--config` flag or `ROOTRESUME_CONFIG` variable names one.
+pub const DEFAULT_CONFIG_FILE: &str = "rootresume.toml";
+const ENV_PREFIX: &str = "ROOTRESUME_";
+const SECTIONS: [&str; 3] = ["sessions", "sandbox", "reaper"];
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Docker engine endpoint. Default: `$DOCKER_HOST`, else `unix:///var/run/docker.sock`.
+    pub docker_host: String,
+    /// Folder holding npm's `@xterm/xterm` and `@xterm/addon-fit` packages. Default: `node_modules`.
+    pub vendor_dir: PathBuf,
+    /// Seconds to wait for sessions to end on shutdown. Default: 10.
+    pub shutdown_timeout_secs: u64,
+    /// Session lifetimes and caps.
+    pub sessions: SessionSettings,
+    /// The sandbox image and container limits.
+    pub sandbox: SandboxLimits,
+    /// Removal of containers no session owns.
+    pub reaper: ReaperSettings,
+}
+
+/// Session lifetimes and caps.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// How long a session may wait for its tab to come back before its container is removed.
+    /// Default: 30 s.
+    #[serde(rename = "grace_secs", with = "seconds")]
+    pub grace_period: Duration,
+    /// The longest a session lives. Default: 60 min.
+    #[serde(rename = "max_lifetime_secs", with = "seconds")]
+    pub max_lifetime: Duration,
+    /// The most sessions alive at once. Default: 200.
+    pub max_sessions: usize,
+    /// Recent output kept for replay when a tab reattaches, in bytes. Default: 64 KiB.
+    pub output_buffer_bytes: usize,
+}
+
+/// Removal of containers no session owns.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReaperSettings {
+    /// Seconds between sweeps. Default: 60.
+    pub interval_secs: u64,
+    /// Remove every labelled container left by an earlier run before serving. Default: true.
+    /// Turn off when several servers share one engine.
+    pub reconcile_on_start: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            docker_host: std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            vendor_dir: PathBuf::from("node_modules"),
+            shutdown_timeout_secs: 10,
+            sessions: SessionSettings::default(),
+            sandbox: SandboxLimits::default(),
+            reaper: ReaperSettings::default(),
+        }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            grace_period: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(60 * 60),
+            max_sessions: 200,
+            output_buffer_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for ReaperSettings {
+    fn default() -> Self {
+        Self {
+            interval_secs: 60,
+            reconcile_on_start: true,
+        }
+    }
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file, a variable or a flag is not valid TOML or names an unknown key.
+    #[error("invalid configuration ({origin}): {message}")]
+    Parse {
+        /// Where the bad setting came from.
+        origin: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A setting is out of its allowed range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration from the process's flags and environment.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        Self::load(std::env::args().skip(1), std::env::vars())
+    }
+
+    /// Loads defaults, then the file, then `env`, then `args`, and validates the result.
+    pub fn load(
+        args: impl IntoIterator<Item = String>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let mut flags = Vec::new();
+        let mut file = env
+            .iter()
+            .find(|(k, _)| k == "ROOTRESUME_CONFIG")
+            .map(|(_, v)| (PathBuf::from(v), true));
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "--config" {
+                let path = args.next().ok_or_else(|| ConfigError::Parse {
+                    origin: "flags".into(),
+                    message: "--config needs a file path".into(),
+                })?;
+                file = Some((PathBuf::from(path), true));
+            } else if let Some(setting) = arg.strip_prefix("--") {
+                let (key, value) = setting.split_once('=').ok_or_else(|| ConfigError::Parse {
+                    origin: format!("flag --{setting}"),
+                    message: "expected --section.key=value (see README for every key)".into(),
+                })?;
+                flags.push((key.to_owned(), value.to_owned(), format!("flag --{key}")));
+            } else {
+                return Err(ConfigError::Parse {
+                    origin: format!("argument {arg:?}"),
+                    message: "expected --config FILE or --section.key=value".into(),
+                });
+            }
+        }
+
+        let (path, required) =
+            file.unwrap_or_else(|| (PathBuf::from(DEFAULT_CONFIG_FILE), false));
+        let mut table = match std::fs::read_to_string(&path) {
+            Ok(text) => text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+                origin: path.display().to_string(),
+                message: e.to_string(),
+            })?,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+
+        for (name, value) in &env {
+            if let Some(key) = env_key(name) {
+                set(&mut table, &key, value, name)?;
+            }
+        }
+        for (key, value, origin) in &flags {
+            set(&mut table, key, value, origin)?;
+        }
+        let config: Config = table.try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin: "merged settings".into(),
+            message: e.message().to_owned(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every setting is in its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.sessions;
+        let secs = |d: Duration| d.as_secs();
+        if !(1..=3600).contains(&secs(s.grace_period)) {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.grace_secs = {} is outside 1..=3600",
+                secs(s.grace_period)
+            )));
+        }
+        if !(5..=86_400).contains(&secs(s.max_lifetime)) {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.max_lifetime_secs = {} is outside 5..=86400",
+                secs(s.max_lifetime)
+            )));
+        }
+        if !(1..=100_000).contains(&s.max_sessions) {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.max_sessions = {} is outside 1..=100000",
+                s.max_sessions
+            )));
+        }
+        if !(4096..=16 << 20).contains(&s.output_buffer_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.output_buffer_bytes = {} is outside 4096..=16777216",
+                s.output_buffer_bytes
+            )));
+        }
+        if !(1..=86_400).contains(&self.reaper.interval_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "reaper.interval_secs = {} is outside 1..=86400",
+                self.reaper.interval_secs
+            )));
+        }
+        self.sandbox.validate().map_err(ConfigError::Invalid)
+    }
+}
+
+/// Maps `ROOTRESUME_SANDBOX_MEMORY_MIB` to `sandbox.memory_mib`, `ROOTRESUME_DOCKER_HOST` to
+/// `docker_host`; other variables are not ours.
+fn env_key(name: &str) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+    if rest == "config" {
+        return None;
+    }
+    for section in SECTIONS {
+        if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return Some(format!("{section}.{key}"));
+        }
+    }
+    Some(rest)
+}
+
+/// Sets `dotted.key` in the table; the value is read as TOML (numbers, booleans) or else text.
+fn set(table: &mut toml::Table, key: &str, raw: &str, origin: &str) -> Result<(), ConfigError> {
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let leaf = parts.pop().filter(|k| !k.is_empty());
+    let Some(leaf) = leaf else {
+        return Err(ConfigError::Parse {
+            origin: origin.into(),
+            message: format!("{key:?} is not a setting name"),
+        });
+    };
+    let mut node = table;
+    for part in parts {
+        let entry = node
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry.as_table_mut().ok_or_else(|| ConfigError::Parse {
+            origin: origin.into(),
+            message: format!("{part} is a value, not a section"),
+        })?;
+    }
+    node.insert(leaf.to_owned(), value);
+    Ok(())
+}
+
+/// Durations written as whole seconds.
+mod seconds {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load(
+            args.iter().map(|s| s.to_string()),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let config = load(&[], &[]).unwrap();
+        assert_eq!(config.sessions.grace_period, Duration::from_secs(30));
+        assert_eq!(config.sandbox.memory_mib, 128);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = std::env::temp_dir().join(format!("rr-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[sandbox]\nmemory_mib = 200\npids = 100\n[sessions]\ngrace_secs = 7\n")
+            .unwrap();
+        let file = file.to_str().unwrap();
+        let config = load(
+            &["--config", file, "--sandbox.pids=90"],
+            &[("ROOTRESUME_SANDBOX_PIDS", "99"), ("ROOTRESUME_SESSIONS_GRACE_SECS", "9")],
+        )
+        .unwrap();
+        assert_eq!(config.sandbox.memory_mib, 200, "from the file");
+        assert_eq!(config.sessions.grace_period, Duration::from_secs(9), "env beats file");
+        assert_eq!(config.sandbox.pids, 90, "flag beats env");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let error = load(&["--sandbox.memroy_mib=5"], &[]).unwrap_err().to_string();
+        assert!(error.contains("memroy_mib"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_value_names_key_and_range() {
+        let error = load(&[], &[("ROOTRESUME_SESSIONS_GRACE_SECS", "0")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: sessions.grace_secs = 0 is outside 1..=3600"
+        );
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let error = load(&["--config", "/nonexistent/rr.toml"], &[]).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/rr.toml"), "{error}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported() {
+        let error = load(&["--sandbox.memory_mib=lots"], &[]).unwrap_err().to_string();
+        assert!(error.contains("memory_mib") || error.contains("invalid type"), "{error}");
+    }
+}

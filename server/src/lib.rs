@@ -1,0 +1,130 @@
+//! The RootResume server: the site, the terminal WebSocket, and a sandbox container per tab.
+//!
+//! Data flows one way: browser → [`ws`] → [`sessions`] → [`sandbox`]; nothing below calls up.
+
+pub mod config;
+pub mod reaper;
+pub mod routes;
+pub mod sandbox;
+pub mod sessions;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use config::Config;
+use sandbox::docker::DockerSandbox;
+use sandbox::{Sandbox, SandboxError};
+use sessions::{InMemoryStore, SessionManager};
+
+/// A running server: the HTTP listener, the session manager and the reaper.
+pub struct Server {
+    addr: SocketAddr,
+    sessions: Arc<SessionManager>,
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+    shutdown_timeout: Duration,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The Docker endpoint in the configuration cannot be used.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// The listener's address could not be read.
+    #[error("cannot read the listening address: {0}")]
+    Listener(#[from] std::io::Error),
+}
+
+impl Server {
+    /// Starts serving on `listener` with sandboxes from the Docker engine in `config`.
+    pub async fn start(
+        config: Config,
+        leptos_options: LeptosOptions,
+        listener: TcpListener,
+    ) -> Result<Self, StartError> {
+        let sandbox: Arc<dyn Sandbox> =
+            Arc::new(DockerSandbox::new(&config.docker_host, &config.sandbox.image)?);
+        Self::start_with(config, leptos_options, listener, sandbox).await
+    }
+
+    /// Starts serving with a given sandbox backend.
+    pub async fn start_with(
+        config: Config,
+        leptos_options: LeptosOptions,
+        listener: TcpListener,
+        sandbox: Arc<dyn Sandbox>,
+    ) -> Result<Self, StartError> {
+        let addr = listener.local_addr()?;
+        let sessions = Arc::new(SessionManager::new(
+            sandbox.clone(),
+            Arc::new(InMemoryStore::default()),
+            config.sessions.clone(),
+            config.sandbox.clone(),
+        ));
+        match sandbox.check().await {
+            Ok(()) => tracing::info!("sandbox engine reachable and image present"),
+            Err(error) => tracing::warn!(%error, "sandboxes are unavailable until this is fixed; serving anyway"),
+        }
+        if config.reaper.reconcile_on_start {
+            match reaper::sweep(&sessions).await {
+                Ok(sweep) => tracing::info!(?sweep, "reconciled containers left by earlier runs"),
+                Err(error) => tracing::warn!(%error, "could not reconcile containers at start"),
+            }
+        }
+
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(reaper::run(
+            sessions.clone(),
+            Duration::from_secs(config.reaper.interval_secs),
+            stop.clone(),
+        ));
+        let app = routes::router(&config, leptos_options, sessions.clone());
+        let serve_stop = stop.clone();
+        tasks.spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(error) = axum::serve(listener, service)
+                .with_graceful_shutdown(serve_stop.cancelled_owned())
+                .await
+            {
+                tracing::error!(%error, "http server failed");
+            }
+        });
+        tracing::info!(%addr, "listening");
+        Ok(Self {
+            addr,
+            sessions,
+            stop,
+            tasks,
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The session manager.
+    pub fn sessions(&self) -> &Arc<SessionManager> {
+        &self.sessions
+    }
+
+    /// Stops accepting connections, ends every session (removing its container) and waits for
+    /// the server's tasks, at most the configured shutdown timeout for the sessions.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if !self.sessions.shutdown(self.shutdown_timeout).await {
+            tracing::warn!("some sessions did not end in time; the next start's reconcile removes their containers");
+        }
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,62 @@
+//! The server binary: loads the configuration, serves until SIGINT/SIGTERM, shuts down cleanly.
+
+use anyhow::Context;
+use leptos::config::get_configuration;
+use server::config::Config;
+use server::Server;
+use tracing_subscriber::EnvFilter;
+
+const HELP: &str = "\
+rootresume server
+
+USAGE: server [--config FILE] [--section.key=value ...]
+
+Settings come from rootresume.toml (or --config FILE / $ROOTRESUME_CONFIG), then ROOTRESUME_*
+environment variables (e.g. ROOTRESUME_SANDBOX_MEMORY_MIB=256), then flags
+(e.g. --sandbox.memory_mib=256). The README lists every key with its default.
+The listen address comes from Leptos: LEPTOS_SITE_ADDR (default 127.0.0.1:3000).";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!("{HELP}");
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,server=info")),
+        )
+        .init();
+
+    let config = Config::from_process()?;
+    let leptos = get_configuration(None).context("reading the Leptos configuration")?;
+    let addr = leptos.leptos_options.site_addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let server = Server::start(config, leptos.leptos_options, listener).await?;
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: ending sessions and removing their containers");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,64 @@
+//! Removes containers that no live session owns: left by a crash, by an earlier run, or by a
+//! session whose removal failed.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::sandbox::spec_epoch_now;
+use crate::sessions::SessionManager;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sweep {
+    /// Labelled containers found.
+    pub found: usize,
+    /// Containers removed.
+    pub removed: usize,
+}
+
+/// Removes every labelled container that is not owned by a live session, is expired, or has
+/// stopped.
+pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::SandboxError> {
+    let sandbox = sessions.sandbox();
+    let containers = sandbox.list().await?;
+    let now = spec_epoch_now();
+    let mut result = Sweep {
+        found: containers.len(),
+        removed: 0,
+    };
+    for container in containers {
+        let expired = container.expires_at.is_some_and(|at| at <= now);
+        if expired || !container.running || !sessions.is_live(&container.session) {
+            if let Some(session) = sessions.get(&container.session) {
+                // The supervisor owns this container: ask it to end, so the tab is told why.
+                session.end_with(rootresume_protocol::EndReason::ContainerGone);
+            }
+            match sandbox.remove(&container.id).await {
+                Ok(()) => result.removed += 1,
+                Err(error) => tracing::warn!(container = %container.id.0, %error, "reaper could not remove a container"),
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Sweeps every `interval` until `stop` is cancelled.
+pub async fn run(sessions: Arc<SessionManager>, interval: Duration, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let started = SystemTime::now();
+        match sweep(&sessions).await {
+            Ok(sweep) if sweep.removed > 0 => tracing::info!(?sweep, elapsed = ?started.elapsed().unwrap_or_default(), "reaper removed containers"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reaper sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The HTTP surface: Leptos pages and server functions, the terminal socket, xterm.js assets.
+
+use std::sync::Arc;
+
+use app::api::launcher::{Launcher, Refused, SessionLauncher};
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use rootresume_protocol::WS_PATH;
+use tower_http::services::ServeDir;
+
+use crate::config::Config;
+use crate::sessions::{SessionError, SessionManager};
+use crate::ws;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Leptos' settings (site root, addresses).
+    pub leptos_options: LeptosOptions,
+    /// The sessions.
+    pub sessions: Arc<SessionManager>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<SessionManager> {
+    fn from_ref(state: &AppState) -> Self {
+        state.sessions.clone()
+    }
+}
+
+/// Lets the `create_session` server function start sessions.
+struct ManagerLauncher(Arc<SessionManager>);
+
+impl SessionLauncher for ManagerLauncher {
+    fn launch(&self) -> Result<String, Refused> {
+        self.0
+            .create()
+            .map(|session| session.id.to_string())
+            .map_err(|error| Refused {
+                status: match error {
+                    SessionError::AtCapacity { .. } | SessionError::ShuttingDown => 503,
+                },
+                message: error.to_string(),
+            })
+    }
+}
+
+/// Builds the whole router.
+pub fn router(config: &Config, leptos_options: LeptosOptions, sessions: Arc<SessionManager>) -> Router {
+    let launcher = Launcher(Arc::new(ManagerLauncher(sessions.clone())));
+    let state = AppState {
+        leptos_options,
+        sessions,
+    };
+    let routes = generate_route_list(App);
+    let xterm = config.vendor_dir.join("@xterm/xterm");
+    let fit = config.vendor_dir.join("@xterm/addon-fit");
+    Router::new()
+        .route(WS_PATH, get(ws::terminal_socket))
+        .nest_service("/vendor/xterm/lib", ServeDir::new(xterm.join("lib")))
+        .nest_service("/vendor/xterm/css", ServeDir::new(xterm.join("css")))
+        .nest_service("/vendor/addon-fit/lib", ServeDir::new(fit.join("lib")))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(launcher.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}

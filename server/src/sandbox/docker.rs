@@ -1,0 +1,328 @@
+//! The [`Sandbox`] implementation on the Docker engine API, through bollard.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+};
+use bollard::{Docker, API_DEFAULT_VERSION};
+use futures_util::StreamExt;
+use tokio::sync::OnceCell;
+
+use super::spec::EXPIRES_LABEL;
+use super::{
+    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId, TermSize,
+    SESSION_LABEL,
+};
+
+/// Seconds to wait for the engine to answer a request (streams are not cut by this).
+const REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Largest chunk read from a shell's output at once.
+const OUTPUT_CHUNK: usize = 32 * 1024;
+/// The program that seeds the home directory and becomes the visitor's login shell.
+const SHELL_COMMAND: &str = "/usr/local/bin/rootresume-shell";
+
+/// Containers on a Docker engine.
+pub struct DockerSandbox {
+    endpoint: String,
+    image: String,
+    /// The client after API version negotiation. Negotiation needs the engine to answer, so it
+    /// happens on first use and is retried until it succeeds: the server starts and keeps running
+    /// while the engine is down, and recovers when it comes back.
+    client: OnceCell<Docker>,
+}
+
+impl DockerSandbox {
+    /// Prepares a client for the engine at `endpoint` (`unix:///path` or `tcp://host:port`).
+    /// Nothing is sent to the engine until the first operation.
+    pub fn new(endpoint: &str, image: &str) -> Result<Self, SandboxError> {
+        let supported = ["unix://", "tcp://", "http://", "/"];
+        if !supported.iter().any(|prefix| endpoint.starts_with(prefix)) {
+            return Err(SandboxError::EngineUnreachable {
+                endpoint: endpoint.to_owned(),
+                detail: "the endpoint must start with unix://, tcp:// or http://".into(),
+            });
+        }
+        Ok(Self {
+            endpoint: endpoint.to_owned(),
+            image: image.to_owned(),
+            client: OnceCell::new(),
+        })
+    }
+
+    async fn client(&self) -> Result<&Docker, SandboxError> {
+        self.client
+            .get_or_try_init(|| async {
+                let endpoint = &self.endpoint;
+                let connected = if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+                    Docker::connect_with_http(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+                } else {
+                    Docker::connect_with_unix(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+                };
+                connected
+                    .map_err(|e| self.classify("reach the engine", e))?
+                    .negotiate_version()
+                    .await
+                    .map_err(|e| self.classify("reach the engine", e))
+            })
+            .await
+    }
+
+    /// Turns an engine error into one a person can act on.
+    fn classify(&self, action: &'static str, error: BollardError) -> SandboxError {
+        match error {
+            BollardError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => {
+                if message.contains("image") {
+                    SandboxError::ImageMissing {
+                        image: self.image.clone(),
+                    }
+                } else {
+                    SandboxError::ContainerGone { id: message }
+                }
+            }
+            BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            } => SandboxError::Engine {
+                action,
+                detail: format!("{status_code}: {message}"),
+            },
+            BollardError::JsonDataError { .. }
+            | BollardError::JsonSerdeError { .. }
+            | BollardError::DockerStreamError { .. } => SandboxError::Engine {
+                action,
+                detail: error.to_string(),
+            },
+            other => SandboxError::EngineUnreachable {
+                endpoint: self.endpoint.clone(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The container configuration for a spec: every limit of [`super::SandboxLimits`] applied.
+pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let limits = &spec.limits;
+    let tmpfs_opts = |mib: u32, owner: &str| format!("rw,exec,nosuid,nodev,size={mib}m{owner}");
+    let tmpfs = HashMap::from([
+        ("/tmp".to_owned(), tmpfs_opts(limits.tmp_mib, ",mode=1777")),
+        (
+            limits.home_dir.clone(),
+            // uid/gid 1000 is the visitor user created in sandbox/Dockerfile.
+            tmpfs_opts(limits.home_mib, ",uid=1000,gid=1000,mode=0755"),
+        ),
+    ]);
+    let memory = i64::from(limits.memory_mib) * 1024 * 1024;
+    let labels = spec
+        .labels()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    ContainerCreateBody {
+        image: Some(limits.image.clone()),
+        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        user: Some(limits.user.clone()),
+        working_dir: Some(limits.home_dir.clone()),
+        hostname: Some(spec.hostname.clone()),
+        env: Some(vec![
+            "LANG=C.UTF-8".into(),
+            "TERM=xterm-256color".into(),
+            format!("HOME={}", limits.home_dir),
+        ]),
+        labels: Some(labels),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(tmpfs),
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            nano_cpus: Some(i64::from(limits.cpu_millis) * 1_000_000),
+            cpu_shares: Some(i64::from(limits.cpu_shares)),
+            pids_limit: Some(i64::from(limits.pids)),
+            ulimits: Some(vec![ResourcesUlimits {
+                name: Some("nofile".into()),
+                soft: Some(i64::from(limits.nofile)),
+                hard: Some(i64::from(limits.nofile)),
+            }]),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            init: Some(true),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("none".into()),
+                config: None,
+            }),
+            runtime: (!limits.runtime.is_empty()).then(|| limits.runtime.clone()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[async_trait]
+impl Sandbox for DockerSandbox {
+    async fn check(&self) -> Result<(), SandboxError> {
+        let docker = self.client().await?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| self.classify("answer a ping", e))?;
+        docker
+            .inspect_image(&self.image)
+            .await
+            .map_err(|e| match self.classify("inspect the sandbox image", e) {
+                SandboxError::ContainerGone { .. } => SandboxError::ImageMissing {
+                    image: self.image.clone(),
+                },
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<ContainerId, SandboxError> {
+        let docker = self.client().await?;
+        let options = CreateContainerOptions {
+            name: Some(format!("rootresume-{}", spec.session)),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(Some(options), container_body(spec))
+            .await
+            .map_err(|e| self.classify("create a container", e))?;
+        let id = ContainerId(created.id);
+        if let Err(error) = docker.start_container(&id.0, None).await {
+            // A created but unstarted container would leak: remove it before reporting.
+            let _ = self.remove(&id).await;
+            return Err(self.classify("start a container", error));
+        }
+        Ok(id)
+    }
+
+    async fn open_shell(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        let docker = self.client().await?;
+        let exec = docker
+            .create_exec(
+                &container.0,
+                CreateExecOptions::<String> {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(true),
+                    cmd: Some(vec![SHELL_COMMAND.into()]),
+                    env: Some(vec!["TERM=xterm-256color".into(), "LANG=C.UTF-8".into()]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.classify("start a shell", e))?;
+        let started = docker
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: true,
+                    output_capacity: Some(OUTPUT_CHUNK),
+                }),
+            )
+            .await
+            .map_err(|e| self.classify("attach to the shell", e))?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(SandboxError::Engine {
+                action: "attach to the shell",
+                detail: "the engine started the shell detached".into(),
+            });
+        };
+        let shell_id = ShellId(exec.id);
+        self.resize_shell(&shell_id, size).await?;
+        let endpoint = self.endpoint.clone();
+        let output = output
+            .map(move |chunk| {
+                chunk
+                    .map(|log| log.into_bytes())
+                    .map_err(|e| SandboxError::EngineUnreachable {
+                        endpoint: endpoint.clone(),
+                        detail: e.to_string(),
+                    })
+            })
+            .boxed();
+        Ok(Shell {
+            id: shell_id,
+            output,
+            input,
+        })
+    }
+
+    async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
+        let docker = self.client().await?;
+        docker
+            .resize_exec(
+                &shell.0,
+                ResizeExecOptions {
+                    height: size.rows.max(1),
+                    width: size.cols.max(1),
+                },
+            )
+            .await
+            .map_err(|e| self.classify("resize the terminal", e))
+    }
+
+    async fn remove(&self, container: &ContainerId) -> Result<(), SandboxError> {
+        let docker = self.client().await?;
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match docker.remove_container(&container.0, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            // 409: removal already in progress, which ends in the state we want.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(self.classify("remove a container", e)),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError> {
+        let docker = self.client().await?;
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                vec![SESSION_LABEL.to_owned()],
+            )])),
+            ..Default::default()
+        };
+        let found = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.classify("list containers", e))?;
+        Ok(found
+            .into_iter()
+            .filter_map(|summary| {
+                let labels = summary.labels.unwrap_or_default();
+                Some(LabelledContainer {
+                    id: ContainerId(summary.id?),
+                    session: labels.get(SESSION_LABEL).cloned().unwrap_or_default(),
+                    running: summary.state.is_some_and(|s| s.to_string() == "running"),
+                    expires_at: labels.get(EXPIRES_LABEL).and_then(|v| v.parse().ok()),
+                })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,124 @@
+//! Containers behind a small trait, so the web layer never sees the engine.
+//!
+//! [`Sandbox`] is all the session layer knows about containers: create one for a session, open a
+//! shell in it, resize that shell, list what exists, remove. [`docker::DockerSandbox`] implements
+//! it with the Docker engine API; a Kubernetes implementation would slot in beside it.
+
+pub mod docker;
+mod spec;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use tokio::io::AsyncWrite;
+
+pub use spec::{epoch_seconds, ContainerSpec, SandboxLimits, SESSION_LABEL};
+
+/// Now, in seconds since the Unix epoch, as written in container labels.
+pub fn spec_epoch_now() -> u64 {
+    epoch_seconds(std::time::SystemTime::now())
+}
+
+/// The engine's id of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContainerId(pub String);
+
+/// The engine's id of a shell process running inside a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellId(pub String);
+
+/// Columns and rows of a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermSize {
+    /// Columns of character cells.
+    pub cols: u16,
+    /// Rows of character cells.
+    pub rows: u16,
+}
+
+impl Default for TermSize {
+    fn default() -> Self {
+        Self { cols: 80, rows: 24 }
+    }
+}
+
+/// An interactive shell with a pty, running in a container.
+pub struct Shell {
+    /// Identifies the shell for [`Sandbox::resize_shell`].
+    pub id: ShellId,
+    /// Everything the shell writes to its terminal, in order. Ends when the shell exits.
+    pub output: BoxStream<'static, Result<Bytes, SandboxError>>,
+    /// The shell's terminal input.
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+/// A container the project made, as found on the engine.
+#[derive(Debug, Clone)]
+pub struct LabelledContainer {
+    /// The engine's id.
+    pub id: ContainerId,
+    /// The value of the [`SESSION_LABEL`] label.
+    pub session: String,
+    /// Whether the container is running.
+    pub running: bool,
+    /// Expiry time from the labels, in seconds since the Unix epoch, if readable.
+    pub expires_at: Option<u64>,
+}
+
+/// Why a sandbox operation failed, phrased for the person who can fix it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SandboxError {
+    /// The container engine did not answer.
+    #[error("the sandbox is unavailable: cannot reach Docker at {endpoint} ({detail})")]
+    EngineUnreachable {
+        /// Where the engine was expected.
+        endpoint: String,
+        /// What the connection attempt said.
+        detail: String,
+    },
+    /// The sandbox image has not been built on this server.
+    #[error("the sandbox image {image} is missing on the server; build it with scripts/build-sandbox-image.sh")]
+    ImageMissing {
+        /// The image name from the configuration.
+        image: String,
+    },
+    /// The container no longer exists or is not running.
+    #[error("the sandbox container {id} is gone")]
+    ContainerGone {
+        /// The container that was expected.
+        id: String,
+    },
+    /// The engine refused or failed an operation.
+    #[error("the container engine failed to {action}: {detail}")]
+    Engine {
+        /// What was being attempted, e.g. "create a container".
+        action: &'static str,
+        /// What the engine said.
+        detail: String,
+    },
+}
+
+/// Where sessions get their containers and shells.
+#[async_trait]
+pub trait Sandbox: Send + Sync + 'static {
+    /// Checks that the engine answers and the sandbox image is present.
+    async fn check(&self) -> Result<(), SandboxError>;
+
+    /// Creates and starts a container for `spec`.
+    async fn create(&self, spec: &ContainerSpec) -> Result<ContainerId, SandboxError>;
+
+    /// Starts an interactive login shell with a pty of `size` in the container.
+    async fn open_shell(&self, container: &ContainerId, size: TermSize)
+        -> Result<Shell, SandboxError>;
+
+    /// Resizes a shell's pty.
+    async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError>;
+
+    /// Removes a container and everything in it. Removing one that is already gone succeeds.
+    async fn remove(&self, container: &ContainerId) -> Result<(), SandboxError>;
+
+    /// Lists every container carrying the [`SESSION_LABEL`] label, running or not.
+    async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError>;
+}

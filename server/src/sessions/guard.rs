@@ -1,0 +1,54 @@
+//! Ownership of a container: whoever holds the guard is responsible for its removal.
+
+use std::sync::Arc;
+
+use crate::sandbox::{ContainerId, Sandbox, SandboxError};
+
+/// Owns one container. [`ContainerGuard::shutdown`] removes it and reports errors; dropping the
+/// guard without that (a panic, a cancelled task) still removes it, in the background.
+pub struct ContainerGuard {
+    sandbox: Arc<dyn Sandbox>,
+    container: Option<ContainerId>,
+}
+
+impl ContainerGuard {
+    /// Takes ownership of `container`.
+    pub fn new(sandbox: Arc<dyn Sandbox>, container: ContainerId) -> Self {
+        Self {
+            sandbox,
+            container: Some(container),
+        }
+    }
+
+    /// The container owned.
+    pub fn id(&self) -> Option<&ContainerId> {
+        self.container.as_ref()
+    }
+
+    /// Removes the container now.
+    pub async fn shutdown(mut self) -> Result<(), SandboxError> {
+        match self.container.take() {
+            Some(container) => self.sandbox.remove(&container).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let Some(container) = self.container.take() else {
+            return;
+        };
+        let sandbox = self.sandbox.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = sandbox.remove(&container).await {
+                        tracing::warn!(container = %container.0, %error, "dropped container was not removed; the reaper will retry");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(container = %container.0, "container dropped outside a runtime; the reaper will remove it"),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Sessions: one container and one shell per browser tab, from creation to removal.
+//!
+//! [`SessionManager::create`] registers a session and spawns its supervisor, which owns the
+//! container through a [`ContainerGuard`] and ends the session when the shell exits, the lifetime
+//! runs out, no browser is attached for the grace period, or the server shuts down. Whatever the
+//! cause, the container is removed on the way out.
+
+mod guard;
+mod output;
+mod session;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use rootresume_protocol::EndReason;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+pub use guard::ContainerGuard;
+pub use output::OutputLog;
+pub use session::{Attachment, Session, SessionState};
+pub use store::{InMemoryStore, SessionStore};
+
+use crate::config::SessionSettings;
+use crate::sandbox::{ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
+
+/// Why a session could not be created.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SessionError {
+    /// Every session slot is taken.
+    #[error("all {max} sandboxes are in use; please try again in a few minutes")]
+    AtCapacity {
+        /// The configured global cap.
+        max: usize,
+    },
+    /// The server is shutting down and takes no new sessions.
+    #[error("the server is restarting; please try again in a moment")]
+    ShuttingDown,
+}
+
+/// Creates, finds and ends sessions.
+pub struct SessionManager {
+    sandbox: Arc<dyn Sandbox>,
+    store: Arc<dyn SessionStore>,
+    settings: SessionSettings,
+    limits: SandboxLimits,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl SessionManager {
+    /// A manager handing out containers from `sandbox`.
+    pub fn new(
+        sandbox: Arc<dyn Sandbox>,
+        store: Arc<dyn SessionStore>,
+        settings: SessionSettings,
+        limits: SandboxLimits,
+    ) -> Self {
+        Self {
+            sandbox,
+            store,
+            settings,
+            limits,
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// The sandbox backend, for health checks and the reaper.
+    pub fn sandbox(&self) -> &Arc<dyn Sandbox> {
+        &self.sandbox
+    }
+
+    /// Starts a new session; its container is created in the background.
+    pub fn create(&self) -> Result<Arc<Session>, SessionError> {
+        if self.shutdown.is_cancelled() {
+            return Err(SessionError::ShuttingDown);
+        }
+        if self.store.len() >= self.settings.max_sessions {
+            return Err(SessionError::AtCapacity {
+                max: self.settings.max_sessions,
+            });
+        }
+        let session = Arc::new(Session::new(
+            Uuid::new_v4(),
+            Instant::now() + self.settings.max_lifetime,
+            self.settings.output_buffer_bytes,
+            self.shutdown.child_token(),
+        ));
+        self.store.insert(session.clone());
+        let supervisor = Supervisor {
+            session: session.clone(),
+            sandbox: self.sandbox.clone(),
+            store: self.store.clone(),
+            grace: self.settings.grace_period,
+            lifetime: self.settings.max_lifetime,
+            limits: self.limits.clone(),
+        };
+        self.tasks.spawn(supervisor.run());
+        Ok(session)
+    }
+
+    /// Finds a live session by the id a browser sent; `None` for unknown, malformed or ended ids.
+    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+        let id = Uuid::parse_str(id).ok()?;
+        self.store.get(&id)
+    }
+
+    /// Resizes a session's terminal.
+    pub async fn resize(&self, session: &Session, size: TermSize) -> Result<(), SandboxError> {
+        match session.shell_id() {
+            Some(shell) => self.sandbox.resize_shell(shell, size).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a session with this id is live (the reaper's question).
+    pub fn is_live(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// How many sessions are live.
+    pub fn live_count(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Ends every session and waits, at most `timeout`, for their containers to be removed.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        self.shutdown.cancel();
+        self.tasks.close();
+        tokio::time::timeout(timeout, self.tasks.wait()).await.is_ok()
+    }
+}
+
+/// The task that owns one session's container from creation to removal.
+struct Supervisor {
+    session: Arc<Session>,
+    sandbox: Arc<dyn Sandbox>,
+    store: Arc<dyn SessionStore>,
+    grace: Duration,
+    lifetime: Duration,
+    limits: SandboxLimits,
+}
+
+impl Supervisor {
+    async fn run(self) {
+        let id = self.session.id;
+        let spec = ContainerSpec::new(&id.to_string(), self.lifetime, self.limits.clone());
+        let created = tokio::select! {
+            created = self.sandbox.create(&spec) => created,
+            () = self.session.cancel.cancelled() => {
+                self.finish(self.session.cancel_reason());
+                return;
+            }
+        };
+        let guard = match created {
+            Ok(container) => ContainerGuard::new(self.sandbox.clone(), container),
+            Err(error) => return self.fail(error),
+        };
+        let Some(container) = guard.id().cloned() else {
+            return;
+        };
+        let shell = match self.sandbox.open_shell(&container, TermSize::default()).await {
+            Ok(shell) => shell,
+            Err(error) => {
+                self.fail(error);
+                return self.remove(guard).await;
+            }
+        };
+        self.session.set_shell(shell.id, shell.input).await;
+        self.session.set_state(SessionState::Running);
+        tracing::info!(session = %id, container = %container.0, "session started");
+
+        let reason = tokio::select! {
+            () = pump(shell.output, &self.session.output) => EndReason::ShellExited,
+            () = self.session.cancel.cancelled() => self.session.cancel_reason(),
+            () = tokio::time::sleep_until(self.session.expires_at) => EndReason::Expired,
+            () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
+        };
+        tracing::info!(session = %id, ?reason, "session ended");
+        self.finish(reason);
+        self.remove(guard).await;
+    }
+
+    fn fail(&self, error: SandboxError) {
+        tracing::warn!(session = %self.session.id, %error, "session could not start");
+        self.store.remove(&self.session.id);
+        self.session.set_state(SessionState::Failed(error));
+        self.session.output.close();
+    }
+
+    fn finish(&self, reason: EndReason) {
+        self.store.remove(&self.session.id);
+        self.session.set_state(SessionState::Ended(reason));
+        self.session.output.close();
+    }
+
+    async fn remove(&self, guard: ContainerGuard) {
+        if let Err(error) = guard.shutdown().await {
+            tracing::warn!(session = %self.session.id, %error, "container removal failed; the reaper will retry");
+        }
+    }
+}
+
+/// Copies the shell's output into the session's log until the shell exits.
+async fn pump(mut output: BoxStream<'static, Result<Bytes, SandboxError>>, log: &OutputLog) {
+    while let Some(chunk) = output.next().await {
+        match chunk {
+            Ok(bytes) => log.push(&bytes).await,
+            Err(error) => {
+                tracing::warn!(%error, "shell output stream failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Completes once no browser has been attached for a whole `grace` period.
+async fn abandoned(session: &Session, grace: Duration) {
+    let mut owner = session.owner();
+    loop {
+        if *owner.borrow_and_update() == 0 {
+            tokio::select! {
+                () = tokio::time::sleep(grace) => return,
+                changed = owner.changed() => if changed.is_err() { return },
+            }
+        } else if owner.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! A session's terminal output: a bounded log that one reader follows, with replay.
+//!
+//! The shell's output goes into a ring of the most recent bytes. While a browser is attached, the
+//! shell is slowed to the browser's pace (the writer waits when the reader is a full ring behind),
+//! so nothing is lost and memory stays bounded. While no browser is attached, the oldest bytes
+//! are dropped, and a browser that attaches again is replayed what the ring still holds.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+/// Bounded, replayable output of one shell.
+pub struct OutputLog {
+    state: Mutex<LogState>,
+    changed: Notify,
+    capacity: usize,
+}
+
+struct LogState {
+    buf: VecDeque<u8>,
+    /// Position (in bytes since the shell started) of `buf[0]`.
+    start: u64,
+    /// Position up to which the attached reader has read, if one is attached.
+    reader: Option<u64>,
+    closed: bool,
+}
+
+impl LogState {
+    fn end(&self) -> u64 {
+        self.start + self.buf.len() as u64
+    }
+}
+
+impl OutputLog {
+    /// A log keeping at most `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(LogState {
+                buf: VecDeque::new(),
+                start: 0,
+                reader: None,
+                closed: false,
+            }),
+            changed: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
+        // A panic while holding this lock cannot leave the ring inconsistent (every update is a
+        // single push/drain), so a poisoned lock is still safe to use.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends shell output, waiting while an attached reader is a full ring behind.
+    pub async fn push(&self, bytes: &[u8]) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                let lag = state.reader.map_or(0, |at| state.end().saturating_sub(at));
+                if lag == 0 || lag as usize + bytes.len() <= self.capacity || state.closed {
+                    state.buf.extend(bytes);
+                    let excess = state.buf.len().saturating_sub(self.capacity);
+                    state.buf.drain(..excess);
+                    state.start += excess as u64;
+                    drop(state);
+                    self.changed.notify_waiters();
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks the end of output: readers get what is left, then `None`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_waiters();
+    }
+
+    /// Makes the caller the attached reader and returns its cursor: the oldest byte still held,
+    /// so the new reader is replayed the recent screen.
+    pub fn attach(&self) -> u64 {
+        let mut state = self.lock();
+        let cursor = state.start;
+        state.reader = Some(cursor);
+        drop(state);
+        self.changed.notify_waiters();
+        cursor
+    }
+
+    /// Detaches the reader; the writer no longer waits for anyone.
+    pub fn detach(&self) {
+        self.lock().reader = None;
+        self.changed.notify_waiters();
+    }
+
+    /// Waits for output past `cursor` and returns up to `max` bytes of it, advancing the cursor.
+    /// Returns `None` once the log is closed and everything was read. Cancel-safe: the cursor
+    /// only moves when bytes are returned.
+    pub async fn read(&self, cursor: &mut u64, max: usize) -> Option<Vec<u8>> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                // A reader that fell behind while detached skips what the ring no longer holds.
+                let from = (*cursor).max(state.start);
+                if from < state.end() {
+                    let offset = (from - state.start) as usize;
+                    let len = (state.buf.len() - offset).min(max.max(1));
+                    let chunk: Vec<u8> = state.buf.range(offset..offset + len).copied().collect();
+                    *cursor = from + len as u64;
+                    if state.reader.is_some() {
+                        state.reader = Some(*cursor);
+                    }
+                    drop(state);
+                    self.changed.notify_waiters();
+                    return Some(chunk);
+                }
+                if state.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn detached_log_keeps_only_the_newest_bytes() {
+        let log = OutputLog::new(4);
+        log.push(b"abcdef").await;
+        let mut cursor = log.attach();
+        assert_eq!(log.read(&mut cursor, 100).await.as_deref(), Some(&b"cdef"[..]));
+    }
+
+    #[tokio::test]
+    async fn reader_gets_everything_in_order_under_backpressure() {
+        let log = Arc::new(OutputLog::new(8));
+        let mut cursor = log.attach();
+        let writer = {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in 0..100u8 {
+                    log.push(&[i, i]).await;
+                }
+                log.close();
+            })
+        };
+        let mut seen = Vec::new();
+        while let Some(chunk) = log.read(&mut cursor, 3).await {
+            seen.extend(chunk);
+        }
+        writer.await.unwrap();
+        let expected: Vec<u8> = (0..100u8).flat_map(|i| [i, i]).collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[tokio::test]
+    async fn writer_waits_for_a_lagging_reader() {
+        let log = Arc::new(OutputLog::new(4));
+        let mut cursor = log.attach();
+        log.push(b"1234").await;
+        let blocked = {
+            let log = log.clone();
+            tokio::spawn(async move { log.push(b"5").await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!blocked.is_finished(), "writer must wait while the reader is a ring behind");
+        assert_eq!(log.read(&mut cursor, 2).await.as_deref(), Some(&b"12"[..]));
+        tokio::time::timeout(Duration::from_secs(1), blocked).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn closed_log_ends_reads_after_draining() {
+        let log = OutputLog::new(16);
+        let mut cursor = log.attach();
+        log.push(b"bye").await;
+        log.close();
+        assert_eq!(log.read(&mut cursor, 16).await.as_deref(), Some(&b"bye"[..]));
+        assert_eq!(log.read(&mut cursor, 16).await, None);
+    }
+}

@@ -1,0 +1,174 @@
+//! One visitor's session: its shell's input and output, its state, and who is attached.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use rootresume_protocol::EndReason;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::output::OutputLog;
+use crate::sandbox::{SandboxError, ShellId};
+
+/// Where a session is in its life.
+#[derive(Debug, Clone)]
+pub enum SessionState {
+    /// The container is being created.
+    Starting,
+    /// The shell is running.
+    Running,
+    /// The container or shell could not be started.
+    Failed(SandboxError),
+    /// The session is over.
+    Ended(EndReason),
+}
+
+/// A live session. The session's supervisor task owns its container; this object is what
+/// WebSocket handlers share with it.
+pub struct Session {
+    /// The id the browser tab keeps to reattach.
+    pub id: Uuid,
+    /// When the session must end at the latest.
+    pub expires_at: Instant,
+    /// The shell's output, replayable.
+    pub output: OutputLog,
+    state: watch::Sender<SessionState>,
+    input: tokio::sync::Mutex<Option<Pin<Box<dyn AsyncWrite + Send>>>>,
+    shell: OnceLock<ShellId>,
+    /// The attachment that currently owns the terminal; 0 when none.
+    owner: watch::Sender<u64>,
+    next_attachment: AtomicU64,
+    end_request: Mutex<Option<EndReason>>,
+    /// Cancelled to end the session early (shutdown or [`Session::end_with`]).
+    pub cancel: CancellationToken,
+}
+
+/// A browser's claim on the terminal, from [`Session::attach`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attachment {
+    /// Identifies this attachment among all of the session's.
+    pub generation: u64,
+    /// Where in the output this attachment starts reading.
+    pub cursor: u64,
+    /// Whether a browser had attached before (so this is a reattach).
+    pub resumed: bool,
+}
+
+impl Session {
+    /// A session in the `Starting` state.
+    pub fn new(
+        id: Uuid,
+        expires_at: Instant,
+        output_capacity: usize,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            id,
+            expires_at,
+            output: OutputLog::new(output_capacity),
+            state: watch::channel(SessionState::Starting).0,
+            input: tokio::sync::Mutex::new(None),
+            shell: OnceLock::new(),
+            owner: watch::channel(0).0,
+            next_attachment: AtomicU64::new(1),
+            end_request: Mutex::new(None),
+            cancel,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> SessionState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until the session is no longer starting and returns that state.
+    pub async fn started(&self) -> SessionState {
+        let mut rx = self.state.subscribe();
+        let state = rx
+            .wait_for(|s| !matches!(s, SessionState::Starting))
+            .await
+            .map(|s| s.clone());
+        // The sender lives in `self`, so the channel cannot close while we borrow it.
+        state.unwrap_or(SessionState::Ended(EndReason::ContainerGone))
+    }
+
+    pub(super) fn set_state(&self, state: SessionState) {
+        self.state.send_replace(state);
+    }
+
+    pub(super) async fn set_shell(&self, id: ShellId, input: Pin<Box<dyn AsyncWrite + Send>>) {
+        *self.input.lock().await = Some(input);
+        let _ = self.shell.set(id);
+    }
+
+    /// The running shell's id, once it started.
+    pub fn shell_id(&self) -> Option<&ShellId> {
+        self.shell.get()
+    }
+
+    /// Writes the visitor's keystrokes to the shell.
+    pub async fn write_input(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut input = self.input.lock().await;
+        let Some(writer) = input.as_mut() else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the shell is not running",
+            ));
+        };
+        writer.write_all(bytes).await?;
+        writer.flush().await
+    }
+
+    /// Makes a new browser connection the terminal's owner; an earlier one is displaced.
+    pub fn attach(&self) -> Attachment {
+        let generation = self.next_attachment.fetch_add(1, Ordering::Relaxed);
+        let resumed = generation > 1;
+        let cursor = self.output.attach();
+        self.owner.send_replace(generation);
+        Attachment {
+            generation,
+            cursor,
+            resumed,
+        }
+    }
+
+    /// Ends an attachment, if it still owns the terminal.
+    pub fn detach(&self, generation: u64) {
+        let released = self.owner.send_if_modified(|owner| {
+            let owns = *owner == generation;
+            if owns {
+                *owner = 0;
+            }
+            owns
+        });
+        if released {
+            self.output.detach();
+        }
+    }
+
+    /// Watches which attachment owns the terminal (0 when none).
+    pub fn owner(&self) -> watch::Receiver<u64> {
+        self.owner.subscribe()
+    }
+
+    /// Asks the session's supervisor to end the session with `reason`.
+    pub fn end_with(&self, reason: EndReason) {
+        self.end_request
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(reason);
+        self.cancel.cancel();
+    }
+
+    /// Why the session was cancelled: the reason given to [`Session::end_with`], else shutdown.
+    pub(super) fn cancel_reason(&self) -> EndReason {
+        self.end_request
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(EndReason::ServerShutdown)
+    }
+}

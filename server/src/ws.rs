@@ -1,0 +1,191 @@
+//! The terminal WebSocket: binary protocol frames between a browser tab and its session.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use rootresume_protocol::{
+    ClientMessage, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_DATA_LEN, MAX_FRAME_LEN,
+};
+use serde::Deserialize;
+
+use crate::sandbox::{SandboxError, TermSize};
+use crate::sessions::{Session, SessionManager, SessionState};
+
+/// Close code for a policy violation (RFC 6455): the client sent something it must not.
+const CLOSE_POLICY: u16 = 1008;
+/// Close code for a normal end.
+const CLOSE_NORMAL: u16 = 1000;
+/// Close code when the server cannot serve the request now.
+const CLOSE_TRY_AGAIN: u16 = 1013;
+
+/// The query string of the WebSocket URL.
+#[derive(Debug, Deserialize)]
+pub struct AttachQuery {
+    /// The session to attach to, from `create_session`.
+    session: String,
+}
+
+/// Upgrades the request and attaches the socket to the session named in the query.
+pub async fn terminal_socket(
+    upgrade: WebSocketUpgrade,
+    State(sessions): State<Arc<SessionManager>>,
+    Query(query): Query<AttachQuery>,
+) -> Response {
+    upgrade
+        .max_frame_size(MAX_FRAME_LEN)
+        .max_message_size(MAX_FRAME_LEN)
+        .on_upgrade(move |socket| async move {
+            let session = sessions.get(&query.session);
+            serve(socket, &sessions, session).await;
+        })
+}
+
+async fn send(socket: &mut WebSocket, message: ServerMessage) -> bool {
+    socket
+        .send(Message::Binary(message.encode().into()))
+        .await
+        .is_ok()
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+    // Close reasons are limited to 123 bytes by the protocol.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(&reason[..end]),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+async fn fail(mut socket: WebSocket, code: ErrorCode, message: String, close_code: u16) {
+    send(&mut socket, ServerMessage::Error { code, message: message.clone() }).await;
+    close(socket, close_code, &message).await;
+}
+
+fn error_code(error: &SandboxError) -> ErrorCode {
+    match error {
+        SandboxError::EngineUnreachable { .. } => ErrorCode::SandboxUnavailable,
+        SandboxError::ImageMissing { .. } => ErrorCode::ImageMissing,
+        SandboxError::ContainerGone { .. } | SandboxError::Engine { .. } => ErrorCode::Internal,
+    }
+}
+
+async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option<Arc<Session>>) {
+    let Some(session) = session else {
+        let message = "this sandbox session is unknown or has expired; starting a new one".into();
+        return fail(socket, ErrorCode::UnknownSession, message, CLOSE_NORMAL).await;
+    };
+    match session.started().await {
+        SessionState::Running => {}
+        SessionState::Failed(error) => {
+            return fail(socket, error_code(&error), error.to_string(), CLOSE_TRY_AGAIN).await;
+        }
+        SessionState::Ended(reason) => {
+            send(&mut socket, ServerMessage::Notice(SessionNotice::Ended { reason })).await;
+            return close(socket, CLOSE_NORMAL, "session ended").await;
+        }
+        SessionState::Starting => return,
+    }
+
+    let attachment = session.attach();
+    let mut cursor = attachment.cursor;
+    let mut owner = session.owner();
+    let started = SessionNotice::Started {
+        session: session.id.to_string(),
+        resumed: attachment.resumed,
+    };
+    if send(&mut socket, ServerMessage::Notice(started)).await {
+        let outcome = pump(&mut socket, sessions, &session, &mut cursor, &mut owner, attachment.generation).await;
+        session.detach(attachment.generation);
+        match outcome {
+            Outcome::ClientLeft => {}
+            Outcome::Displaced => {
+                close(socket, CLOSE_NORMAL, "this terminal was opened in another tab").await;
+            }
+            Outcome::Ended => {
+                let reason = match session.state() {
+                    SessionState::Ended(reason) => reason,
+                    _ => EndReason::ContainerGone,
+                };
+                send(&mut socket, ServerMessage::Notice(SessionNotice::Ended { reason })).await;
+                close(socket, CLOSE_NORMAL, "session ended").await;
+            }
+            Outcome::BadFrame(message) => {
+                fail(socket, ErrorCode::BadMessage, message, CLOSE_POLICY).await;
+            }
+        }
+    } else {
+        session.detach(attachment.generation);
+    }
+}
+
+enum Outcome {
+    ClientLeft,
+    Displaced,
+    Ended,
+    BadFrame(String),
+}
+
+async fn pump(
+    socket: &mut WebSocket,
+    sessions: &SessionManager,
+    session: &Session,
+    cursor: &mut u64,
+    owner: &mut tokio::sync::watch::Receiver<u64>,
+    generation: u64,
+) -> Outcome {
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let frame = match incoming {
+                    Some(Ok(Message::Binary(frame))) => frame,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Text(_))) => {
+                        return Outcome::BadFrame("text frames are not part of the terminal protocol; send binary frames".into());
+                    }
+                    Some(Ok(Message::Close(_))) | None => return Outcome::ClientLeft,
+                    Some(Err(error)) => {
+                        tracing::debug!(session = %session.id, %error, "websocket error");
+                        return Outcome::BadFrame(format!("bad websocket frame: {error}"));
+                    }
+                };
+                match ClientMessage::decode(&frame) {
+                    Ok(ClientMessage::Input(bytes)) => {
+                        if let Err(error) = session.write_input(&bytes).await {
+                            tracing::debug!(session = %session.id, %error, "input not delivered");
+                        }
+                    }
+                    Ok(ClientMessage::Resize { cols, rows }) => {
+                        // A zero or absurd size confuses full-screen programs: clamp to a screen.
+                        let size = TermSize { cols: cols.clamp(2, 1000), rows: rows.clamp(1, 500) };
+                        if let Err(error) = sessions.resize(session, size).await {
+                            tracing::debug!(session = %session.id, %error, "resize failed");
+                        }
+                    }
+                    Ok(ClientMessage::Ping(nonce)) => {
+                        if !send(socket, ServerMessage::Pong(nonce)).await {
+                            return Outcome::ClientLeft;
+                        }
+                    }
+                    Err(error) => return Outcome::BadFrame(format!("malformed message: {error}")),
+                }
+            }
+            output = session.output.read(cursor, MAX_DATA_LEN) => {
+                let Some(bytes) = output else { return Outcome::Ended };
+                if !send(socket, ServerMessage::Output(bytes)).await {
+                    return Outcome::ClientLeft;
+                }
+            }
+            changed = owner.changed() => {
+                if changed.is_err() || *owner.borrow() != generation {
+                    return Outcome::Displaced;
+                }
+            }
+        }
+    }
+}

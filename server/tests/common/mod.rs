@@ -1,0 +1,259 @@
+//! Helpers shared by the integration tests: a real server on port 0, a protocol-speaking
+//! WebSocket client, and a direct view of the Docker engine to check what really exists.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::query_parameters::ListContainersOptions;
+use bollard::Docker;
+use futures_util::{SinkExt, StreamExt};
+use leptos::config::LeptosOptions;
+use rootresume_protocol::{ClientMessage, ServerMessage, SessionNotice};
+use server::config::Config;
+use server::Server;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Settings for tests: short grace, no reconcile (tests share the engine and run in parallel).
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.sessions.grace_period = Duration::from_secs(2);
+    config.reaper.reconcile_on_start = false;
+    config.shutdown_timeout_secs = 20;
+    config
+}
+
+/// A real server listening on a free port of 127.0.0.1.
+pub struct TestServer {
+    pub server: Server,
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let options = LeptosOptions::builder().output_name("rootresume").build();
+        let server = Server::start(config, options, listener).await?;
+        Ok(Self { server })
+    }
+
+    /// Creates a session the way the page does (the server function) and returns its id.
+    pub async fn create_session(&self) -> Result<String> {
+        let url = format!("http://{}/api/create_session", self.server.addr());
+        let response = http_post(&url).await?;
+        let (status, body) = response;
+        if status != 200 {
+            bail!("create_session answered {status}: {body}");
+        }
+        Ok(body.trim().trim_matches('"').to_owned())
+    }
+
+    pub async fn connect(&self, session: &str) -> Result<Term> {
+        Term::connect(&format!(
+            "ws://{}/ws/terminal?session={session}",
+            self.server.addr()
+        ))
+        .await
+    }
+}
+
+/// A minimal HTTP/1.1 POST with an empty form body; returns status and body.
+async fn http_post(url: &str) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow!("not http"))?;
+    let (host, path) = rest.split_once('/').ok_or_else(|| anyhow!("no path"))?;
+    let mut stream = TcpStream::connect(host).await?;
+    let request = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("bad response: {text}"))?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // Chunked bodies: keep the payload lines only.
+    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body.lines()
+            .filter(|l| !l.is_empty() && !l.chars().all(|c| c.is_ascii_hexdigit()))
+            .collect::<Vec<_>>()
+            .join("")
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+/// A protocol-speaking terminal client.
+pub struct Term {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Everything the shell printed so far.
+    pub screen: Vec<u8>,
+}
+
+/// What the server said besides output.
+#[derive(Debug)]
+pub enum Event {
+    Notice(SessionNotice),
+    Error(rootresume_protocol::ErrorCode, String),
+    Closed(Option<String>),
+}
+
+impl Term {
+    pub async fn connect(url: &str) -> Result<Self> {
+        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Self {
+            socket,
+            screen: Vec::new(),
+        })
+    }
+
+    pub async fn send(&mut self, message: ClientMessage) -> Result<()> {
+        self.socket
+            .send(Message::Binary(message.encode().into()))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn type_text(&mut self, text: &str) -> Result<()> {
+        self.send(ClientMessage::Input(text.as_bytes().to_vec())).await
+    }
+
+    /// Reads frames until a non-output event, collecting output; fails after `timeout`.
+    pub async fn next_event(&mut self, timeout: Duration) -> Result<Event> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = tokio::time::timeout(left, self.socket.next())
+                .await
+                .map_err(|_| anyhow!("no event within {timeout:?}; screen: {}", self.text()))?;
+            match frame {
+                None => return Ok(Event::Closed(None)),
+                Some(Err(e)) => return Ok(Event::Closed(Some(e.to_string()))),
+                Some(Ok(Message::Close(frame))) => {
+                    return Ok(Event::Closed(frame.map(|f| f.reason.to_string())))
+                }
+                Some(Ok(Message::Binary(bytes))) => match ServerMessage::decode(&bytes)? {
+                    ServerMessage::Output(out) => self.screen.extend(out),
+                    ServerMessage::Notice(n) => return Ok(Event::Notice(n)),
+                    ServerMessage::Error { code, message } => {
+                        return Ok(Event::Error(code, message))
+                    }
+                    ServerMessage::Pong(_) => {}
+                },
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Waits for the Started notice; returns (session, resumed).
+    pub async fn started(&mut self) -> Result<(String, bool)> {
+        match self.next_event(Duration::from_secs(30)).await? {
+            Event::Notice(SessionNotice::Started { session, resumed }) => Ok((session, resumed)),
+            other => bail!("expected Started, got {other:?}"),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.screen).into_owned()
+    }
+
+    /// Reads output until `needle` appears in what arrived after `from`.
+    pub async fn wait_for(&mut self, from: usize, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = String::from_utf8_lossy(&self.screen[from.min(self.screen.len())..]).into_owned();
+            if seen.contains(needle) {
+                return Ok(seen);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("{needle:?} did not appear within {timeout:?}; got: {seen}");
+            }
+            let frame = tokio::time::timeout(left, self.socket.next()).await;
+            match frame {
+                Err(_) => continue,
+                Ok(None) => bail!("socket closed while waiting for {needle:?}; got: {seen}"),
+                Ok(Some(Err(e))) => bail!("socket error while waiting for {needle:?}: {e}"),
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    if let ServerMessage::Output(out) = ServerMessage::decode(&bytes)? {
+                        self.screen.extend(out);
+                    }
+                }
+                Ok(Some(Ok(Message::Close(_)))) => bail!("socket closed while waiting for {needle:?}; got: {seen}"),
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Runs a command in the shell and returns what it printed between two markers.
+    pub async fn run(&mut self, command: &str) -> Result<String> {
+        let marker = format!("M{}K", rand_tag());
+        let from = self.screen.len();
+        // The markers are printed by printf from split strings, so the echoed command line
+        // itself never contains them.
+        let line = format!(
+            "printf '%s%s\\n' '<{marker}' '>'; {command}; printf '%s%s\\n' '</{marker}' '>'\r"
+        );
+        self.type_text(&line).await?;
+        let seen = self
+            .wait_for(from, &format!("</{marker}>"), Duration::from_secs(30))
+            .await
+            .with_context(|| format!("running {command:?}"))?;
+        let start = seen
+            .find(&format!("<{marker}>"))
+            .ok_or_else(|| anyhow!("no start marker in {seen}"))?;
+        let body = &seen[start + marker.len() + 2..];
+        let end = body.find(&format!("</{marker}>")).unwrap_or(body.len());
+        Ok(body[..end].replace('\r', "").trim().to_owned())
+    }
+}
+
+fn rand_tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
+}
+
+/// A direct client of the engine, to check what the server really did.
+pub async fn docker() -> Result<Docker> {
+    Ok(Docker::connect_with_local_defaults()?.negotiate_version().await?)
+}
+
+/// Containers carrying our label, optionally only those of one session.
+pub async fn labelled(session: Option<&str>) -> Result<Vec<String>> {
+    let label = match session {
+        Some(id) => format!("rootresume.session={id}"),
+        None => "rootresume.session".into(),
+    };
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([("label".to_owned(), vec![label])])),
+        ..Default::default()
+    };
+    Ok(docker()
+        .await?
+        .list_containers(Some(options))
+        .await?
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect())
+}
+
+/// Waits until the session's containers are gone; fails after `timeout`.
+pub async fn wait_removed(session: &str, timeout: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    loop {
+        if labelled(Some(session)).await?.is_empty() {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > timeout {
+            bail!("container of session {session} still exists after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
