@@ -161,7 +161,7 @@ impl Supervisor {
         };
         let guard = match created {
             Ok(container) => ContainerGuard::new(self.sandbox.clone(), container),
-            Err(error) => return self.fail(error),
+            Err(error) => return self.fail(error).await,
         };
         let Some(container) = guard.id().cloned() else {
             return;
@@ -169,8 +169,8 @@ impl Supervisor {
         let shell = match self.sandbox.open_shell(&container, TermSize::default()).await {
             Ok(shell) => shell,
             Err(error) => {
-                self.fail(error);
-                return self.remove(guard).await;
+                self.remove(guard).await;
+                return self.fail(error).await;
             }
         };
         self.session.set_shell(shell.id, shell.input).await;
@@ -188,11 +188,17 @@ impl Supervisor {
         self.remove(guard).await;
     }
 
-    fn fail(&self, error: SandboxError) {
+    /// Records why the session could not start and keeps it findable for the grace period, so
+    /// the tab that connects next is told why instead of being told the session is unknown.
+    async fn fail(&self, error: SandboxError) {
         tracing::warn!(session = %self.session.id, %error, "session could not start");
-        self.store.remove(&self.session.id);
         self.session.set_state(SessionState::Failed(error));
         self.session.output.close();
+        tokio::select! {
+            () = tokio::time::sleep(self.grace) => {}
+            () = self.session.cancel.cancelled() => {}
+        }
+        self.store.remove(&self.session.id);
     }
 
     fn finish(&self, reason: EndReason) {
