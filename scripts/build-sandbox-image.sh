@@ -22,5 +22,6 @@ else
 fi
 
 echo "building $image from $how"
-docker build --network host -q --build-arg "BASE=$base" -t "$image" sandbox >/dev/null
+docker build --network host -q --build-arg "BASE=$base" \
+  --label "rootresume.source=${ROOTRESUME_SANDBOX_SOURCE:-unknown}" -t "$image" sandbox >/dev/null
 echo "built $image ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"

@@ -8,7 +8,9 @@ use leptos::prelude::*;
 pub async fn create_session() -> Result<String, ServerFnError> {
     use launcher::Launcher;
     let Some(Launcher(launcher)) = use_context::<Launcher>() else {
-        return Err(ServerFnError::new("the session service is not configured on this server"));
+        return Err(ServerFnError::new(
+            "the session service is not configured on this server",
+        ));
     };
     launcher.launch().map_err(|refused| {
         let response = expect_context::<leptos_axum::ResponseOptions>();

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use rootresume_protocol::{
-    ClientMessage, DecodeError, EndReason, ErrorCode, ServerMessage, SessionNotice,
-    MAX_FRAME_LEN, PROTOCOL_VERSION,
+    ClientMessage, DecodeError, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_FRAME_LEN,
+    PROTOCOL_VERSION,
 };
 
 fn every_client_message() -> Vec<ClientMessage> {
@@ -13,7 +13,10 @@ fn every_client_message() -> Vec<ClientMessage> {
         ClientMessage::Input(vec![0xe2, 0x82]), // half of a UTF-8 sequence stays raw
         ClientMessage::Input(vec![0x03, 0x04, 0x1b, b'[', b'A', 0x00, 0xff]),
         ClientMessage::Resize { cols: 80, rows: 24 },
-        ClientMessage::Resize { cols: u16::MAX, rows: 0 },
+        ClientMessage::Resize {
+            cols: u16::MAX,
+            rows: 0,
+        },
         ClientMessage::Ping(0),
         ClientMessage::Ping(u64::MAX),
     ]
@@ -81,7 +84,10 @@ fn every_server_message_round_trips() {
 
 #[test]
 fn input_framing_costs_two_bytes() {
-    assert_eq!(ClientMessage::Input(b"a".to_vec()).encode(), vec![PROTOCOL_VERSION, 0x01, b'a']);
+    assert_eq!(
+        ClientMessage::Input(b"a".to_vec()).encode(),
+        vec![PROTOCOL_VERSION, 0x01, b'a']
+    );
 }
 
 #[test]
@@ -108,32 +114,54 @@ fn malformed_frames_give_specific_errors() {
     );
     assert_eq!(
         ClientMessage::decode(&[1, 0x02, 0, 80, 0]),
-        Err(DecodeError::BadLength { message: "resize", expected: "4", found: 3 })
+        Err(DecodeError::BadLength {
+            message: "resize",
+            expected: "4",
+            found: 3
+        })
     );
     assert_eq!(
         ClientMessage::decode(&[1, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
-        Err(DecodeError::BadLength { message: "ping", expected: "8", found: 9 })
+        Err(DecodeError::BadLength {
+            message: "ping",
+            expected: "8",
+            found: 9
+        })
     );
     assert_eq!(
         ServerMessage::decode(&[1, 0x83, 0x63]),
-        Err(DecodeError::UnknownCode { field: "error code", value: 0x63 })
+        Err(DecodeError::UnknownCode {
+            field: "error code",
+            value: 0x63
+        })
     );
     assert_eq!(
         ServerMessage::decode(&[1, 0x83, 1, 0xff, 0xfe]),
-        Err(DecodeError::InvalidText { field: "error message" })
+        Err(DecodeError::InvalidText {
+            field: "error message"
+        })
     );
     assert_eq!(
         ServerMessage::decode(&[1, 0x82, 0x03, 0x2a]),
-        Err(DecodeError::UnknownCode { field: "end reason", value: 0x2a })
+        Err(DecodeError::UnknownCode {
+            field: "end reason",
+            value: 0x2a
+        })
     );
     assert_eq!(
         ServerMessage::decode(&[1, 0x82, 0x01, 2]),
-        Err(DecodeError::UnknownCode { field: "resumed flag", value: 2 })
+        Err(DecodeError::UnknownCode {
+            field: "resumed flag",
+            value: 2
+        })
     );
     let oversized = vec![1u8; MAX_FRAME_LEN + 1];
     assert_eq!(
         ClientMessage::decode(&oversized),
-        Err(DecodeError::TooLarge { found: MAX_FRAME_LEN + 1, max: MAX_FRAME_LEN })
+        Err(DecodeError::TooLarge {
+            found: MAX_FRAME_LEN + 1,
+            max: MAX_FRAME_LEN
+        })
     );
 }
 

@@ -160,13 +160,14 @@ impl Config {
             }
         }
 
-        let (path, required) =
-            file.unwrap_or_else(|| (PathBuf::from(DEFAULT_CONFIG_FILE), false));
+        let (path, required) = file.unwrap_or_else(|| (PathBuf::from(DEFAULT_CONFIG_FILE), false));
         let mut table = match std::fs::read_to_string(&path) {
-            Ok(text) => text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
-                origin: path.display().to_string(),
-                message: e.to_string(),
-            })?,
+            Ok(text) => text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Parse {
+                    origin: path.display().to_string(),
+                    message: e.to_string(),
+                })?,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
@@ -179,10 +180,12 @@ impl Config {
         for (key, value, origin) in &flags {
             set(&mut table, key, value, origin)?;
         }
-        let config: Config = table.try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
-            origin: "merged settings".into(),
-            message: e.message().to_owned(),
-        })?;
+        let config: Config = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                origin: "merged settings".into(),
+                message: e.message().to_owned(),
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -302,23 +305,35 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rr-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.toml");
-        std::fs::write(&file, "[sandbox]\nmemory_mib = 200\npids = 100\n[sessions]\ngrace_secs = 7\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "[sandbox]\nmemory_mib = 200\npids = 100\n[sessions]\ngrace_secs = 7\n",
+        )
+        .unwrap();
         let file = file.to_str().unwrap();
         let config = load(
             &["--config", file, "--sandbox.pids=90"],
-            &[("ROOTRESUME_SANDBOX_PIDS", "99"), ("ROOTRESUME_SESSIONS_GRACE_SECS", "9")],
+            &[
+                ("ROOTRESUME_SANDBOX_PIDS", "99"),
+                ("ROOTRESUME_SESSIONS_GRACE_SECS", "9"),
+            ],
         )
         .unwrap();
         assert_eq!(config.sandbox.memory_mib, 200, "from the file");
-        assert_eq!(config.sessions.grace_period, Duration::from_secs(9), "env beats file");
+        assert_eq!(
+            config.sessions.grace_period,
+            Duration::from_secs(9),
+            "env beats file"
+        );
         assert_eq!(config.sandbox.pids, 90, "flag beats env");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn unknown_key_is_named() {
-        let error = load(&["--sandbox.memroy_mib=5"], &[]).unwrap_err().to_string();
+        let error = load(&["--sandbox.memroy_mib=5"], &[])
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("memroy_mib"), "{error}");
     }
 
@@ -334,12 +349,20 @@ mod tests {
     #[test]
     fn missing_explicit_file_is_an_error() {
         let error = load(&["--config", "/nonexistent/rr.toml"], &[]).unwrap_err();
-        assert!(error.to_string().contains("/nonexistent/rr.toml"), "{error}");
+        assert!(
+            error.to_string().contains("/nonexistent/rr.toml"),
+            "{error}"
+        );
     }
 
     #[test]
     fn wrong_type_is_reported() {
-        let error = load(&["--sandbox.memory_mib=lots"], &[]).unwrap_err().to_string();
-        assert!(error.contains("memory_mib") || error.contains("invalid type"), "{error}");
+        let error = load(&["--sandbox.memory_mib=lots"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("memory_mib") || error.contains("invalid type"),
+            "{error}"
+        );
     }
 }

@@ -50,8 +50,10 @@ impl Server {
         leptos_options: LeptosOptions,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
-        let sandbox: Arc<dyn Sandbox> =
-            Arc::new(DockerSandbox::new(&config.docker_host, &config.sandbox.image)?);
+        let sandbox: Arc<dyn Sandbox> = Arc::new(DockerSandbox::new(
+            &config.docker_host,
+            &config.sandbox.image,
+        )?);
         Self::start_with(config, leptos_options, listener, sandbox).await
     }
 
@@ -71,7 +73,9 @@ impl Server {
         ));
         match sandbox.check().await {
             Ok(()) => tracing::info!("sandbox engine reachable and image present"),
-            Err(error) => tracing::warn!(%error, "sandboxes are unavailable until this is fixed; serving anyway"),
+            Err(error) => {
+                tracing::warn!(%error, "sandboxes are unavailable until this is fixed; serving anyway")
+            }
         }
         if config.reaper.reconcile_on_start {
             match reaper::sweep(&sessions).await {

@@ -37,7 +37,9 @@ pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::S
             }
             match sandbox.remove(&container.id).await {
                 Ok(()) => result.removed += 1,
-                Err(error) => tracing::warn!(container = %container.id.0, %error, "reaper could not remove a container"),
+                Err(error) => {
+                    tracing::warn!(container = %container.id.0, %error, "reaper could not remove a container")
+                }
             }
         }
     }
@@ -56,7 +58,9 @@ pub async fn run(sessions: Arc<SessionManager>, interval: Duration, stop: Cancel
         }
         let started = SystemTime::now();
         match sweep(&sessions).await {
-            Ok(sweep) if sweep.removed > 0 => tracing::info!(?sweep, elapsed = ?started.elapsed().unwrap_or_default(), "reaper removed containers"),
+            Ok(sweep) if sweep.removed > 0 => {
+                tracing::info!(?sweep, elapsed = ?started.elapsed().unwrap_or_default(), "reaper removed containers")
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "reaper sweep failed"),
         }

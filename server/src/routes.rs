@@ -55,7 +55,11 @@ impl SessionLauncher for ManagerLauncher {
 }
 
 /// Builds the whole router.
-pub fn router(config: &Config, leptos_options: LeptosOptions, sessions: Arc<SessionManager>) -> Router {
+pub fn router(
+    config: &Config,
+    leptos_options: LeptosOptions,
+    sessions: Arc<SessionManager>,
+) -> Router {
     let launcher = Launcher(Arc::new(ManagerLauncher(sessions.clone())));
     let state = AppState {
         leptos_options,
@@ -69,15 +73,10 @@ pub fn router(config: &Config, leptos_options: LeptosOptions, sessions: Arc<Sess
         .nest_service("/vendor/xterm/lib", ServeDir::new(xterm.join("lib")))
         .nest_service("/vendor/xterm/css", ServeDir::new(xterm.join("css")))
         .nest_service("/vendor/addon-fit/lib", ServeDir::new(fit.join("lib")))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(launcher.clone()),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&state, routes, move || provide_context(launcher.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
 }

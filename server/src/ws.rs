@@ -63,7 +63,14 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
 }
 
 async fn fail(mut socket: WebSocket, code: ErrorCode, message: String, close_code: u16) {
-    send(&mut socket, ServerMessage::Error { code, message: message.clone() }).await;
+    send(
+        &mut socket,
+        ServerMessage::Error {
+            code,
+            message: message.clone(),
+        },
+    )
+    .await;
     close(socket, close_code, &message).await;
 }
 
@@ -83,10 +90,20 @@ async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option
     match session.started().await {
         SessionState::Running => {}
         SessionState::Failed(error) => {
-            return fail(socket, error_code(&error), error.to_string(), CLOSE_TRY_AGAIN).await;
+            return fail(
+                socket,
+                error_code(&error),
+                error.to_string(),
+                CLOSE_TRY_AGAIN,
+            )
+            .await;
         }
         SessionState::Ended(reason) => {
-            send(&mut socket, ServerMessage::Notice(SessionNotice::Ended { reason })).await;
+            send(
+                &mut socket,
+                ServerMessage::Notice(SessionNotice::Ended { reason }),
+            )
+            .await;
             return close(socket, CLOSE_NORMAL, "session ended").await;
         }
         SessionState::Starting => return,
@@ -100,19 +117,36 @@ async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option
         resumed: attachment.resumed,
     };
     if send(&mut socket, ServerMessage::Notice(started)).await {
-        let outcome = pump(&mut socket, sessions, &session, &mut cursor, &mut owner, attachment.generation).await;
+        let outcome = pump(
+            &mut socket,
+            sessions,
+            &session,
+            &mut cursor,
+            &mut owner,
+            attachment.generation,
+        )
+        .await;
         session.detach(attachment.generation);
         match outcome {
             Outcome::ClientLeft => {}
             Outcome::Displaced => {
-                close(socket, CLOSE_NORMAL, "this terminal was opened in another tab").await;
+                close(
+                    socket,
+                    CLOSE_NORMAL,
+                    "this terminal was opened in another tab",
+                )
+                .await;
             }
             Outcome::Ended => {
                 let reason = match session.state() {
                     SessionState::Ended(reason) => reason,
                     _ => EndReason::ContainerGone,
                 };
-                send(&mut socket, ServerMessage::Notice(SessionNotice::Ended { reason })).await;
+                send(
+                    &mut socket,
+                    ServerMessage::Notice(SessionNotice::Ended { reason }),
+                )
+                .await;
                 close(socket, CLOSE_NORMAL, "session ended").await;
             }
             Outcome::BadFrame(message) => {

@@ -24,7 +24,13 @@ async fn unreachable_engine_is_explained_and_recovery_is_automatic() -> Result<(
     let mut term = server.connect(&id).await?;
     match term.next_event(Duration::from_secs(10)).await? {
         Event::Error(ErrorCode::SandboxUnavailable, message) => {
-            assert!(message.contains(&format!("cannot reach Docker at unix://{}", socket.display())), "{message}");
+            assert!(
+                message.contains(&format!(
+                    "cannot reach Docker at unix://{}",
+                    socket.display()
+                )),
+                "{message}"
+            );
         }
         other => bail!("expected SandboxUnavailable, got {other:?}"),
     }
@@ -61,7 +67,10 @@ async fn missing_image_is_named_with_the_command_that_builds_it() -> Result<()> 
     match term.next_event(Duration::from_secs(10)).await? {
         Event::Error(ErrorCode::ImageMissing, message) => {
             assert!(message.contains("rootresume-missing:none"), "{message}");
-            assert!(message.contains("scripts/build-sandbox-image.sh"), "{message}");
+            assert!(
+                message.contains("scripts/build-sandbox-image.sh"),
+                "{message}"
+            );
         }
         other => bail!("expected ImageMissing, got {other:?}"),
     }

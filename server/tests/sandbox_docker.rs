@@ -34,7 +34,10 @@ async fn run(shell: &mut Shell, screen: &mut Vec<u8>, command: &str) -> Result<S
     loop {
         let seen = String::from_utf8_lossy(&screen[start..]).replace('\r', "");
         // The echoed command line has `B{tag}E;`, the printed marker ends the line.
-        if let (Some(b), Some(d)) = (seen.find(&format!("B{tag}E\n")), seen.rfind(&format!("D{tag}E\n"))) {
+        if let (Some(b), Some(d)) = (
+            seen.find(&format!("B{tag}E\n")),
+            seen.rfind(&format!("D{tag}E\n")),
+        ) {
             if d > b {
                 return Ok(seen[b + tag.len() + 3..d].trim().to_owned());
             }
@@ -57,21 +60,36 @@ async fn container_has_every_limit_and_they_hold_inside() -> Result<()> {
     let container = sandbox.create(&spec).await?;
     let guard = ContainerGuard::new(sandbox.clone(), container.clone());
 
-    let inspect = common::docker().await?.inspect_container(&container.0, None).await?;
-    let host = inspect.host_config.clone().ok_or_else(|| anyhow!("no host config"))?;
+    let inspect = common::docker()
+        .await?
+        .inspect_container(&container.0, None)
+        .await?;
+    let host = inspect
+        .host_config
+        .clone()
+        .ok_or_else(|| anyhow!("no host config"))?;
     assert_eq!(host.network_mode.as_deref(), Some("none"));
     assert_eq!(host.readonly_rootfs, Some(true));
     assert_eq!(host.memory, Some(128 * 1024 * 1024));
-    assert_eq!(host.memory_swap, Some(128 * 1024 * 1024), "no swap: memory+swap == memory");
+    assert_eq!(
+        host.memory_swap,
+        Some(128 * 1024 * 1024),
+        "no swap: memory+swap == memory"
+    );
     assert_eq!(host.nano_cpus, Some(500_000_000));
     assert_eq!(host.cpu_shares, Some(512));
     assert_eq!(host.pids_limit, Some(128));
     assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
-    assert_eq!(host.security_opt, Some(vec!["no-new-privileges".to_string()]));
+    assert_eq!(
+        host.security_opt,
+        Some(vec!["no-new-privileges".to_string()])
+    );
     assert_eq!(host.init, Some(true));
     assert_eq!(host.log_config.and_then(|l| l.typ).as_deref(), Some("none"));
     let ulimits = host.ulimits.unwrap_or_default();
-    assert!(ulimits.iter().any(|u| u.name.as_deref() == Some("nofile") && u.hard == Some(1024)));
+    assert!(ulimits
+        .iter()
+        .any(|u| u.name.as_deref() == Some("nofile") && u.hard == Some(1024)));
     let tmpfs = host.tmpfs.unwrap_or_default();
     assert!(tmpfs["/tmp"].contains("size=50m") && tmpfs["/tmp"].contains("nosuid"));
     assert!(tmpfs["/home/visitor"].contains("size=50m"));
@@ -81,23 +99,68 @@ async fn container_has_every_limit_and_they_hold_inside() -> Result<()> {
     assert!(labels.contains_key("rootresume.expires") && labels.contains_key("rootresume.created"));
     assert_eq!(config.user.as_deref(), Some("visitor"));
 
-    let mut shell = sandbox.open_shell(&container, TermSize { cols: 80, rows: 24 }).await?;
+    let mut shell = sandbox
+        .open_shell(&container, TermSize { cols: 80, rows: 24 })
+        .await?;
     let mut screen = Vec::new();
     assert_eq!(run(&mut shell, &mut screen, "id -u").await?, "1000");
-    assert_eq!(run(&mut shell, &mut screen, "/bin/ls /sys/class/net").await?, "lo");
+    assert_eq!(
+        run(&mut shell, &mut screen, "/bin/ls /sys/class/net").await?,
+        "lo"
+    );
     let touch = run(&mut shell, &mut screen, "touch /etc/x 2>&1; echo rc=$?").await?;
-    assert!(touch.contains("Read-only file system") && touch.ends_with("rc=1"), "{touch}");
-    let tmp = run(&mut shell, &mut screen, "df -k /tmp | tail -1 | awk '{print $2}'").await?;
+    assert!(
+        touch.contains("Read-only file system") && touch.ends_with("rc=1"),
+        "{touch}"
+    );
+    let tmp = run(
+        &mut shell,
+        &mut screen,
+        "df -k /tmp | tail -1 | awk '{print $2}'",
+    )
+    .await?;
     assert_eq!(tmp, "51200", "/tmp is a 50 MiB tmpfs");
-    let home = run(&mut shell, &mut screen, "df -k . | tail -1 | awk '{print $2}'; /bin/ls").await?;
-    assert!(home.starts_with("51200") && home.contains("about.md"), "{home}");
-    let caps = run(&mut shell, &mut screen, "command grep -E 'CapEff|NoNewPrivs' /proc/self/status").await?;
-    assert!(caps.contains("0000000000000000") && caps.contains("NoNewPrivs:\t1"), "{caps}");
+    let home = run(
+        &mut shell,
+        &mut screen,
+        "df -k . | tail -1 | awk '{print $2}'; /bin/ls",
+    )
+    .await?;
+    assert!(
+        home.starts_with("51200") && home.contains("about.md"),
+        "{home}"
+    );
+    let caps = run(
+        &mut shell,
+        &mut screen,
+        "command grep -E 'CapEff|NoNewPrivs' /proc/self/status",
+    )
+    .await?;
+    assert!(
+        caps.contains("0000000000000000") && caps.contains("NoNewPrivs:\t1"),
+        "{caps}"
+    );
     assert_eq!(run(&mut shell, &mut screen, "stty size").await?, "24 80");
-    sandbox.resize_shell(&shell.id, TermSize { cols: 132, rows: 41 }).await?;
+    sandbox
+        .resize_shell(
+            &shell.id,
+            TermSize {
+                cols: 132,
+                rows: 41,
+            },
+        )
+        .await?;
     assert_eq!(run(&mut shell, &mut screen, "stty size").await?, "41 132");
-    let init = run(&mut shell, &mut screen, "cat /proc/1/cmdline | tr '\\0' ' '").await?;
-    assert!(init.contains("init"), "pid 1 is an init that reaps zombies: {init}");
+    let init = run(
+        &mut shell,
+        &mut screen,
+        "cat /proc/1/cmdline | tr '\\0' ' '",
+    )
+    .await?;
+    assert!(
+        init.contains("init"),
+        "pid 1 is an init that reaps zombies: {init}"
+    );
 
     guard.shutdown().await?;
     assert!(common::labelled(Some(&spec.session)).await?.is_empty());
@@ -121,7 +184,10 @@ async fn removing_twice_is_fine_and_list_sees_ours() -> Result<()> {
     let spec = spec();
     let container = sandbox.create(&spec).await?;
     let listed = sandbox.list().await?;
-    let ours = listed.iter().find(|c| c.id == container).ok_or_else(|| anyhow!("not listed"))?;
+    let ours = listed
+        .iter()
+        .find(|c| c.id == container)
+        .ok_or_else(|| anyhow!("not listed"))?;
     assert_eq!(ours.session, spec.session);
     assert!(ours.running);
     assert!(ours.expires_at.is_some());
@@ -135,24 +201,41 @@ async fn removing_twice_is_fine_and_list_sees_ours() -> Result<()> {
 async fn unreachable_engine_names_the_endpoint() {
     let sandbox = DockerSandbox::new("unix:///nonexistent/docker.sock", "x").expect("client");
     let error = sandbox.check().await.expect_err("no engine there");
-    assert!(matches!(error, SandboxError::EngineUnreachable { .. }), "{error:?}");
     assert!(
-        error.to_string().contains("cannot reach Docker at unix:///nonexistent/docker.sock"),
+        matches!(error, SandboxError::EngineUnreachable { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("cannot reach Docker at unix:///nonexistent/docker.sock"),
         "{error}"
     );
 }
 
 #[tokio::test]
 async fn missing_image_names_the_image_and_the_fix() -> Result<()> {
-    let limits = SandboxLimits { image: "rootresume-missing:none".into(), ..Default::default() };
+    let limits = SandboxLimits {
+        image: "rootresume-missing:none".into(),
+        ..Default::default()
+    };
     let sandbox = DockerSandbox::new(ENGINE, &limits.image)?;
     let error = sandbox.check().await.expect_err("image is missing");
     let text = error.to_string();
-    assert!(text.contains("rootresume-missing:none") && text.contains("build-sandbox-image"), "{text}");
+    assert!(
+        text.contains("rootresume-missing:none") && text.contains("build-sandbox-image"),
+        "{text}"
+    );
     let id = uuid::Uuid::new_v4().to_string();
     let spec = ContainerSpec::new(&id, Duration::from_secs(60), limits);
-    let error = sandbox.create(&spec).await.expect_err("cannot create from a missing image");
-    assert!(matches!(error, SandboxError::ImageMissing { .. }), "{error:?}");
+    let error = sandbox
+        .create(&spec)
+        .await
+        .expect_err("cannot create from a missing image");
+    assert!(
+        matches!(error, SandboxError::ImageMissing { .. }),
+        "{error:?}"
+    );
     assert!(common::labelled(Some(&id)).await?.is_empty());
     Ok(())
 }

@@ -21,14 +21,20 @@ async fn shell_runs_python_and_gcc_as_a_normal_user() -> Result<()> {
     assert_eq!(term.run("python3 -c 'print(6*7)'").await?, "42");
     let c = r#"printf '#include <stdio.h>\nint main(void){puts("hello from C");return 0;}\n' > hello.c"#;
     term.run(c).await?;
-    assert_eq!(term.run("gcc hello.c -o hello && ./hello").await?, "hello from C");
+    assert_eq!(
+        term.run("gcc hello.c -o hello && ./hello").await?,
+        "hello from C"
+    );
     assert_eq!(term.run("id -u").await?, "1000");
     assert!(term.run("cat about.md").await?.contains("Ada Quill"));
 
     drop(term);
     // Grace period is 2 s in tests; the container must be gone shortly after.
     let gone_after = wait_removed(&id, Duration::from_secs(15)).await?;
-    assert!(gone_after >= Duration::from_secs(1), "removed before the grace period: {gone_after:?}");
+    assert!(
+        gone_after >= Duration::from_secs(1),
+        "removed before the grace period: {gone_after:?}"
+    );
     server.server.shutdown().await;
     Ok(())
 }
@@ -56,7 +62,10 @@ async fn reload_reattaches_and_tabs_are_isolated() -> Result<()> {
     let mut other = server.connect(&second).await?;
     other.started().await?;
     assert_ne!(other.run("hostname").await?, host);
-    assert!(other.run("cat note.txt 2>&1").await?.contains("No such file"));
+    assert!(other
+        .run("cat note.txt 2>&1")
+        .await?
+        .contains("No such file"));
 
     server.server.shutdown().await;
     assert!(labelled(Some(&first)).await?.is_empty());
@@ -84,7 +93,11 @@ async fn newer_tab_displaces_older_attachment() -> Result<()> {
 #[tokio::test]
 async fn unknown_or_malformed_session_ids_get_a_clear_error() -> Result<()> {
     let server = TestServer::start(test_config()).await?;
-    for id in [uuid::Uuid::new_v4().to_string(), "not-a-session".into(), "%2e%2e%2f".into()] {
+    for id in [
+        uuid::Uuid::new_v4().to_string(),
+        "not-a-session".into(),
+        "%2e%2e%2f".into(),
+    ] {
         let mut term = server.connect(&id).await?;
         match term.next_event(Duration::from_secs(5)).await? {
             Event::Error(ErrorCode::UnknownSession, message) => {
@@ -142,13 +155,18 @@ async fn exit_ends_the_session_and_removes_the_container() -> Result<()> {
     term.run("true").await?;
     term.type_text("exit\r").await?;
     match term.next_event(Duration::from_secs(10)).await? {
-        Event::Notice(SessionNotice::Ended { reason }) => assert_eq!(reason, EndReason::ShellExited),
+        Event::Notice(SessionNotice::Ended { reason }) => {
+            assert_eq!(reason, EndReason::ShellExited)
+        }
         other => bail!("expected Ended, got {other:?}"),
     }
     wait_removed(&id, Duration::from_secs(10)).await?;
     // The id is now unknown: a reload gets told, so it starts afresh.
     let mut late = server.connect(&id).await?;
-    assert!(matches!(late.next_event(Duration::from_secs(5)).await?, Event::Error(ErrorCode::UnknownSession, _)));
+    assert!(matches!(
+        late.next_event(Duration::from_secs(5)).await?,
+        Event::Error(ErrorCode::UnknownSession, _)
+    ));
     server.server.shutdown().await;
     Ok(())
 }
@@ -160,14 +178,21 @@ async fn terminal_is_binary_safe_and_follows_resizes() -> Result<()> {
     let mut term = server.connect(&id).await?;
     term.started().await?;
 
-    term.send(ClientMessage::Resize { cols: 120, rows: 40 }).await?;
+    term.send(ClientMessage::Resize {
+        cols: 120,
+        rows: 40,
+    })
+    .await?;
     assert_eq!(term.run("stty size").await?, "40 120");
 
     // "é" is 0xC3 0xA9: split across two frames it must still arrive whole.
-    term.send(ClientMessage::Input(b"echo caf\xc3".to_vec())).await?;
-    term.send(ClientMessage::Input(b"\xa9 | od -An -tx1\r".to_vec())).await?;
+    term.send(ClientMessage::Input(b"echo caf\xc3".to_vec()))
+        .await?;
+    term.send(ClientMessage::Input(b"\xa9 | od -An -tx1\r".to_vec()))
+        .await?;
     let from = term.screen.len();
-    term.wait_for(from, "63 61 66 c3 a9 0a", Duration::from_secs(10)).await?;
+    term.wait_for(from, "63 61 66 c3 a9 0a", Duration::from_secs(10))
+        .await?;
 
     // Ctrl-C interrupts a running program.
     term.type_text("sleep 300\r").await?;
@@ -196,9 +221,14 @@ async fn shutdown_ends_every_session_and_removes_containers() -> Result<()> {
     }
     server.server.shutdown().await;
     for (id, term) in ids.iter().zip(terms.iter_mut()) {
-        assert!(labelled(Some(id)).await?.is_empty(), "container of {id} left after shutdown");
+        assert!(
+            labelled(Some(id)).await?.is_empty(),
+            "container of {id} left after shutdown"
+        );
         match term.next_event(Duration::from_secs(5)).await? {
-            Event::Notice(SessionNotice::Ended { reason }) => assert_eq!(reason, EndReason::ServerShutdown),
+            Event::Notice(SessionNotice::Ended { reason }) => {
+                assert_eq!(reason, EndReason::ServerShutdown)
+            }
             other => bail!("expected a shutdown notice, got {other:?}"),
         }
     }

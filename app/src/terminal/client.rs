@@ -24,9 +24,12 @@ const MAX_BACKOFF_MS: i32 = 10_000;
 
 #[wasm_bindgen]
 extern "C" {
+    /// The same xterm.js `Terminal`, seen through the bindings the crate lacks.
+    type ByteTerminal;
+
     // xterm.js 5 and later take bytes through `write`; the crate binds xterm.js 4's `writeUtf8`.
     #[wasm_bindgen(method, js_name = "write")]
-    fn write_bytes(this: &Terminal, data: &js_sys::Uint8Array);
+    fn write_bytes(this: &ByteTerminal, data: &js_sys::Uint8Array);
 }
 
 struct Client {
@@ -91,7 +94,11 @@ fn store_session(id: Option<&str>) {
 
 fn socket_url(session: &str) -> Option<String> {
     let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
     let host = location.host().ok()?;
     Some(format!("{scheme}://{host}{WS_PATH}?session={session}"))
 }
@@ -169,13 +176,19 @@ impl Client {
     fn handle(self: &Rc<Self>, message: ServerMessage) {
         match message {
             ServerMessage::Output(bytes) => {
-                self.term
-                    .write_bytes(&js_sys::Uint8Array::from(bytes.as_slice()));
+                // Copied into a JS array: xterm.js parses writes later, after this frame's
+                // buffer is gone.
+                let data = js_sys::Uint8Array::from(bytes.as_slice());
+                self.term.unchecked_ref::<ByteTerminal>().write_bytes(&data);
             }
             ServerMessage::Notice(SessionNotice::Started { session, resumed }) => {
                 store_session(Some(&session));
                 self.backoff_ms.set(500);
-                let how = if resumed { "reattached to your sandbox" } else { "connected" };
+                let how = if resumed {
+                    "reattached to your sandbox"
+                } else {
+                    "connected"
+                };
                 self.set(PanelState::Ready, how);
                 self.term.focus();
             }
@@ -193,7 +206,10 @@ impl Client {
                     EndReason::ContainerGone => "its container was removed",
                     EndReason::Abandoned => "no tab was attached to it",
                 };
-                self.notice(33, &format!("[sandbox ended: {why}] Press Enter for a new one."));
+                self.notice(
+                    33,
+                    &format!("[sandbox ended: {why}] Press Enter for a new one."),
+                );
                 self.set(PanelState::Ended, "session ended");
             }
             ServerMessage::Error { code, message } => {
@@ -272,7 +288,9 @@ fn connect(client: Rc<Client>) {
 }
 
 fn open_socket(client: Rc<Client>, session: &str) {
-    let Some(url) = socket_url(session) else { return };
+    let Some(url) = socket_url(session) else {
+        return;
+    };
     let socket = match WebSocket::new(&url) {
         Ok(socket) => socket,
         Err(_) => return client.retry(),
@@ -292,14 +310,17 @@ fn open_socket(client: Rc<Client>, session: &str) {
         let frame = js_sys::Uint8Array::new(&buffer).to_vec();
         match ServerMessage::decode(&frame) {
             Ok(message) => on_message_client.handle(message),
-            Err(error) => on_message_client.notice(31, &format!("[bad message from server: {error}]")),
+            Err(error) => {
+                on_message_client.notice(31, &format!("[bad message from server: {error}]"))
+            }
         }
     });
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
 
     let on_close_client = client.clone();
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event| on_close_client.on_close(event));
+    let on_close =
+        Closure::<dyn FnMut(CloseEvent)>::new(move |event| on_close_client.on_close(event));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     on_close.forget();
 

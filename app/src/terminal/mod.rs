@@ -46,7 +46,7 @@ pub fn Terminal() -> impl IntoView {
         Effect::new(move |_| {
             if let Some(element) = host.get() {
                 if !started.replace(true) {
-                    client::start(element, state, status);
+                    client::start(element.into(), state, status);
                 }
             }
         });

@@ -58,7 +58,8 @@ impl DockerSandbox {
         self.client
             .get_or_try_init(|| async {
                 let endpoint = &self.endpoint;
-                let connected = if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+                let connected = if endpoint.starts_with("tcp://") || endpoint.starts_with("http://")
+                {
                     Docker::connect_with_http(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
                 } else {
                     Docker::connect_with_unix(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
@@ -175,15 +176,14 @@ impl Sandbox for DockerSandbox {
             .ping()
             .await
             .map_err(|e| self.classify("answer a ping", e))?;
-        docker
-            .inspect_image(&self.image)
-            .await
-            .map_err(|e| match self.classify("inspect the sandbox image", e) {
+        docker.inspect_image(&self.image).await.map_err(|e| {
+            match self.classify("inspect the sandbox image", e) {
                 SandboxError::ContainerGone { .. } => SandboxError::ImageMissing {
                     image: self.image.clone(),
                 },
                 other => other,
-            })?;
+            }
+        })?;
         Ok(())
     }
 

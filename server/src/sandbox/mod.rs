@@ -110,8 +110,11 @@ pub trait Sandbox: Send + Sync + 'static {
     async fn create(&self, spec: &ContainerSpec) -> Result<ContainerId, SandboxError>;
 
     /// Starts an interactive login shell with a pty of `size` in the container.
-    async fn open_shell(&self, container: &ContainerId, size: TermSize)
-        -> Result<Shell, SandboxError>;
+    async fn open_shell(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError>;
 
     /// Resizes a shell's pty.
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError>;

@@ -78,10 +78,16 @@ impl SandboxLimits {
             return Err("sandbox.image must name an image".into());
         }
         if self.user.is_empty() || self.user == "root" || self.user == "0" {
-            return Err(format!("sandbox.user = {:?} must be a non-root user", self.user));
+            return Err(format!(
+                "sandbox.user = {:?} must be a non-root user",
+                self.user
+            ));
         }
         if !self.home_dir.starts_with('/') {
-            return Err(format!("sandbox.home_dir = {:?} must be an absolute path", self.home_dir));
+            return Err(format!(
+                "sandbox.home_dir = {:?} must be an absolute path",
+                self.home_dir
+            ));
         }
         Ok(())
     }
@@ -141,13 +147,19 @@ mod tests {
 
     #[test]
     fn root_user_is_refused() {
-        let limits = SandboxLimits { user: "root".into(), ..Default::default() };
+        let limits = SandboxLimits {
+            user: "root".into(),
+            ..Default::default()
+        };
         assert!(limits.validate().unwrap_err().contains("non-root"));
     }
 
     #[test]
     fn out_of_range_limit_names_the_key() {
-        let limits = SandboxLimits { memory_mib: 1, ..Default::default() };
+        let limits = SandboxLimits {
+            memory_mib: 1,
+            ..Default::default()
+        };
         assert_eq!(
             limits.validate().unwrap_err(),
             "sandbox.memory_mib = 1 is outside 16..=65536"
@@ -156,7 +168,11 @@ mod tests {
 
     #[test]
     fn labels_carry_session_and_times() {
-        let spec = ContainerSpec::new("abcdef12-3456", Duration::from_secs(3600), SandboxLimits::default());
+        let spec = ContainerSpec::new(
+            "abcdef12-3456",
+            Duration::from_secs(3600),
+            SandboxLimits::default(),
+        );
         let labels = spec.labels();
         assert_eq!(labels[0], (SESSION_LABEL, "abcdef12-3456".to_string()));
         let created: u64 = labels[1].1.parse().unwrap();

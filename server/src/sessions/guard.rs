@@ -48,7 +48,9 @@ impl Drop for ContainerGuard {
                     }
                 });
             }
-            Err(_) => tracing::warn!(container = %container.0, "container dropped outside a runtime; the reaper will remove it"),
+            Err(_) => {
+                tracing::warn!(container = %container.0, "container dropped outside a runtime; the reaper will remove it")
+            }
         }
     }
 }

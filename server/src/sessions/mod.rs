@@ -134,7 +134,9 @@ impl SessionManager {
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         self.shutdown.cancel();
         self.tasks.close();
-        tokio::time::timeout(timeout, self.tasks.wait()).await.is_ok()
+        tokio::time::timeout(timeout, self.tasks.wait())
+            .await
+            .is_ok()
     }
 }
 
@@ -166,7 +168,11 @@ impl Supervisor {
         let Some(container) = guard.id().cloned() else {
             return;
         };
-        let shell = match self.sandbox.open_shell(&container, TermSize::default()).await {
+        let shell = match self
+            .sandbox
+            .open_shell(&container, TermSize::default())
+            .await
+        {
             Ok(shell) => shell,
             Err(error) => {
                 self.remove(guard).await;

@@ -50,7 +50,9 @@ impl OutputLog {
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
         // A panic while holding this lock cannot leave the ring inconsistent (every update is a
         // single push/drain), so a poisoned lock is still safe to use.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Appends shell output, waiting while an attached reader is a full ring behind.
@@ -143,7 +145,10 @@ mod tests {
         let log = OutputLog::new(4);
         log.push(b"abcdef").await;
         let mut cursor = log.attach();
-        assert_eq!(log.read(&mut cursor, 100).await.as_deref(), Some(&b"cdef"[..]));
+        assert_eq!(
+            log.read(&mut cursor, 100).await.as_deref(),
+            Some(&b"cdef"[..])
+        );
     }
 
     #[tokio::test]
@@ -178,9 +183,15 @@ mod tests {
             tokio::spawn(async move { log.push(b"5").await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!blocked.is_finished(), "writer must wait while the reader is a ring behind");
+        assert!(
+            !blocked.is_finished(),
+            "writer must wait while the reader is a ring behind"
+        );
         assert_eq!(log.read(&mut cursor, 2).await.as_deref(), Some(&b"12"[..]));
-        tokio::time::timeout(Duration::from_secs(1), blocked).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(1), blocked)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]
@@ -189,7 +200,10 @@ mod tests {
         let mut cursor = log.attach();
         log.push(b"bye").await;
         log.close();
-        assert_eq!(log.read(&mut cursor, 16).await.as_deref(), Some(&b"bye"[..]));
+        assert_eq!(
+            log.read(&mut cursor, 16).await.as_deref(),
+            Some(&b"bye"[..])
+        );
         assert_eq!(log.read(&mut cursor, 16).await, None);
     }
 }

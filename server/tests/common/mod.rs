@@ -62,7 +62,9 @@ impl TestServer {
 /// A minimal HTTP/1.1 POST with an empty form body; returns status and body.
 async fn http_post(url: &str) -> Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow!("not http"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("not http"))?;
     let (host, path) = rest.split_once('/').ok_or_else(|| anyhow!("no path"))?;
     let mut stream = TcpStream::connect(host).await?;
     let request = format!(
@@ -79,7 +81,10 @@ async fn http_post(url: &str) -> Result<(u16, String)> {
         .ok_or_else(|| anyhow!("bad response: {text}"))?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     // Chunked bodies: keep the payload lines only.
-    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body.lines()
             .filter(|l| !l.is_empty() && !l.chars().all(|c| c.is_ascii_hexdigit()))
             .collect::<Vec<_>>()
@@ -122,7 +127,8 @@ impl Term {
     }
 
     pub async fn type_text(&mut self, text: &str) -> Result<()> {
-        self.send(ClientMessage::Input(text.as_bytes().to_vec())).await
+        self.send(ClientMessage::Input(text.as_bytes().to_vec()))
+            .await
     }
 
     /// Reads frames until a non-output event, collecting output; fails after `timeout`.
@@ -165,10 +171,16 @@ impl Term {
     }
 
     /// Reads output until `needle` appears in what arrived after `from`.
-    pub async fn wait_for(&mut self, from: usize, needle: &str, timeout: Duration) -> Result<String> {
+    pub async fn wait_for(
+        &mut self,
+        from: usize,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let seen = String::from_utf8_lossy(&self.screen[from.min(self.screen.len())..]).into_owned();
+            let seen =
+                String::from_utf8_lossy(&self.screen[from.min(self.screen.len())..]).into_owned();
             if seen.contains(needle) {
                 return Ok(seen);
             }
@@ -186,7 +198,9 @@ impl Term {
                         self.screen.extend(out);
                     }
                 }
-                Ok(Some(Ok(Message::Close(_)))) => bail!("socket closed while waiting for {needle:?}; got: {seen}"),
+                Ok(Some(Ok(Message::Close(_)))) => {
+                    bail!("socket closed while waiting for {needle:?}; got: {seen}")
+                }
                 Ok(Some(Ok(_))) => {}
             }
         }
@@ -221,7 +235,9 @@ fn rand_tag() -> String {
 
 /// A direct client of the engine, to check what the server really did.
 pub async fn docker() -> Result<Docker> {
-    Ok(Docker::connect_with_local_defaults()?.negotiate_version().await?)
+    Ok(Docker::connect_with_local_defaults()?
+        .negotiate_version()
+        .await?)
 }
 
 /// Containers carrying our label, optionally only those of one session.

@@ -1,0 +1,61 @@
+import { execFileSync } from "node:child_process";
+import { expect, type Page } from "@playwright/test";
+
+/** Seconds a session waits for its tab to come back; test.sh sets it for the server too. */
+export const GRACE_SECS = Number(process.env.ROOTRESUME_SESSIONS_GRACE_SECS ?? "30");
+
+/** Ids of containers carrying our label (optionally for one session), read from the engine. */
+export function labelledContainers(session?: string): string[] {
+  const label = session ? `rootresume.session=${session}` : "rootresume.session";
+  const out = execFileSync("docker", ["ps", "-aq", "--filter", `label=${label}`], { encoding: "utf8" });
+  return out.split("\n").filter((line) => line.trim() !== "");
+}
+
+/** Waits until `check` holds, polling; fails with `what` after `timeoutMs`. */
+export async function eventually(check: () => boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Opens the home page and waits for the shell prompt. */
+export async function openShell(page: Page) {
+  await page.goto("/");
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
+  await expect(page.locator(".xterm-rows")).toContainText("visitor@", { timeout: 30_000 });
+}
+
+/** The terminal's visible text. */
+export async function screen(page: Page): Promise<string> {
+  return (await page.locator(".xterm-rows").innerText()).replace(/\u00a0/g, " ");
+}
+
+/** Types a command line and presses Enter. */
+export async function typeCommand(page: Page, command: string) {
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type(command);
+  await page.keyboard.press("Enter");
+}
+
+/** Runs a command and waits for `expected` to show on the screen. */
+export async function runAndExpect(page: Page, command: string, expected: string | RegExp) {
+  await typeCommand(page, command);
+  await expect(page.locator(".xterm-rows")).toContainText(expected);
+}
+
+/** This tab's session id, as kept in sessionStorage. */
+export async function sessionId(page: Page): Promise<string> {
+  const id = await page.evaluate(() => sessionStorage.getItem("rootresume.session"));
+  expect(id, "the tab keeps its session id").toBeTruthy();
+  return id as string;
+}
+
+/** The container's hostname, read from the prompt (`visitor@rr-xxxxxxxx`). */
+export async function hostname(page: Page): Promise<string> {
+  const match = (await screen(page)).match(/visitor@(rr-[0-9a-f]{8})/);
+  expect(match, "the prompt shows the hostname").not.toBeNull();
+  return (match as RegExpMatchArray)[1];
+}

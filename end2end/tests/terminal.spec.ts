@@ -1,0 +1,94 @@
+import { expect, test } from "@playwright/test";
+import {
+  eventually, GRACE_SECS, hostname, labelledContainers, openShell, runAndExpect, screen, sessionId,
+  typeCommand,
+} from "./helpers";
+
+test("the page is rendered on the server before any script runs", async ({ request }) => {
+  const response = await request.get("/");
+  expect(response.status()).toBe(200);
+  const html = await response.text();
+  expect(html).toContain("Ada Quill");
+  expect(html).toContain("starting your sandbox");
+  expect(html).toContain('type="importmap"');
+});
+
+test("unknown pages answer 404", async ({ request }) => {
+  const response = await request.get("/no-such-page");
+  expect(response.status()).toBe(404);
+});
+
+test("a prompt appears, and python, gcc and id work as a normal user", async ({ page }) => {
+  await openShell(page);
+  await runAndExpect(page, "python3 -c 'print(6*7)'", /^42$/m);
+  await typeCommand(page, "printf '#include <stdio.h>\\nint main(void){puts(\"hi from gcc\");}\\n' > hello.c");
+  await runAndExpect(page, "gcc hello.c -o hello && ./hello", "hi from gcc");
+  await runAndExpect(page, "echo uid=$(id -u)", "uid=1000");
+  await runAndExpect(page, "cat about.md", "systems engineer");
+  await page.close();
+});
+
+test("the pty follows the visible terminal size", async ({ page }) => {
+  await openShell(page);
+  await typeCommand(page, "stty size");
+  await expect(page.locator(".xterm-rows")).toContainText(/^\d+ \d+$/m);
+  const before = (await screen(page)).match(/^(\d+) (\d+)$/m);
+  expect(before).not.toBeNull();
+  await page.setViewportSize({ width: 800, height: 700 });
+  await page.waitForTimeout(500);
+  await typeCommand(page, "clear; stty size");
+  await expect(async () => {
+    const after = (await screen(page)).match(/^(\d+) (\d+)$/m);
+    expect(after).not.toBeNull();
+    expect(Number(after![2])).toBeLessThan(Number(before![2]));
+  }).toPass();
+  await page.close();
+});
+
+test("two tabs get two containers; a reload keeps its container", async ({ context }) => {
+  const first = await context.newPage();
+  await openShell(first);
+  const second = await context.newPage();
+  await openShell(second);
+
+  const [idA, idB] = [await sessionId(first), await sessionId(second)];
+  expect(idA).not.toBe(idB);
+  const [hostA, hostB] = [await hostname(first), await hostname(second)];
+  expect(hostA).not.toBe(hostB);
+  expect(labelledContainers(idA)).toHaveLength(1);
+  expect(labelledContainers(idB)).toHaveLength(1);
+
+  await typeCommand(first, "echo only-in-a > mine.txt");
+  await runAndExpect(second, "ls mine.txt 2>&1 | head -1", "No such file");
+
+  await first.reload();
+  await expect(first.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready");
+  expect(await sessionId(first)).toBe(idA);
+  await runAndExpect(first, "cat mine.txt; hostname", hostA);
+  await expect(first.locator(".xterm-rows")).toContainText("only-in-a");
+
+  await first.close();
+  await second.close();
+});
+
+test("closing a tab removes its container after the grace period", async ({ page }) => {
+  await openShell(page);
+  const id = await sessionId(page);
+  expect(labelledContainers(id)).toHaveLength(1);
+  const closedAt = Date.now();
+  await page.close();
+  await eventually(() => labelledContainers(id).length === 0, (GRACE_SECS + 20) * 1000, `container of ${id} to go`);
+  const lived = (Date.now() - closedAt) / 1000;
+  console.log(`container removed ${lived.toFixed(1)} s after its tab closed (grace ${GRACE_SECS} s)`);
+  expect(lived).toBeGreaterThanOrEqual(GRACE_SECS - 1);
+});
+
+test("a stale session id in the tab gets a fresh sandbox", async ({ page }) => {
+  await page.goto("/");
+  await page.evaluate(() => sessionStorage.setItem("rootresume.session", "00000000-0000-4000-8000-000000000000"));
+  await page.reload();
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
+  expect(await sessionId(page)).not.toBe("00000000-0000-4000-8000-000000000000");
+  await expect(page.locator(".xterm-rows")).toContainText("unknown or has expired");
+  await page.close();
+});

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs and starts whatever RootResume needs that this machine lacks, and says what it did.
+# Sourced by run.sh and test.sh (so PATH changes carry over); can also be run on its own.
+#   scripts/setup.sh          what the site needs
+#   scripts/setup.sh --test   plus what the tests need (Chromium)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    say "missing: $* — install with: sudo apt-get install $*"
+    return 1
+  fi
+  say "installing $* (apt)"
+  if [ -z "${ROOTRESUME_APT_UPDATED:-}" ]; then
+    apt-get update -qq
+    export ROOTRESUME_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_docker() {
+  command -v docker >/dev/null && command -v dockerd >/dev/null || apt_install docker.io
+  if docker info >/dev/null 2>&1; then
+    say "Docker engine: answering"
+    return
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    say "no Docker engine answers: start it (sudo systemctl start docker) or add yourself to the docker group"
+    return 1
+  fi
+  # Sandboxes run without a network, so the engine needs no bridge or iptables rules.
+  say "Docker engine: not running, starting dockerd in the background (log: /var/log/rootresume-dockerd.log)"
+  nohup dockerd --bridge=none --iptables=false >/var/log/rootresume-dockerd.log 2>&1 &
+  for _ in $(seq 60); do
+    docker info >/dev/null 2>&1 && { say "Docker engine: started"; return; }
+    sleep 0.5
+  done
+  tail -20 /var/log/rootresume-dockerd.log >&2
+  say "dockerd did not come up"
+  return 1
+}
+
+ensure_rust_tools() {
+  rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
+    || { say "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
+  if ! command -v cargo-leptos >/dev/null; then
+    # cargo-leptos 0.3.11 needs rustc 1.96; 0.3.10 builds on older toolchains.
+    local minor version
+    minor=$(rustc --version | awk '{split($2, v, "."); print v[2]}')
+    version=0.3.11; [ "$minor" -lt 96 ] && version=0.3.10
+    say "installing cargo-leptos $version (takes ~20 minutes once)"
+    cargo install cargo-leptos --version "$version" --locked
+  fi
+  # cargo-leptos would download wasm-bindgen; the CLI must match the crate in Cargo.lock exactly.
+  local wanted have
+  wanted=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, "", $0); print; exit}' Cargo.lock)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [ "$have" != "$wanted" ]; then
+    say "installing wasm-bindgen-cli $wanted (found: ${have:-none})"
+    # Not --locked: the CLI's own lockfile pins a crate version that is no longer published.
+    cargo install wasm-bindgen-cli --version "$wanted"
+  fi
+}
+
+ensure_npm() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -d node_modules/@xterm/xterm ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages (xterm.js, Playwright, binaryen)"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null
+  fi
+}
+
+ensure_sandbox_image() {
+  local image=${ROOTRESUME_SANDBOX_IMAGE:-rootresume-sandbox:latest} source have
+  # Rebuild whenever anything under sandbox/ changed since the image was built.
+  source=$(find sandbox -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  have=$(docker image inspect -f '{{index .Config.Labels "rootresume.source"}}' "$image" 2>/dev/null || true)
+  if [ "$have" = "$source" ]; then
+    say "sandbox image $image: up to date"
+    return
+  fi
+  command -v debootstrap >/dev/null || apt_install debootstrap || true
+  ROOTRESUME_SANDBOX_SOURCE=$source scripts/build-sandbox-image.sh "$image"
+}
+
+ensure_docker
+ensure_rust_tools
+ensure_npm
+ensure_sandbox_image
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null || apt_install chromium
+fi
+say "ready"

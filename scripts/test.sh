@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up whatever is missing, then runs every test: formatting and lints, unit and integration
+# tests against the real Docker engine, and the Playwright suite in Chromium. Fails if any
+# container labelled rootresume.session is left behind.
+set -euo pipefail
+source "$(dirname "$0")/setup.sh" --test
+
+count_labelled() { docker ps -aq --filter label=rootresume.session | wc -l; }
+before=$(count_labelled)
+say "labelled containers before the suite: $before"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (server side, and the browser side for wasm32)"
+cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+step "unit and integration tests (real Docker engine)"
+cargo test --workspace --exclude frontend
+step "end-to-end tests (Playwright, Chromium)"
+# Short lifetimes so the close-the-tab test does not wait 30 s; the specs read the same values.
+export ROOTRESUME_SESSIONS_GRACE_SECS=${ROOTRESUME_SESSIONS_GRACE_SECS:-3}
+export ROOTRESUME_REAPER_INTERVAL_SECS=${ROOTRESUME_REAPER_INTERVAL_SECS:-5}
+cargo leptos end-to-end
+
+after=$(count_labelled)
+say "labelled containers after the suite: $after"
+if [ "$after" != "$before" ]; then
+  docker ps -a --filter label=rootresume.session >&2
+  say "FAILED: the suite left $((after - before)) labelled container(s) behind"
+  exit 1
+fi
+say "all tests passed"
