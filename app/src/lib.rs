@@ -26,6 +26,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 // The import map must come before any module script.
                 <script type="importmap" inner_html=IMPORT_MAP></script>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <link rel="stylesheet" href="/vendor/xterm/css/xterm.css" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />

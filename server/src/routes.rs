@@ -10,6 +10,7 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use rootresume_protocol::WS_PATH;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
 use crate::config::Config;
@@ -69,7 +70,6 @@ pub fn router(
     let xterm = config.vendor_dir.join("@xterm/xterm");
     let fit = config.vendor_dir.join("@xterm/addon-fit");
     Router::new()
-        .route(WS_PATH, get(ws::terminal_socket))
         .nest_service("/vendor/xterm/lib", ServeDir::new(xterm.join("lib")))
         .nest_service("/vendor/xterm/css", ServeDir::new(xterm.join("css")))
         .nest_service("/vendor/addon-fit/lib", ServeDir::new(fit.join("lib")))
@@ -78,5 +78,9 @@ pub fn router(
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Pages, WASM and scripts go out gzipped; the socket route below is added after the
+        // layer so upgrades are left alone.
+        .layer(CompressionLayer::new().gzip(true))
+        .route(WS_PATH, get(ws::terminal_socket))
         .with_state(state)
 }

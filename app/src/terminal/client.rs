@@ -46,7 +46,8 @@ pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<St
     let term = Terminal::new(&options());
     term.open(host);
     let fit = FitAddon::new();
-    term.load_addon(fit.clone().dyn_into::<TerminalAddon>().unwrap_throw());
+    // `unchecked_into`: `ITerminalAddon` is a TypeScript interface, not a class to test against.
+    term.load_addon(fit.clone().unchecked_into::<TerminalAddon>());
     fit.fit();
     term.write("\x1b[2mstarting your sandbox…\x1b[0m\r\n");
 
