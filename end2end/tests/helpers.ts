@@ -28,9 +28,24 @@ export async function openShell(page: Page) {
   await expect(page.locator(".xterm-rows")).toContainText("visitor@", { timeout: 30_000 });
 }
 
-/** The terminal's visible text. */
+/** The terminal's visible rows, as text (xterm.js renders one element per row). */
+export async function lines(page: Page): Promise<string[]> {
+  const rows = await page.locator(".xterm-rows > div").allTextContents();
+  return rows.map((row) => row.replace(/\u00a0/g, " ").trimEnd());
+}
+
+/** The terminal's visible text, one line per row. */
 export async function screen(page: Page): Promise<string> {
-  return (await page.locator(".xterm-rows").innerText()).replace(/\u00a0/g, " ");
+  return (await lines(page)).join("\n");
+}
+
+/** Waits until some row contains `expected` (a string) or matches it (a pattern, per row). */
+export async function expectRow(page: Page, expected: string | RegExp, timeout = 20_000) {
+  await expect(async () => {
+    const rows = await lines(page);
+    const found = rows.some((row) => (typeof expected === "string" ? row.includes(expected) : expected.test(row)));
+    expect(found, `no row matches ${expected} in:\n${rows.join("\n")}`).toBe(true);
+  }).toPass({ timeout });
 }
 
 /** Types a command line and presses Enter. */
@@ -43,7 +58,7 @@ export async function typeCommand(page: Page, command: string) {
 /** Runs a command and waits for `expected` to show on the screen. */
 export async function runAndExpect(page: Page, command: string, expected: string | RegExp) {
   await typeCommand(page, command);
-  await expect(page.locator(".xterm-rows")).toContainText(expected);
+  await expectRow(page, expected);
 }
 
 /** This tab's session id, as kept in sessionStorage. */

@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import {
-  eventually, GRACE_SECS, hostname, labelledContainers, openShell, runAndExpect, screen, sessionId,
+  eventually, expectRow, GRACE_SECS, hostname, labelledContainers, openShell, runAndExpect, screen, sessionId,
   typeCommand,
 } from "./helpers";
 
@@ -20,7 +20,7 @@ test("unknown pages answer 404", async ({ request }) => {
 
 test("a prompt appears, and python, gcc and id work as a normal user", async ({ page }) => {
   await openShell(page);
-  await runAndExpect(page, "python3 -c 'print(6*7)'", /^42$/m);
+  await runAndExpect(page, "python3 -c 'print(6*7)'", /^42$/);
   await typeCommand(page, "printf '#include <stdio.h>\\nint main(void){puts(\"hi from gcc\");}\\n' > hello.c");
   await runAndExpect(page, "gcc hello.c -o hello && ./hello", "hi from gcc");
   await runAndExpect(page, "echo uid=$(id -u)", "uid=1000");
@@ -31,7 +31,7 @@ test("a prompt appears, and python, gcc and id work as a normal user", async ({ 
 test("the pty follows the visible terminal size", async ({ page }) => {
   await openShell(page);
   await typeCommand(page, "stty size");
-  await expect(page.locator(".xterm-rows")).toContainText(/^\d+ \d+$/m);
+  await expectRow(page, /^\d+ \d+$/);
   const before = (await screen(page)).match(/^(\d+) (\d+)$/m);
   expect(before).not.toBeNull();
   await page.setViewportSize({ width: 800, height: 700 });

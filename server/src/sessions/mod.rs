@@ -190,8 +190,12 @@ impl Supervisor {
             () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
         };
         tracing::info!(session = %id, ?reason, "session ended");
-        self.finish(reason);
+        self.session.set_state(SessionState::Ended(reason));
+        self.session.output.close();
+        // Forget the session only once its container is gone, so the reaper never mistakes a
+        // container being removed for an orphan.
         self.remove(guard).await;
+        self.store.remove(&id);
     }
 
     /// Records why the session could not start and keeps it findable for the grace period, so
