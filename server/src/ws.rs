@@ -1,6 +1,7 @@
 //! The terminal WebSocket: binary protocol frames between a browser tab and its session.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -9,6 +10,7 @@ use rootresume_protocol::{
     ClientMessage, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_DATA_LEN, MAX_FRAME_LEN,
 };
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::sandbox::{SandboxError, TermSize};
 use crate::sessions::{Session, SessionManager, SessionState};
@@ -19,6 +21,8 @@ const CLOSE_POLICY: u16 = 1008;
 const CLOSE_NORMAL: u16 = 1000;
 /// Close code when the server cannot serve the request now.
 const CLOSE_TRY_AGAIN: u16 = 1013;
+/// How long before the end of its lifetime a session warns the visitor.
+const WARN_BEFORE_END: [Duration; 2] = [Duration::from_secs(5 * 60), Duration::from_secs(60)];
 
 /// The query string of the WebSocket URL.
 #[derive(Debug, Deserialize)]
@@ -173,8 +177,18 @@ async fn pump(
     owner: &mut tokio::sync::watch::Receiver<u64>,
     generation: u64,
 ) -> Outcome {
+    let mut warn_at = next_warning(session.expires_at, Instant::now());
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(warn_at.unwrap_or(session.expires_at)), if warn_at.is_some() => {
+                let now = Instant::now();
+                let left = session.expires_at.saturating_duration_since(now);
+                let notice = SessionNotice::Expiring { seconds_left: left.as_secs_f64().round() as u32 };
+                if !send(socket, ServerMessage::Notice(notice)).await {
+                    return Outcome::ClientLeft;
+                }
+                warn_at = next_warning(session.expires_at, now + Duration::from_millis(1));
+            }
             incoming = socket.recv() => {
                 let frame = match incoming {
                     Some(Ok(Message::Binary(frame))) => frame,
@@ -221,5 +235,32 @@ async fn pump(
                 }
             }
         }
+    }
+}
+
+/// The next moment to warn about the session's end, if one is still ahead of `now`.
+fn next_warning(expires_at: Instant, now: Instant) -> Option<Instant> {
+    WARN_BEFORE_END
+        .iter()
+        .filter_map(|before| expires_at.checked_sub(*before))
+        .filter(|at| *at >= now)
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_come_five_and_one_minute_before_the_end() {
+        let now = Instant::now();
+        let end = now + Duration::from_secs(3600);
+        assert_eq!(next_warning(end, now), Some(end - Duration::from_secs(300)));
+        let after_first = end - Duration::from_secs(299);
+        assert_eq!(
+            next_warning(end, after_first),
+            Some(end - Duration::from_secs(60))
+        );
+        assert_eq!(next_warning(end, end - Duration::from_secs(59)), None);
     }
 }

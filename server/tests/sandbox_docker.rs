@@ -151,6 +151,16 @@ async fn container_has_every_limit_and_they_hold_inside() -> Result<()> {
         )
         .await?;
     assert_eq!(run(&mut shell, &mut screen, "stty size").await?, "41 132");
+    // cgroup v2 and v1 name the limit files differently.
+    let memory = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes";
+    assert_eq!(
+        run(&mut shell, &mut screen, memory).await?,
+        "134217728",
+        "128 MiB seen from inside"
+    );
+    let pids = "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max";
+    assert_eq!(run(&mut shell, &mut screen, pids).await?, "128");
+    assert_eq!(run(&mut shell, &mut screen, "ulimit -n").await?, "1024");
     let init = run(
         &mut shell,
         &mut screen,

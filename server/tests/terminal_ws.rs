@@ -234,3 +234,27 @@ async fn shutdown_ends_every_session_and_removes_containers() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn lifetime_ends_with_a_warning_then_an_expiry_notice() -> Result<()> {
+    let mut config = test_config();
+    // Warnings come 5 and 1 minute before the end: with 61 s, the 1-minute one is due at once.
+    config.sessions.max_lifetime = Duration::from_secs(61);
+    let server = TestServer::start(config).await?;
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    match term.next_event(Duration::from_secs(15)).await? {
+        Event::Notice(SessionNotice::Expiring { seconds_left }) => {
+            assert!((55..=61).contains(&seconds_left), "{seconds_left}")
+        }
+        other => bail!("expected an expiry warning, got {other:?}"),
+    }
+    match term.next_event(Duration::from_secs(75)).await? {
+        Event::Notice(SessionNotice::Ended { reason }) => assert_eq!(reason, EndReason::Expired),
+        other => bail!("expected the session to expire, got {other:?}"),
+    }
+    wait_removed(&id, Duration::from_secs(10)).await?;
+    server.server.shutdown().await;
+    Ok(())
+}
