@@ -4,20 +4,47 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod content;
 mod pages;
 pub mod terminal;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::hooks::use_location;
+use leptos_router::{path, SsrMode};
+
+use content::model::SiteInfo;
 
 /// Where the browser finds xterm.js: bare module names mapped to the npm packages' ES modules,
 /// which the server serves under `/vendor/`.
 const IMPORT_MAP: &str = r#"{"imports":{"xterm":"/vendor/xterm/lib/xterm.mjs","xterm-addon-fit":"/vendor/addon-fit/lib/addon-fit.mjs"}}"#;
 
+/// Applies the saved theme before the first paint (no flash of the wrong theme), marks the page
+/// as scripted so the theme button shows, and handles that button by delegation, so it works on
+/// pages that load no WASM and survives hydration.
+const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.classList.add("js");try{var t=localStorage.getItem("theme");if(t==="light"||t==="dark")d.dataset.theme=t}catch(e){}document.addEventListener("click",function(e){var b=e.target.closest&&e.target.closest("[data-theme-toggle]");if(!b)return;var dark=d.dataset.theme?d.dataset.theme==="dark":matchMedia("(prefers-color-scheme: dark)").matches;var n=dark?"light":"dark";d.dataset.theme=n;try{localStorage.setItem("theme",n)}catch(e){}})})();"#;
+
+/// Paths whose page holds the live terminal: only these load the WASM bundle and xterm.js.
+/// Reading pages are complete as server-rendered HTML, so they ship no script beyond the theme
+/// toggle and stay small and fast.
+pub fn is_interactive(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "" | "/terminal")
+}
+
+/// The request's path while rendering on the server; `/` in the browser, which never renders
+/// the shell.
+fn request_path() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<http::request::Parts>() {
+        return parts.uri.path().to_string();
+    }
+    String::from("/")
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let interactive = is_interactive(&request_path());
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -26,10 +53,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 // The import map must come before any module script.
                 <script type="importmap" inner_html=IMPORT_MAP></script>
+                <script inner_html=THEME_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <link rel="stylesheet" href="/vendor/xterm/css/xterm.css" />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <link rel="alternate" type="application/atom+xml" title="Blog feed" href="/feed.xml" />
+                {interactive
+                    .then(|| {
+                        view! {
+                            <link rel="stylesheet" href="/vendor/xterm/css/xterm.css" />
+                            <AutoReload options=options.clone() />
+                            <HydrationScripts options />
+                        }
+                    })}
                 <MetaTags />
             </head>
             <body>
@@ -39,19 +73,88 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The site's name and base URL: computed on the server, carried to the browser in the page.
+fn provide_site_info() {
+    let info = SharedValue::new(|| {
+        #[cfg(feature = "ssr")]
+        if let Ok(site) = content::site() {
+            return site.info();
+        }
+        SiteInfo {
+            name: String::new(),
+            role: String::new(),
+            site_url: String::new(),
+        }
+    })
+    .into_inner();
+    provide_context(info);
+}
+
+/// Site navigation, with the current section marked.
+#[component]
+fn SiteHeader() -> impl IntoView {
+    let name = pages::site_info().name;
+    let location = use_location();
+    let current = move |section: &'static str| {
+        move || {
+            let path = location.pathname.get();
+            let here = if section == "/" {
+                path == "/"
+            } else {
+                path == section
+                    || path.starts_with(&format!("{section}/"))
+                    || (section == "/blog" && path.starts_with("/tags/"))
+            };
+            here.then_some("page")
+        }
+    };
+    view! {
+        <a class="skip" href="#content">"Skip to content"</a>
+        <header class="site-header">
+            <a class="brand" href="/">{name}</a>
+            <nav aria-label="Site">
+                <ul>
+                    <li><a href="/about" aria-current=current("/about")>"About"</a></li>
+                    <li><a href="/projects" aria-current=current("/projects")>"Projects"</a></li>
+                    <li><a href="/blog" aria-current=current("/blog")>"Blog"</a></li>
+                    <li><a href="/terminal" aria-current=current("/terminal")>"Terminal"</a></li>
+                </ul>
+            </nav>
+            <button type="button" class="theme-toggle" data-theme-toggle="" aria-label="Switch between light and dark theme">
+                <span aria-hidden="true">"◐"</span>
+            </button>
+        </header>
+    }
+}
+
 /// The application: routes and shared page chrome.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_site_info();
     view! {
         <Stylesheet id="leptos" href="/pkg/rootresume.css" />
-        <Title text="Ada Quill — systems engineer" />
         <Router>
-            <main>
+            <SiteHeader />
+            <main id="content">
+                // Async: pages wait for their content on the server, so they arrive whole (for
+                // readers without JavaScript and for crawlers) with the right status and head.
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("") view=pages::Home />
+                    <Route path=path!("") view=pages::Home ssr=SsrMode::Async />
+                    <Route path=path!("about") view=pages::About ssr=SsrMode::Async />
+                    <Route path=path!("projects") view=pages::Projects ssr=SsrMode::Async />
+                    <Route path=path!("blog") view=pages::Blog ssr=SsrMode::Async />
+                    <Route path=path!("blog/:slug") view=pages::PostView ssr=SsrMode::Async />
+                    <Route path=path!("tags/:tag") view=pages::Tag ssr=SsrMode::Async />
+                    <Route path=path!("terminal") view=pages::TerminalPage />
                 </Routes>
             </main>
+            <footer class="site-footer">
+                <p>
+                    <a href="/feed.xml">"Atom feed"</a>" · "<a href="/sitemap.xml">"Sitemap"</a>
+                    " · Rendered on the server; the shell is the only part that needs JavaScript."
+                </p>
+            </footer>
         </Router>
     }
 }

@@ -3,6 +3,7 @@
 //! Data flows one way: browser → [`ws`] → [`sessions`] → [`sandbox`]; nothing below calls up.
 
 pub mod config;
+pub mod feeds;
 pub mod reaper;
 pub mod routes;
 pub mod sandbox;

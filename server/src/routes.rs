@@ -73,6 +73,7 @@ pub fn router(
         .nest_service("/vendor/xterm/lib", ServeDir::new(xterm.join("lib")))
         .nest_service("/vendor/xterm/css", ServeDir::new(xterm.join("css")))
         .nest_service("/vendor/addon-fit/lib", ServeDir::new(fit.join("lib")))
+        .merge(crate::feeds::router())
         .leptos_routes_with_context(&state, routes, move || provide_context(launcher.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
