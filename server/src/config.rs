@@ -21,6 +21,9 @@ const SECTIONS: [&str; 3] = ["sessions", "sandbox", "reaper"];
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Name of this deployment, written on its containers: the reaper and the start-up
+    /// reconcile touch only containers of the same instance. Default: `default`.
+    pub instance: String,
     /// Docker engine endpoint. Default: `$DOCKER_HOST`, else `unix:///var/run/docker.sock`.
     pub docker_host: String,
     /// Folder holding npm's `@xterm/xterm` and `@xterm/addon-fit` packages. Default: `node_modules`.
@@ -46,6 +49,9 @@ pub struct SessionSettings {
     /// The longest a session lives. Default: 60 min.
     #[serde(rename = "max_lifetime_secs", with = "seconds")]
     pub max_lifetime: Duration,
+    /// How long a session may go without input before it ends. Default: 15 min.
+    #[serde(rename = "idle_timeout_secs", with = "seconds")]
+    pub idle_timeout: Duration,
     /// The most sessions alive at once. Default: 200.
     pub max_sessions: usize,
     /// Recent output kept for replay when a tab reattaches, in bytes. Default: 64 KiB.
@@ -58,14 +64,18 @@ pub struct SessionSettings {
 pub struct ReaperSettings {
     /// Seconds between sweeps. Default: 60.
     pub interval_secs: u64,
-    /// Remove every labelled container left by an earlier run before serving. Default: true.
+    /// Reconcile containers left by an earlier run before serving. Default: true.
     /// Turn off when several servers share one engine.
     pub reconcile_on_start: bool,
+    /// When reconciling, take over the containers whose sessions can still be resumed (their
+    /// tabs reattach with files intact) instead of removing them. Default: true.
+    pub adopt_on_start: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
+            instance: "default".into(),
             docker_host: std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
             vendor_dir: PathBuf::from("node_modules"),
@@ -82,6 +92,7 @@ impl Default for SessionSettings {
         Self {
             grace_period: Duration::from_secs(30),
             max_lifetime: Duration::from_secs(60 * 60),
+            idle_timeout: Duration::from_secs(15 * 60),
             max_sessions: 200,
             output_buffer_bytes: 64 * 1024,
         }
@@ -93,6 +104,7 @@ impl Default for ReaperSettings {
         Self {
             interval_secs: 60,
             reconcile_on_start: true,
+            adopt_on_start: true,
         }
     }
 }
@@ -206,6 +218,12 @@ impl Config {
                 secs(s.max_lifetime)
             )));
         }
+        if !(5..=86_400).contains(&secs(s.idle_timeout)) {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.idle_timeout_secs = {} is outside 5..=86400",
+                secs(s.idle_timeout)
+            )));
+        }
         if !(1..=100_000).contains(&s.max_sessions) {
             return Err(ConfigError::Invalid(format!(
                 "sessions.max_sessions = {} is outside 1..=100000",
@@ -222,6 +240,16 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "reaper.interval_secs = {} is outside 1..=86400",
                 self.reaper.interval_secs
+            )));
+        }
+        let valid_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+        if self.instance.is_empty()
+            || self.instance.len() > 63
+            || !self.instance.chars().all(valid_name)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "instance = {:?} must be 1 to 63 letters, digits, '-', '_' or '.'",
+                self.instance
             )));
         }
         self.sandbox.validate().map_err(ConfigError::Invalid)

@@ -51,10 +51,10 @@ impl Server {
         leptos_options: LeptosOptions,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
-        let sandbox: Arc<dyn Sandbox> = Arc::new(DockerSandbox::new(
-            &config.docker_host,
-            &config.sandbox.image,
-        )?);
+        let sandbox: Arc<dyn Sandbox> = Arc::new(
+            DockerSandbox::new(&config.docker_host, &config.sandbox.image)?
+                .with_instance(&config.instance),
+        );
         Self::start_with(config, leptos_options, listener, sandbox).await
     }
 
@@ -79,8 +79,10 @@ impl Server {
             }
         }
         if config.reaper.reconcile_on_start {
-            match reaper::sweep(&sessions).await {
-                Ok(sweep) => tracing::info!(?sweep, "reconciled containers left by earlier runs"),
+            match reaper::reconcile(&sessions, config.reaper.adopt_on_start).await {
+                Ok(reconcile) => {
+                    tracing::info!(?reconcile, "reconciled containers left by earlier runs")
+                }
                 Err(error) => tracing::warn!(%error, "could not reconcile containers at start"),
             }
         }

@@ -46,6 +46,40 @@ pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::S
     Ok(result)
 }
 
+/// What the start-up reconcile did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconcile {
+    /// Containers taken over as sessions, so their tabs can reattach.
+    pub adopted: usize,
+    /// Containers removed: expired, stopped, unlabelled for a session, or adoption disabled.
+    pub removed: usize,
+}
+
+/// Before serving: adopts the containers an earlier run left that can still be resumed (when
+/// `adopt` is set) and removes all others, so nothing leaks across restarts or crashes.
+pub async fn reconcile(
+    sessions: &SessionManager,
+    adopt: bool,
+) -> Result<Reconcile, crate::sandbox::SandboxError> {
+    let mut result = Reconcile::default();
+    for container in sessions.sandbox().list().await? {
+        if sessions.is_live(&container.session) {
+            continue;
+        }
+        if adopt && sessions.adopt(&container).is_some() {
+            result.adopted += 1;
+            continue;
+        }
+        match sessions.sandbox().remove(&container.id).await {
+            Ok(()) => result.removed += 1,
+            Err(error) => {
+                tracing::warn!(container = %container.id.0, %error, "could not remove a container left by an earlier run")
+            }
+        }
+    }
+    Ok(result)
+}
+
 /// Sweeps every `interval` until `stop` is cancelled.
 pub async fn run(sessions: Arc<SessionManager>, interval: Duration, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(interval);

@@ -177,17 +177,22 @@ async fn pump(
     owner: &mut tokio::sync::watch::Receiver<u64>,
     generation: u64,
 ) -> Outcome {
-    let mut warn_at = next_warning(session.expires_at, Instant::now());
+    // Warnings already given; input moves the idle deadline, which re-arms them.
+    let mut warned_until = Instant::now();
     loop {
+        let warn_at = next_warning(session.ends_at(), warned_until);
         tokio::select! {
-            () = tokio::time::sleep_until(warn_at.unwrap_or(session.expires_at)), if warn_at.is_some() => {
+            () = tokio::time::sleep_until(warn_at.unwrap_or(warned_until)), if warn_at.is_some() => {
                 let now = Instant::now();
-                let left = session.expires_at.saturating_duration_since(now);
-                let notice = SessionNotice::Expiring { seconds_left: left.as_secs_f64().round() as u32 };
-                if !send(socket, ServerMessage::Notice(notice)).await {
-                    return Outcome::ClientLeft;
+                // Input may have moved the end while we slept: warn only if it is still near.
+                if next_warning(session.ends_at(), warned_until).is_some_and(|at| at <= now) {
+                    let left = session.ends_at().saturating_duration_since(now);
+                    let notice = SessionNotice::Expiring { seconds_left: left.as_secs_f64().round() as u32 };
+                    if !send(socket, ServerMessage::Notice(notice)).await {
+                        return Outcome::ClientLeft;
+                    }
+                    warned_until = now + Duration::from_millis(1);
                 }
-                warn_at = next_warning(session.expires_at, now + Duration::from_millis(1));
             }
             incoming = socket.recv() => {
                 let frame = match incoming {
@@ -238,12 +243,12 @@ async fn pump(
     }
 }
 
-/// The next moment to warn about the session's end, if one is still ahead of `now`.
-fn next_warning(expires_at: Instant, now: Instant) -> Option<Instant> {
+/// The next moment, not before `from`, to warn that the session ends at `end`.
+fn next_warning(end: Instant, from: Instant) -> Option<Instant> {
     WARN_BEFORE_END
         .iter()
-        .filter_map(|before| expires_at.checked_sub(*before))
-        .filter(|at| *at >= now)
+        .filter_map(|before| end.checked_sub(*before))
+        .filter(|at| *at >= from)
         .min()
 }
 

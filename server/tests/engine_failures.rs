@@ -75,21 +75,9 @@ async fn missing_image_is_named_with_the_command_that_builds_it() -> Result<()> 
         other => bail!("expected ImageMissing, got {other:?}"),
     }
     // The page still renders.
-    let page = reqwest_like_get(&format!("http://{}/", server.server.addr())).await?;
+    let page = common::http_get(&format!("http://{}/", server.server.addr())).await?;
     assert!(page.contains("Ada Quill"), "{page}");
     server.server.shutdown().await;
     assert!(common::labelled(Some(&id)).await?.is_empty());
     Ok(())
-}
-
-async fn reqwest_like_get(url: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut stream = tokio::net::TcpStream::connect(host).await?;
-    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    Ok(String::from_utf8_lossy(&raw).into_owned())
 }

@@ -15,16 +15,21 @@ use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
 
 #[tokio::test]
 async fn sweep_removes_orphans_and_expired_but_keeps_live_sessions() -> Result<()> {
-    let server = TestServer::start(test_config()).await?;
+    let config = test_config();
+    let instance = config.instance.clone();
+    let server = TestServer::start(config).await?;
     let live = server.create_session().await?;
     let mut term = server.connect(&live).await?;
     term.started().await?;
 
     // Containers made behind the server's back: one orphan, one whose labels say it expired.
-    let sandbox = Arc::new(DockerSandbox::new(
-        "unix:///var/run/docker.sock",
-        &SandboxLimits::default().image,
-    )?);
+    let sandbox = Arc::new(
+        DockerSandbox::new(
+            "unix:///var/run/docker.sock",
+            &SandboxLimits::default().image,
+        )?
+        .with_instance(&instance),
+    );
     let orphan = uuid::Uuid::new_v4().to_string();
     sandbox
         .create(&ContainerSpec::new(

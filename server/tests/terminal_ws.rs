@@ -258,3 +258,30 @@ async fn lifetime_ends_with_a_warning_then_an_expiry_notice() -> Result<()> {
     server.server.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn idle_session_ends_and_input_defers_it() -> Result<()> {
+    let mut config = test_config();
+    config.sessions.idle_timeout = Duration::from_secs(6);
+    let server = TestServer::start(config).await?;
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(term.run("echo awake").await?, "awake");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // 8 s since the start but only 4 s since the last input: still alive.
+    assert_eq!(term.run("echo still-awake").await?, "still-awake");
+    let quiet_since = std::time::Instant::now();
+    match term.next_event(Duration::from_secs(15)).await? {
+        Event::Notice(SessionNotice::Ended { reason }) => assert_eq!(reason, EndReason::Idle),
+        other => bail!("expected the idle session to end, got {other:?}"),
+    }
+    assert!(
+        quiet_since.elapsed() >= Duration::from_secs(5),
+        "ended too early"
+    );
+    wait_removed(&id, Duration::from_secs(10)).await?;
+    server.server.shutdown().await;
+    Ok(())
+}

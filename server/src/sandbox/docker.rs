@@ -13,7 +13,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
-use super::spec::EXPIRES_LABEL;
+use super::spec::{EXPIRES_LABEL, INSTANCE_LABEL};
 use super::{
     ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId, TermSize,
     SESSION_LABEL,
@@ -30,6 +30,7 @@ const SHELL_COMMAND: &str = "/usr/local/bin/rootresume-shell";
 pub struct DockerSandbox {
     endpoint: String,
     image: String,
+    instance: String,
     /// The client after API version negotiation. Negotiation needs the engine to answer, so it
     /// happens on first use and is retried until it succeeds: the server starts and keeps running
     /// while the engine is down, and recovers when it comes back.
@@ -50,8 +51,16 @@ impl DockerSandbox {
         Ok(Self {
             endpoint: endpoint.to_owned(),
             image: image.to_owned(),
+            instance: "default".into(),
             client: OnceCell::new(),
         })
+    }
+
+    /// Names the deployment whose containers this sandbox creates, lists and reaps (the
+    /// [`INSTANCE_LABEL`]), so servers or test runs sharing one engine leave each other alone.
+    pub fn with_instance(mut self, instance: &str) -> Self {
+        self.instance = instance.to_owned();
+        self
     }
 
     async fn client(&self) -> Result<&Docker, SandboxError> {
@@ -85,9 +94,13 @@ impl DockerSandbox {
                         image: self.image.clone(),
                     }
                 } else {
-                    SandboxError::ContainerGone { id: message }
+                    SandboxError::ContainerGone { detail: message }
                 }
             }
+            BollardError::DockerResponseServerError {
+                status_code: 409,
+                message,
+            } if message.contains("not running") => SandboxError::ContainerGone { detail: message },
             BollardError::DockerResponseServerError {
                 status_code,
                 message,
@@ -193,8 +206,12 @@ impl Sandbox for DockerSandbox {
             name: Some(format!("rootresume-{}", spec.session)),
             ..Default::default()
         };
+        let mut body = container_body(spec);
+        if let Some(labels) = body.labels.as_mut() {
+            labels.insert(INSTANCE_LABEL.to_owned(), self.instance.clone());
+        }
         let created = docker
-            .create_container(Some(options), container_body(spec))
+            .create_container(Some(options), body)
             .await
             .map_err(|e| self.classify("create a container", e))?;
         let id = ContainerId(created.id);
@@ -304,7 +321,10 @@ impl Sandbox for DockerSandbox {
             all: true,
             filters: Some(HashMap::from([(
                 "label".to_owned(),
-                vec![SESSION_LABEL.to_owned()],
+                vec![
+                    SESSION_LABEL.to_owned(),
+                    format!("{INSTANCE_LABEL}={}", self.instance),
+                ],
             )])),
             ..Default::default()
         };

@@ -85,10 +85,10 @@ pub enum SandboxError {
         image: String,
     },
     /// The container no longer exists or is not running.
-    #[error("the sandbox container {id} is gone")]
+    #[error("the sandbox container stopped or was removed ({detail})")]
     ContainerGone {
-        /// The container that was expected.
-        id: String,
+        /// What the engine said.
+        detail: String,
     },
     /// The engine refused or failed an operation.
     #[error("the container engine failed to {action}: {detail}")]
@@ -122,6 +122,7 @@ pub trait Sandbox: Send + Sync + 'static {
     /// Removes a container and everything in it. Removing one that is already gone succeeds.
     async fn remove(&self, container: &ContainerId) -> Result<(), SandboxError>;
 
-    /// Lists every container carrying the [`SESSION_LABEL`] label, running or not.
+    /// Lists every container of this deployment carrying the [`SESSION_LABEL`] label, running
+    /// or not.
     async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError>;
 }

@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 /// The label every container the project creates carries; its value is the session id.
 pub const SESSION_LABEL: &str = "rootresume.session";
+/// Label naming the deployment (config `instance`) that owns the container.
+pub const INSTANCE_LABEL: &str = "rootresume.instance";
 /// Label holding the creation time (seconds since the Unix epoch).
 pub const CREATED_LABEL: &str = "rootresume.created";
 /// Label holding the expiry time (seconds since the Unix epoch).

@@ -28,7 +28,10 @@ pub use session::{Attachment, Session, SessionState};
 pub use store::{InMemoryStore, SessionStore};
 
 use crate::config::SessionSettings;
-use crate::sandbox::{ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
+use crate::sandbox::{
+    spec_epoch_now, ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError,
+    SandboxLimits, TermSize,
+};
 
 /// Why a session could not be created.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -90,20 +93,45 @@ impl SessionManager {
         let session = Arc::new(Session::new(
             Uuid::new_v4(),
             Instant::now() + self.settings.max_lifetime,
+            self.settings.idle_timeout,
             self.settings.output_buffer_bytes,
             self.shutdown.child_token(),
         ));
+        self.spawn(session.clone(), None);
+        Ok(session)
+    }
+
+    /// Takes over a container left by an earlier run of the server (after a crash or restart):
+    /// the session keeps its id, files and remaining lifetime, and gets a fresh shell. Returns
+    /// `None` when the container's labels do not describe a resumable session.
+    pub fn adopt(&self, container: &LabelledContainer) -> Option<Arc<Session>> {
+        let id = Uuid::parse_str(&container.session).ok()?;
+        let left = container.expires_at?.checked_sub(spec_epoch_now())?;
+        if !container.running || left == 0 || self.store.get(&id).is_some() {
+            return None;
+        }
+        let session = Arc::new(Session::new(
+            id,
+            Instant::now() + Duration::from_secs(left),
+            self.settings.idle_timeout,
+            self.settings.output_buffer_bytes,
+            self.shutdown.child_token(),
+        ));
+        self.spawn(session.clone(), Some(container.id.clone()));
+        Some(session)
+    }
+
+    fn spawn(&self, session: Arc<Session>, existing: Option<ContainerId>) {
         self.store.insert(session.clone());
         let supervisor = Supervisor {
-            session: session.clone(),
+            session,
             sandbox: self.sandbox.clone(),
             store: self.store.clone(),
             grace: self.settings.grace_period,
             lifetime: self.settings.max_lifetime,
             limits: self.limits.clone(),
         };
-        self.tasks.spawn(supervisor.run());
-        Ok(session)
+        self.tasks.spawn(supervisor.run(existing));
     }
 
     /// Finds a live session by the id a browser sent; `None` for unknown, malformed or ended ids.
@@ -151,11 +179,17 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    async fn run(self) {
+    async fn run(self, existing: Option<ContainerId>) {
         let id = self.session.id;
         let spec = ContainerSpec::new(&id.to_string(), self.lifetime, self.limits.clone());
+        let create = async {
+            match existing {
+                Some(container) => Ok(container),
+                None => self.sandbox.create(&spec).await,
+            }
+        };
         let created = tokio::select! {
-            created = self.sandbox.create(&spec) => created,
+            created = create => created,
             () = self.session.cancel.cancelled() => {
                 self.finish(self.session.cancel_reason());
                 return;
@@ -186,7 +220,8 @@ impl Supervisor {
         let reason = tokio::select! {
             () = pump(shell.output, &self.session.output) => EndReason::ShellExited,
             () = self.session.cancel.cancelled() => self.session.cancel_reason(),
-            () = tokio::time::sleep_until(self.session.expires_at) => EndReason::Expired,
+            () = expired(&self.session) => EndReason::Expired,
+            () = idle(&self.session) => EndReason::Idle,
             () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
         };
         tracing::info!(session = %id, ?reason, "session ended");
@@ -234,6 +269,20 @@ async fn pump(mut output: BoxStream<'static, Result<Bytes, SandboxError>>, log: 
                 return;
             }
         }
+    }
+}
+
+/// Completes when the session reaches its maximum lifetime (which a hand-out may move).
+async fn expired(session: &Session) {
+    while Instant::now() < session.expires_at() {
+        tokio::time::sleep_until(session.expires_at()).await;
+    }
+}
+
+/// Completes once no input has arrived for the idle timeout.
+async fn idle(session: &Session) {
+    while Instant::now() < session.idle_deadline() {
+        tokio::time::sleep_until(session.idle_deadline()).await;
     }
 }
 

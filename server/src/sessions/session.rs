@@ -2,7 +2,8 @@
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use rootresume_protocol::EndReason;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -33,7 +34,10 @@ pub struct Session {
     /// The id the browser tab keeps to reattach.
     pub id: Uuid,
     /// When the session must end at the latest.
-    pub expires_at: Instant,
+    expires_at: Mutex<Instant>,
+    /// How long the session may go without input.
+    idle_timeout: Duration,
+    last_input: Mutex<Instant>,
     /// The shell's output, replayable.
     pub output: OutputLog,
     state: watch::Sender<SessionState>,
@@ -63,12 +67,15 @@ impl Session {
     pub fn new(
         id: Uuid,
         expires_at: Instant,
+        idle_timeout: Duration,
         output_capacity: usize,
         cancel: CancellationToken,
     ) -> Self {
         Self {
             id,
-            expires_at,
+            expires_at: Mutex::new(expires_at),
+            idle_timeout,
+            last_input: Mutex::new(Instant::now()),
             output: OutputLog::new(output_capacity),
             state: watch::channel(SessionState::Starting).0,
             input: tokio::sync::Mutex::new(None),
@@ -78,6 +85,31 @@ impl Session {
             end_request: Mutex::new(None),
             cancel,
         }
+    }
+
+    /// When the session reaches its maximum lifetime.
+    pub fn expires_at(&self) -> Instant {
+        *lock(&self.expires_at)
+    }
+
+    /// Moves the end of the session's lifetime (a pooled session's clock starts at hand-out).
+    pub fn set_expires_at(&self, at: Instant) {
+        *lock(&self.expires_at) = at;
+    }
+
+    /// When the session ends for lack of input, unless input comes first.
+    pub fn idle_deadline(&self) -> Instant {
+        *lock(&self.last_input) + self.idle_timeout
+    }
+
+    /// When the session ends if nothing changes: its lifetime or its idle deadline.
+    pub fn ends_at(&self) -> Instant {
+        self.expires_at().min(self.idle_deadline())
+    }
+
+    /// How long since the visitor last typed.
+    pub fn idle_for(&self) -> Duration {
+        lock(&self.last_input).elapsed()
     }
 
     /// The current state.
@@ -112,6 +144,7 @@ impl Session {
 
     /// Writes the visitor's keystrokes to the shell.
     pub async fn write_input(&self, bytes: &[u8]) -> std::io::Result<()> {
+        *lock(&self.last_input) = Instant::now();
         let mut input = self.input.lock().await;
         let Some(writer) = input.as_mut() else {
             return Err(std::io::Error::new(
@@ -157,18 +190,19 @@ impl Session {
 
     /// Asks the session's supervisor to end the session with `reason`.
     pub fn end_with(&self, reason: EndReason) {
-        self.end_request
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(reason);
+        lock(&self.end_request).get_or_insert(reason);
         self.cancel.cancel();
     }
 
     /// Why the session was cancelled: the reason given to [`Session::end_with`], else shutdown.
     pub(super) fn cancel_reason(&self) -> EndReason {
-        self.end_request
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or(EndReason::ServerShutdown)
+        lock(&self.end_request).unwrap_or(EndReason::ServerShutdown)
     }
+}
+
+/// Locks a mutex whose every update is a single assignment, so a poisoned one is still valid.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

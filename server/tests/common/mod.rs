@@ -19,10 +19,14 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Settings for tests: short grace, no reconcile (tests share the engine and run in parallel).
 pub fn test_config() -> Config {
-    let mut config = Config::default();
+    let mut config = Config {
+        // Each test server reaps only its own containers, whatever else shares the engine.
+        instance: format!("test-{}", uuid::Uuid::new_v4().simple()),
+        shutdown_timeout_secs: 20,
+        ..Config::default()
+    };
     config.sessions.grace_period = Duration::from_secs(2);
     config.reaper.reconcile_on_start = false;
-    config.shutdown_timeout_secs = 20;
     config
 }
 
@@ -59,8 +63,23 @@ impl TestServer {
     }
 }
 
+/// A minimal HTTP/1.1 GET; returns the whole response, head and body.
+pub async fn http_get(url: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("not http"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = TcpStream::connect(host).await?;
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    Ok(String::from_utf8_lossy(&raw).into_owned())
+}
+
 /// A minimal HTTP/1.1 POST with an empty form body; returns status and body.
-async fn http_post(url: &str) -> Result<(u16, String)> {
+pub async fn http_post(url: &str) -> Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url
         .strip_prefix("http://")
