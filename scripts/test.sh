@@ -21,6 +21,8 @@ step "end-to-end tests (Playwright, Chromium)"
 # Short lifetimes so the close-the-tab test does not wait 30 s; the specs read the same values.
 export ROOTRESUME_SESSIONS_GRACE_SECS=${ROOTRESUME_SESSIONS_GRACE_SECS:-3}
 export ROOTRESUME_REAPER_INTERVAL_SECS=${ROOTRESUME_REAPER_INTERVAL_SECS:-5}
+# Every tab of the suite comes from 127.0.0.1: lift the per-client limits (tested on their own).
+export ROOTRESUME_SESSIONS_MAX_PER_CLIENT=100 ROOTRESUME_SESSIONS_RATE_BURST=1000
 cargo leptos end-to-end
 
 after=$(count_labelled)

@@ -12,14 +12,26 @@ pub async fn create_session() -> Result<String, ServerFnError> {
             "the session service is not configured on this server",
         ));
     };
-    launcher.launch().map_err(|refused| {
-        let response = expect_context::<leptos_axum::ResponseOptions>();
-        response.set_status(
-            http::StatusCode::from_u16(refused.status)
-                .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
-        );
-        ServerFnError::new(refused.message)
-    })
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|info| info.0.ip());
+    let headers = leptos_axum::extract::<http::HeaderMap>()
+        .await
+        .unwrap_or_default();
+    launcher
+        .launch(launcher::ClientInfo { peer, headers })
+        .map_err(|refused| {
+            let response = expect_context::<leptos_axum::ResponseOptions>();
+            response.set_status(
+                http::StatusCode::from_u16(refused.status)
+                    .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
+            );
+            if let Some(secs) = refused.retry_after_secs {
+                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
+            ServerFnError::new(refused.message)
+        })
 }
 
 /// What the server provides so pages can start sessions, without `app` depending on the server.
@@ -34,12 +46,24 @@ pub mod launcher {
         pub status: u16,
         /// Why, and what to do.
         pub message: String,
+        /// Seconds after which trying again may work, for the `Retry-After` header.
+        pub retry_after_secs: Option<u64>,
+    }
+
+    /// Who is asking for a session: the socket's peer and the request headers (a trusted proxy
+    /// may name the real client in one of them).
+    #[derive(Debug, Clone)]
+    pub struct ClientInfo {
+        /// The address of the socket's peer.
+        pub peer: Option<std::net::IpAddr>,
+        /// The request headers.
+        pub headers: http::HeaderMap,
     }
 
     /// Starts sessions. Implemented by the server's session manager.
     pub trait SessionLauncher: Send + Sync + 'static {
         /// Registers a new session and returns its id.
-        fn launch(&self) -> Result<String, Refused>;
+        fn launch(&self, client: ClientInfo) -> Result<String, Refused>;
     }
 
     /// The launcher, as provided in the Leptos context.

@@ -54,6 +54,19 @@ pub struct SessionSettings {
     pub idle_timeout: Duration,
     /// The most sessions alive at once. Default: 200.
     pub max_sessions: usize,
+    /// The most sessions one client address may have at once. Default: 5.
+    pub max_per_client: usize,
+    /// Sessions a client may create at once before the rate applies. Default: 5.
+    pub rate_burst: u32,
+    /// Sessions a client may create per minute on average. Default: 10.
+    pub rate_per_minute: u32,
+    /// When the server is full, end a session idle at least this long to admit a new visitor.
+    /// Default: 300 s; 0 disables reclaiming.
+    #[serde(rename = "reclaim_idle_after_secs", with = "optional_seconds")]
+    pub reclaim_idle_after: Option<Duration>,
+    /// Header carrying the client address, set by a trusted reverse proxy (e.g.
+    /// `x-forwarded-for`); empty uses the socket's peer address. Default: empty.
+    pub trusted_proxy_header: String,
     /// Recent output kept for replay when a tab reattaches, in bytes. Default: 64 KiB.
     pub output_buffer_bytes: usize,
 }
@@ -94,6 +107,11 @@ impl Default for SessionSettings {
             max_lifetime: Duration::from_secs(60 * 60),
             idle_timeout: Duration::from_secs(15 * 60),
             max_sessions: 200,
+            max_per_client: 5,
+            rate_burst: 5,
+            rate_per_minute: 10,
+            reclaim_idle_after: Some(Duration::from_secs(300)),
+            trusted_proxy_header: String::new(),
             output_buffer_bytes: 64 * 1024,
         }
     }
@@ -230,6 +248,17 @@ impl Config {
                 s.max_sessions
             )));
         }
+        if !(1..=1000).contains(&s.max_per_client) {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.max_per_client = {} is outside 1..=1000",
+                s.max_per_client
+            )));
+        }
+        if s.rate_burst == 0 || s.rate_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.rate_burst and sessions.rate_per_minute must be at least 1".into(),
+            ));
+        }
         if !(4096..=16 << 20).contains(&s.output_buffer_bytes) {
             return Err(ConfigError::Invalid(format!(
                 "sessions.output_buffer_bytes = {} is outside 4096..=16777216",
@@ -298,6 +327,16 @@ fn set(table: &mut toml::Table, key: &str, raw: &str, origin: &str) -> Result<()
     }
     node.insert(leaf.to_owned(), value);
     Ok(())
+}
+
+/// Durations written as whole seconds, where 0 means "never".
+mod optional_seconds {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        u64::deserialize(d).map(|secs| (secs > 0).then(|| Duration::from_secs(secs)))
+    }
 }
 
 /// Durations written as whole seconds.

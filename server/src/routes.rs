@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use app::api::launcher::{Launcher, Refused, SessionLauncher};
+use app::api::launcher::{ClientInfo, Launcher, Refused, SessionLauncher};
 use app::{shell, App};
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -14,7 +14,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
 use crate::config::Config;
-use crate::sessions::{SessionError, SessionManager};
+use crate::sessions::{client_address, SessionError, SessionManager};
 use crate::ws;
 
 /// State shared by every handler.
@@ -39,18 +39,31 @@ impl FromRef<AppState> for Arc<SessionManager> {
 }
 
 /// Lets the `create_session` server function start sessions.
-struct ManagerLauncher(Arc<SessionManager>);
+struct ManagerLauncher {
+    sessions: Arc<SessionManager>,
+    trusted_proxy_header: String,
+}
 
 impl SessionLauncher for ManagerLauncher {
-    fn launch(&self) -> Result<String, Refused> {
-        self.0
-            .create()
+    fn launch(&self, client: ClientInfo) -> Result<String, Refused> {
+        let address = client_address(client.peer, &client.headers, &self.trusted_proxy_header);
+        self.sessions
+            .create(address)
             .map(|session| session.id.to_string())
-            .map_err(|error| Refused {
-                status: match error {
-                    SessionError::AtCapacity { .. } | SessionError::ShuttingDown => 503,
-                },
-                message: error.to_string(),
+            .map_err(|error| {
+                let (status, retry_after) = match &error {
+                    SessionError::AtCapacity { .. } => (503, Some(60)),
+                    SessionError::ShuttingDown => (503, Some(5)),
+                    SessionError::TooManyForClient { .. } => (429, None),
+                    SessionError::RateLimited { retry_after } => {
+                        (429, Some(retry_after.as_secs().max(1)))
+                    }
+                };
+                Refused {
+                    status,
+                    retry_after_secs: retry_after,
+                    message: error.to_string(),
+                }
             })
     }
 }
@@ -61,7 +74,10 @@ pub fn router(
     leptos_options: LeptosOptions,
     sessions: Arc<SessionManager>,
 ) -> Router {
-    let launcher = Launcher(Arc::new(ManagerLauncher(sessions.clone())));
+    let launcher = Launcher(Arc::new(ManagerLauncher {
+        sessions: sessions.clone(),
+        trusted_proxy_header: config.sessions.trusted_proxy_header.to_ascii_lowercase(),
+    }));
     let state = AppState {
         leptos_options,
         sessions,

@@ -5,11 +5,13 @@
 //! runs out, no browser is attached for the grace period, or the server shuts down. Whatever the
 //! cause, the container is removed on the way out.
 
+mod admission;
 mod guard;
 mod output;
 mod session;
 mod store;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+pub use admission::{client_address, RateLimiter};
 pub use guard::ContainerGuard;
 pub use output::OutputLog;
 pub use session::{Attachment, Session, SessionState};
@@ -42,6 +45,18 @@ pub enum SessionError {
         /// The configured global cap.
         max: usize,
     },
+    /// This client already has as many sandboxes as it may.
+    #[error("you already have {max} sandboxes open; close a tab running one and try again")]
+    TooManyForClient {
+        /// The configured per-client cap.
+        max: usize,
+    },
+    /// This client started sandboxes too quickly.
+    #[error("too many new sandboxes from your address; try again in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// How long until a new one is allowed.
+        retry_after: Duration,
+    },
     /// The server is shutting down and takes no new sessions.
     #[error("the server is restarting; please try again in a moment")]
     ShuttingDown,
@@ -53,6 +68,7 @@ pub struct SessionManager {
     store: Arc<dyn SessionStore>,
     settings: SessionSettings,
     limits: SandboxLimits,
+    rate: RateLimiter,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -66,6 +82,7 @@ impl SessionManager {
         limits: SandboxLimits,
     ) -> Self {
         Self {
+            rate: RateLimiter::new(settings.rate_burst, settings.rate_per_minute),
             sandbox,
             store,
             settings,
@@ -80,18 +97,36 @@ impl SessionManager {
         &self.sandbox
     }
 
-    /// Starts a new session; its container is created in the background.
-    pub fn create(&self) -> Result<Arc<Session>, SessionError> {
+    /// Starts a new session for `client` (its address, when known); the container is created
+    /// in the background. Refuses when the server is full, the client has its share, or the
+    /// client creates sessions too fast.
+    pub fn create(&self, client: Option<IpAddr>) -> Result<Arc<Session>, SessionError> {
         if self.shutdown.is_cancelled() {
             return Err(SessionError::ShuttingDown);
         }
-        if self.store.len() >= self.settings.max_sessions {
+        let live: Vec<Arc<Session>> = self
+            .store
+            .all()
+            .into_iter()
+            .filter(|s| !s.is_ending())
+            .collect();
+        if let Some(client) = client {
+            let max = self.settings.max_per_client;
+            if live.iter().filter(|s| s.client == Some(client)).count() >= max {
+                return Err(SessionError::TooManyForClient { max });
+            }
+            self.rate
+                .take(client)
+                .map_err(|retry_after| SessionError::RateLimited { retry_after })?;
+        }
+        if live.len() >= self.settings.max_sessions && !self.reclaim_idle(&live) {
             return Err(SessionError::AtCapacity {
                 max: self.settings.max_sessions,
             });
         }
         let session = Arc::new(Session::new(
             Uuid::new_v4(),
+            client,
             Instant::now() + self.settings.max_lifetime,
             self.settings.idle_timeout,
             self.settings.output_buffer_bytes,
@@ -112,6 +147,7 @@ impl SessionManager {
         }
         let session = Arc::new(Session::new(
             id,
+            None,
             Instant::now() + Duration::from_secs(left),
             self.settings.idle_timeout,
             self.settings.output_buffer_bytes,
@@ -119,6 +155,26 @@ impl SessionManager {
         ));
         self.spawn(session.clone(), Some(container.id.clone()));
         Some(session)
+    }
+
+    /// Ends the session idle the longest, if one has been idle past the reclaim threshold, to
+    /// make room when the server is full. Returns whether a slot is being freed.
+    fn reclaim_idle(&self, live: &[Arc<Session>]) -> bool {
+        let Some(after) = self.settings.reclaim_idle_after else {
+            return false;
+        };
+        let idlest = live
+            .iter()
+            .filter(|s| s.idle_for() >= after)
+            .max_by_key(|s| s.idle_for());
+        match idlest {
+            Some(session) => {
+                tracing::info!(session = %session.id, idle = ?session.idle_for(), "reclaiming an idle session for a new visitor");
+                session.end_with(EndReason::Idle);
+                true
+            }
+            None => false,
+        }
     }
 
     fn spawn(&self, session: Arc<Session>, existing: Option<ContainerId>) {

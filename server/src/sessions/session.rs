@@ -1,5 +1,6 @@
 //! One visitor's session: its shell's input and output, its state, and who is attached.
 
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -33,6 +34,8 @@ pub enum SessionState {
 pub struct Session {
     /// The id the browser tab keeps to reattach.
     pub id: Uuid,
+    /// The address of the client that created it, when known.
+    pub client: Option<IpAddr>,
     /// When the session must end at the latest.
     expires_at: Mutex<Instant>,
     /// How long the session may go without input.
@@ -66,6 +69,7 @@ impl Session {
     /// A session in the `Starting` state.
     pub fn new(
         id: Uuid,
+        client: Option<IpAddr>,
         expires_at: Instant,
         idle_timeout: Duration,
         output_capacity: usize,
@@ -73,6 +77,7 @@ impl Session {
     ) -> Self {
         Self {
             id,
+            client,
             expires_at: Mutex::new(expires_at),
             idle_timeout,
             last_input: Mutex::new(Instant::now()),
@@ -192,6 +197,16 @@ impl Session {
     pub fn end_with(&self, reason: EndReason) {
         lock(&self.end_request).get_or_insert(reason);
         self.cancel.cancel();
+    }
+
+    /// Whether the session has been asked to end or has ended (it no longer counts as live for
+    /// admission, though its container may still be going away).
+    pub fn is_ending(&self) -> bool {
+        self.cancel.is_cancelled()
+            || matches!(
+                self.state(),
+                SessionState::Ended(_) | SessionState::Failed(_)
+            )
     }
 
     /// Why the session was cancelled: the reason given to [`Session::end_with`], else shutdown.

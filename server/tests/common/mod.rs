@@ -27,6 +27,9 @@ pub fn test_config() -> Config {
     };
     config.sessions.grace_period = Duration::from_secs(2);
     config.reaper.reconcile_on_start = false;
+    // Every test connects from 127.0.0.1: per-client limits are tested on their own.
+    config.sessions.max_per_client = 100;
+    config.sessions.rate_burst = 1000;
     config
 }
 
@@ -52,6 +55,13 @@ impl TestServer {
             bail!("create_session answered {status}: {body}");
         }
         Ok(body.trim().trim_matches('"').to_owned())
+    }
+
+    /// Asks for a session as the client `forwarded_for` (behind a trusted proxy header);
+    /// returns the raw status and body.
+    pub async fn try_create_as(&self, forwarded_for: &str) -> Result<(u16, String)> {
+        let url = format!("http://{}/api/create_session", self.server.addr());
+        http_post_with(&url, &[("X-Forwarded-For", forwarded_for)]).await
     }
 
     pub async fn connect(&self, session: &str) -> Result<Term> {
@@ -80,14 +90,23 @@ pub async fn http_get(url: &str) -> Result<String> {
 
 /// A minimal HTTP/1.1 POST with an empty form body; returns status and body.
 pub async fn http_post(url: &str) -> Result<(u16, String)> {
+    http_post_with(url, &[]).await
+}
+
+/// [`http_post`] with extra request headers.
+pub async fn http_post_with(url: &str, headers: &[(&str, &str)]) -> Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| anyhow!("not http"))?;
     let (host, path) = rest.split_once('/').ok_or_else(|| anyhow!("no path"))?;
     let mut stream = TcpStream::connect(host).await?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let request = format!(
-        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
