@@ -1,8 +1,10 @@
 import { eventually, GRACE_SECS, labelledContainers } from "./tests/helpers";
 
-// Every tab the suite opened is closed: after the grace period, no container of ours may remain.
+// Every tab the suite opened is closed: after the grace period, only the warm pool may remain
+// (the server removes it when cargo leptos stops it; test.sh checks that).
 export default async function globalTeardown() {
-  const before = Number(process.env.ROOTRESUME_LABELLED_BEFORE ?? "0");
+  const pool = Number(process.env.ROOTRESUME_SESSIONS_POOL_SIZE ?? "4");
+  const before = Number(process.env.ROOTRESUME_LABELLED_BEFORE ?? "0") + pool;
   await eventually(
     () => labelledContainers().length <= before,
     (GRACE_SECS + 30) * 1000,

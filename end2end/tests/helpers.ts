@@ -4,10 +4,14 @@ import { expect, type Page } from "@playwright/test";
 /** Seconds a session waits for its tab to come back; test.sh sets it for the server too. */
 export const GRACE_SECS = Number(process.env.ROOTRESUME_SESSIONS_GRACE_SECS ?? "30");
 
-/** Ids of containers carrying our label (optionally for one session), read from the engine. */
+/** The server's deployment name (test.sh sets it), so counts ignore other users of the engine. */
+export const INSTANCE = process.env.ROOTRESUME_INSTANCE ?? "default";
+
+/** Ids of this instance's containers carrying our label (optionally for one session). */
 export function labelledContainers(session?: string): string[] {
   const label = session ? `rootresume.session=${session}` : "rootresume.session";
-  const out = execFileSync("docker", ["ps", "-aq", "--filter", `label=${label}`], { encoding: "utf8" });
+  const filters = ["--filter", `label=${label}`, "--filter", `label=rootresume.instance=${INSTANCE}`];
+  const out = execFileSync("docker", ["ps", "-aq", ...filters], { encoding: "utf8" });
   return out.split("\n").filter((line) => line.trim() !== "");
 }
 

@@ -67,6 +67,12 @@ pub struct SessionSettings {
     /// Header carrying the client address, set by a trusted reverse proxy (e.g.
     /// `x-forwarded-for`); empty uses the socket's peer address. Default: empty.
     pub trusted_proxy_header: String,
+    /// Sandboxes kept started and ready to hand out, so a visitor's prompt appears at once.
+    /// They count toward `max_sessions`. Default: 4; 0 disables the pool.
+    pub pool_size: usize,
+    /// How long a pooled sandbox may wait before it is replaced by a fresh one. Default: 600 s.
+    #[serde(rename = "pool_ttl_secs", with = "seconds")]
+    pub pool_ttl: Duration,
     /// Recent output kept for replay when a tab reattaches, in bytes. Default: 64 KiB.
     pub output_buffer_bytes: usize,
 }
@@ -112,6 +118,8 @@ impl Default for SessionSettings {
             rate_per_minute: 10,
             reclaim_idle_after: Some(Duration::from_secs(300)),
             trusted_proxy_header: String::new(),
+            pool_size: 4,
+            pool_ttl: Duration::from_secs(600),
             output_buffer_bytes: 64 * 1024,
         }
     }
@@ -252,6 +260,18 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "sessions.max_per_client = {} is outside 1..=1000",
                 s.max_per_client
+            )));
+        }
+        if s.pool_size > s.max_sessions {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.pool_size = {} must not exceed sessions.max_sessions = {}",
+                s.pool_size, s.max_sessions
+            )));
+        }
+        if !(10..=86_400).contains(&secs(s.pool_ttl)) {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.pool_ttl_secs = {} is outside 10..=86400",
+                secs(s.pool_ttl)
             )));
         }
         if s.rate_burst == 0 || s.rate_per_minute == 0 {

@@ -87,6 +87,7 @@ impl Server {
             }
         }
 
+        sessions.start_pool();
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(reaper::run(

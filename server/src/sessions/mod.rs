@@ -8,17 +8,17 @@
 mod admission;
 mod guard;
 mod output;
+mod pool;
 mod session;
 mod store;
+mod supervisor;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::stream::BoxStream;
-use futures_util::StreamExt;
 use rootresume_protocol::EndReason;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -27,13 +27,15 @@ use uuid::Uuid;
 pub use admission::{client_address, RateLimiter};
 pub use guard::ContainerGuard;
 pub use output::OutputLog;
+pub use pool::Pool;
 pub use session::{Attachment, Session, SessionState};
 pub use store::{InMemoryStore, SessionStore};
 
+use supervisor::Supervisor;
+
 use crate::config::SessionSettings;
 use crate::sandbox::{
-    spec_epoch_now, ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError,
-    SandboxLimits, TermSize,
+    spec_epoch_now, ContainerId, LabelledContainer, Sandbox, SandboxError, SandboxLimits, TermSize,
 };
 
 /// Why a session could not be created.
@@ -69,6 +71,8 @@ pub struct SessionManager {
     settings: SessionSettings,
     limits: SandboxLimits,
     rate: RateLimiter,
+    pool: Pool,
+    refill: Notify,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -83,6 +87,8 @@ impl SessionManager {
     ) -> Self {
         Self {
             rate: RateLimiter::new(settings.rate_burst, settings.rate_per_minute),
+            pool: Pool::default(),
+            refill: Notify::new(),
             sandbox,
             store,
             settings,
@@ -112,14 +118,20 @@ impl SessionManager {
             .collect();
         if let Some(client) = client {
             let max = self.settings.max_per_client;
-            if live.iter().filter(|s| s.client == Some(client)).count() >= max {
+            if live.iter().filter(|s| s.client() == Some(client)).count() >= max {
                 return Err(SessionError::TooManyForClient { max });
             }
             self.rate
                 .take(client)
                 .map_err(|retry_after| SessionError::RateLimited { retry_after })?;
         }
-        if live.len() >= self.settings.max_sessions && !self.reclaim_idle(&live) {
+        if let Some(session) = self.pool.take() {
+            session.claim(client, self.settings.max_lifetime);
+            self.store.insert(session.clone());
+            self.refill.notify_one();
+            return Ok(session);
+        }
+        if live.len() + self.pool.len() >= self.settings.max_sessions && !self.reclaim_idle(&live) {
             return Err(SessionError::AtCapacity {
                 max: self.settings.max_sessions,
             });
@@ -132,8 +144,63 @@ impl SessionManager {
             self.settings.output_buffer_bytes,
             self.shutdown.child_token(),
         ));
-        self.spawn(session.clone(), None);
+        self.store.insert(session.clone());
+        self.spawn(session.clone(), None, None);
         Ok(session)
+    }
+
+    /// Keeps the warm pool at its configured size, in the background, until shutdown. The pool
+    /// counts toward the global cap, never grows past it, and stops refilling for a while when
+    /// its containers fail to start (the engine is unhealthy).
+    pub fn start_pool(self: &Arc<Self>) {
+        if self.settings.pool_size == 0 {
+            return;
+        }
+        let manager = self.clone();
+        self.tasks.spawn(async move {
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                if manager.pool.prune() > 0 {
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    tracing::warn!(
+                        ?backoff,
+                        "pooled sandboxes failed to start; refilling later"
+                    );
+                } else {
+                    backoff = Duration::from_secs(1);
+                    manager.fill_pool();
+                }
+                tokio::select! {
+                    () = manager.shutdown.cancelled() => return,
+                    () = manager.refill.notified() => {}
+                    () = tokio::time::sleep(backoff) => {}
+                }
+            }
+        });
+    }
+
+    fn fill_pool(&self) {
+        let live = self.store.all().iter().filter(|s| !s.is_ending()).count();
+        let room = self.settings.max_sessions.saturating_sub(live);
+        let want = self.settings.pool_size.min(room);
+        while self.pool.len() < want && !self.shutdown.is_cancelled() {
+            let session = Arc::new(Session::new(
+                Uuid::new_v4(),
+                None,
+                Instant::now() + self.settings.pool_ttl + self.settings.max_lifetime,
+                self.settings.idle_timeout,
+                self.settings.output_buffer_bytes,
+                self.shutdown.child_token(),
+            ));
+            session.set_pooled();
+            self.pool.push(session.clone());
+            self.spawn(session, None, Some(self.settings.pool_ttl));
+        }
+    }
+
+    /// The warm pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// Takes over a container left by an earlier run of the server (after a crash or restart):
@@ -153,7 +220,8 @@ impl SessionManager {
             self.settings.output_buffer_bytes,
             self.shutdown.child_token(),
         ));
-        self.spawn(session.clone(), Some(container.id.clone()));
+        self.store.insert(session.clone());
+        self.spawn(session.clone(), Some(container.id.clone()), None);
         Some(session)
     }
 
@@ -177,14 +245,19 @@ impl SessionManager {
         }
     }
 
-    fn spawn(&self, session: Arc<Session>, existing: Option<ContainerId>) {
-        self.store.insert(session.clone());
+    fn spawn(
+        &self,
+        session: Arc<Session>,
+        existing: Option<ContainerId>,
+        pool_ttl: Option<Duration>,
+    ) {
         let supervisor = Supervisor {
             session,
             sandbox: self.sandbox.clone(),
             store: self.store.clone(),
             grace: self.settings.grace_period,
             lifetime: self.settings.max_lifetime,
+            pool_ttl,
             limits: self.limits.clone(),
         };
         self.tasks.spawn(supervisor.run(existing));
@@ -204,9 +277,9 @@ impl SessionManager {
         }
     }
 
-    /// Whether a session with this id is live (the reaper's question).
+    /// Whether a session with this id is live or waits in the pool (the reaper's question).
     pub fn is_live(&self, id: &str) -> bool {
-        self.get(id).is_some()
+        self.get(id).is_some() || Uuid::parse_str(id).is_ok_and(|id| self.pool.contains(&id))
     }
 
     /// How many sessions are live.
@@ -221,138 +294,5 @@ impl SessionManager {
         tokio::time::timeout(timeout, self.tasks.wait())
             .await
             .is_ok()
-    }
-}
-
-/// The task that owns one session's container from creation to removal.
-struct Supervisor {
-    session: Arc<Session>,
-    sandbox: Arc<dyn Sandbox>,
-    store: Arc<dyn SessionStore>,
-    grace: Duration,
-    lifetime: Duration,
-    limits: SandboxLimits,
-}
-
-impl Supervisor {
-    async fn run(self, existing: Option<ContainerId>) {
-        let id = self.session.id;
-        let spec = ContainerSpec::new(&id.to_string(), self.lifetime, self.limits.clone());
-        let create = async {
-            match existing {
-                Some(container) => Ok(container),
-                None => self.sandbox.create(&spec).await,
-            }
-        };
-        let created = tokio::select! {
-            created = create => created,
-            () = self.session.cancel.cancelled() => {
-                self.finish(self.session.cancel_reason());
-                return;
-            }
-        };
-        let guard = match created {
-            Ok(container) => ContainerGuard::new(self.sandbox.clone(), container),
-            Err(error) => return self.fail(error).await,
-        };
-        let Some(container) = guard.id().cloned() else {
-            return;
-        };
-        let shell = match self
-            .sandbox
-            .open_shell(&container, TermSize::default())
-            .await
-        {
-            Ok(shell) => shell,
-            Err(error) => {
-                self.remove(guard).await;
-                return self.fail(error).await;
-            }
-        };
-        self.session.set_shell(shell.id, shell.input).await;
-        self.session.set_state(SessionState::Running);
-        tracing::info!(session = %id, container = %container.0, "session started");
-
-        let reason = tokio::select! {
-            () = pump(shell.output, &self.session.output) => EndReason::ShellExited,
-            () = self.session.cancel.cancelled() => self.session.cancel_reason(),
-            () = expired(&self.session) => EndReason::Expired,
-            () = idle(&self.session) => EndReason::Idle,
-            () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
-        };
-        tracing::info!(session = %id, ?reason, "session ended");
-        self.session.set_state(SessionState::Ended(reason));
-        self.session.output.close();
-        // Forget the session only once its container is gone, so the reaper never mistakes a
-        // container being removed for an orphan.
-        self.remove(guard).await;
-        self.store.remove(&id);
-    }
-
-    /// Records why the session could not start and keeps it findable for the grace period, so
-    /// the tab that connects next is told why instead of being told the session is unknown.
-    async fn fail(&self, error: SandboxError) {
-        tracing::warn!(session = %self.session.id, %error, "session could not start");
-        self.session.set_state(SessionState::Failed(error));
-        self.session.output.close();
-        tokio::select! {
-            () = tokio::time::sleep(self.grace) => {}
-            () = self.session.cancel.cancelled() => {}
-        }
-        self.store.remove(&self.session.id);
-    }
-
-    fn finish(&self, reason: EndReason) {
-        self.store.remove(&self.session.id);
-        self.session.set_state(SessionState::Ended(reason));
-        self.session.output.close();
-    }
-
-    async fn remove(&self, guard: ContainerGuard) {
-        if let Err(error) = guard.shutdown().await {
-            tracing::warn!(session = %self.session.id, %error, "container removal failed; the reaper will retry");
-        }
-    }
-}
-
-/// Copies the shell's output into the session's log until the shell exits.
-async fn pump(mut output: BoxStream<'static, Result<Bytes, SandboxError>>, log: &OutputLog) {
-    while let Some(chunk) = output.next().await {
-        match chunk {
-            Ok(bytes) => log.push(&bytes).await,
-            Err(error) => {
-                tracing::warn!(%error, "shell output stream failed");
-                return;
-            }
-        }
-    }
-}
-
-/// Completes when the session reaches its maximum lifetime (which a hand-out may move).
-async fn expired(session: &Session) {
-    while Instant::now() < session.expires_at() {
-        tokio::time::sleep_until(session.expires_at()).await;
-    }
-}
-
-/// Completes once no input has arrived for the idle timeout.
-async fn idle(session: &Session) {
-    while Instant::now() < session.idle_deadline() {
-        tokio::time::sleep_until(session.idle_deadline()).await;
-    }
-}
-
-/// Completes once no browser has been attached for a whole `grace` period.
-async fn abandoned(session: &Session, grace: Duration) {
-    let mut owner = session.owner();
-    loop {
-        if *owner.borrow_and_update() == 0 {
-            tokio::select! {
-                () = tokio::time::sleep(grace) => return,
-                changed = owner.changed() => if changed.is_err() { return },
-            }
-        } else if owner.changed().await.is_err() {
-            return;
-        }
     }
 }

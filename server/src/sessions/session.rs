@@ -34,8 +34,9 @@ pub enum SessionState {
 pub struct Session {
     /// The id the browser tab keeps to reattach.
     pub id: Uuid,
-    /// The address of the client that created it, when known.
-    pub client: Option<IpAddr>,
+    client: Mutex<Option<IpAddr>>,
+    /// False while the session waits in the warm pool; true once a visitor has it.
+    claimed: watch::Sender<bool>,
     /// When the session must end at the latest.
     expires_at: Mutex<Instant>,
     /// How long the session may go without input.
@@ -77,7 +78,8 @@ impl Session {
     ) -> Self {
         Self {
             id,
-            client,
+            client: Mutex::new(client),
+            claimed: watch::channel(true).0,
             expires_at: Mutex::new(expires_at),
             idle_timeout,
             last_input: Mutex::new(Instant::now()),
@@ -90,6 +92,32 @@ impl Session {
             end_request: Mutex::new(None),
             cancel,
         }
+    }
+
+    /// The address of the client the session belongs to, when known.
+    pub fn client(&self) -> Option<IpAddr> {
+        *lock(&self.client)
+    }
+
+    /// Marks a new session as waiting in the warm pool, unclaimed.
+    pub(super) fn set_pooled(&self) {
+        self.claimed.send_replace(false);
+    }
+
+    /// Hands a pooled session to a visitor: its lifetime and idle clock start now.
+    pub(super) fn claim(&self, client: Option<IpAddr>, lifetime: Duration) {
+        *lock(&self.client) = client;
+        let now = Instant::now();
+        self.set_expires_at(now + lifetime);
+        *lock(&self.last_input) = now;
+        self.claimed.send_replace(true);
+    }
+
+    /// Waits until a visitor has the session (at once for one created on demand).
+    pub async fn claimed(&self) {
+        let mut rx = self.claimed.subscribe();
+        // The sender lives in `self`, so this cannot fail while we borrow it.
+        let _ = rx.wait_for(|claimed| *claimed).await;
     }
 
     /// When the session reaches its maximum lifetime.

@@ -30,6 +30,8 @@ pub fn test_config() -> Config {
     // Every test connects from 127.0.0.1: per-client limits are tested on their own.
     config.sessions.max_per_client = 100;
     config.sessions.rate_burst = 1000;
+    // No warm pool unless a test is about it: parallel tests would start dozens of containers.
+    config.sessions.pool_size = 0;
     config
 }
 

@@ -1,0 +1,137 @@
+//! The warm pool: ready containers handed out on demand, refilled, recycled after their TTL,
+//! bounded by the global cap, and removed at shutdown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use common::{labelled, test_config, TestServer};
+use server::config::Config;
+use server::sandbox::Sandbox;
+
+fn pooled(size: usize, configure: impl FnOnce(&mut Config)) -> Config {
+    let mut config = test_config();
+    config.sessions.pool_size = size;
+    configure(&mut config);
+    config
+}
+
+async fn until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+async fn instance_containers(server: &TestServer) -> Result<Vec<String>> {
+    containers_of(server.server.sessions().sandbox()).await
+}
+
+async fn containers_of(sandbox: &Arc<dyn Sandbox>) -> Result<Vec<String>> {
+    Ok(sandbox
+        .list()
+        .await?
+        .into_iter()
+        .map(|c| c.session)
+        .collect())
+}
+
+#[tokio::test]
+async fn pool_hands_out_ready_shells_and_refills() -> Result<()> {
+    let server = TestServer::start(pooled(2, |_| {})).await?;
+    let pool = || server.server.sessions().pool().ready();
+    until("a full pool", Duration::from_secs(30), || pool() == 2).await?;
+    let waiting = instance_containers(&server).await?;
+    assert_eq!(waiting.len(), 2);
+
+    let started = Instant::now();
+    let id = server.create_session().await?;
+    assert!(
+        waiting.contains(&id),
+        "the session is one of the pooled containers"
+    );
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    term.wait_for(0, "visitor@", Duration::from_secs(5)).await?;
+    println!("pooled time to prompt: {:?}", started.elapsed());
+    assert_eq!(term.run("echo from-the-pool").await?, "from-the-pool");
+
+    until("the pool to refill", Duration::from_secs(30), || {
+        pool() == 2
+    })
+    .await?;
+    assert_eq!(
+        instance_containers(&server).await?.len(),
+        3,
+        "two waiting plus one in use"
+    );
+    let sandbox = server.server.sessions().sandbox().clone();
+    server.server.shutdown().await;
+    assert!(
+        containers_of(&sandbox).await?.is_empty(),
+        "shutdown removes pooled containers too"
+    );
+    assert!(labelled(Some(&id)).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn pooled_containers_are_recycled_after_their_ttl() -> Result<()> {
+    let server =
+        TestServer::start(pooled(1, |c| c.sessions.pool_ttl = Duration::from_secs(10))).await?;
+    until("a full pool", Duration::from_secs(30), || {
+        server.server.sessions().pool().ready() == 1
+    })
+    .await?;
+    let first = instance_containers(&server).await?;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    until("a fresh pooled container", Duration::from_secs(30), || {
+        server.server.sessions().pool().ready() == 1
+    })
+    .await?;
+    let later = instance_containers(&server).await?;
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert_ne!(
+        first, later,
+        "the pooled container should have been replaced"
+    );
+    let sandbox = server.server.sessions().sandbox().clone();
+    server.server.shutdown().await;
+    assert!(containers_of(&sandbox).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn pool_never_grows_past_the_global_cap() -> Result<()> {
+    let server = TestServer::start(pooled(3, |c| c.sessions.max_sessions = 3)).await?;
+    until("a full pool", Duration::from_secs(30), || {
+        server.server.sessions().pool().ready() == 3
+    })
+    .await?;
+    let a = server.create_session().await?;
+    let b = server.create_session().await?;
+    // Attached, so they outlive the grace period and stay in use.
+    let mut ta = server.connect(&a).await?;
+    ta.started().await?;
+    let mut tb = server.connect(&b).await?;
+    tb.started().await?;
+    // Two in use, so the pool may hold one more at most.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(server.server.sessions().pool().len(), 1);
+    assert_eq!(instance_containers(&server).await?.len(), 3);
+    let c = server.create_session().await?;
+    let refused = server.create_session().await;
+    assert!(refused.is_err(), "a fourth session exceeds the cap");
+    server.server.shutdown().await;
+    for id in [a, b, c] {
+        assert!(labelled(Some(&id)).await?.is_empty());
+    }
+    Ok(())
+}
