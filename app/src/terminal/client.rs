@@ -32,8 +32,17 @@ extern "C" {
     fn write_bytes(this: &ByteTerminal, data: &js_sys::Uint8Array);
 }
 
+thread_local! {
+    /// Live terminals by handle, so a component's cleanup (which must be `Send`) can reach its
+    /// terminal by number.
+    static CLIENTS: RefCell<std::collections::HashMap<u32, Rc<Client>>> = RefCell::default();
+    static NEXT_HANDLE: Cell<u32> = const { Cell::new(1) };
+}
+
 struct Client {
     term: Terminal,
+    /// Set when the panel is gone: no more reconnects.
+    closed: Cell<bool>,
     fit: FitAddon,
     socket: RefCell<Option<WebSocket>>,
     state: RwSignal<PanelState>,
@@ -41,8 +50,8 @@ struct Client {
     backoff_ms: Cell<i32>,
 }
 
-/// Opens xterm.js in `host` and connects it to this tab's sandbox.
-pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<String>) {
+/// Opens xterm.js in `host` and connects it to this tab's sandbox; returns a handle for [`stop`].
+pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<String>) -> u32 {
     let term = Terminal::new(&options());
     term.open(host);
     let fit = FitAddon::new();
@@ -53,6 +62,7 @@ pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<St
 
     let client = Rc::new(Client {
         term,
+        closed: Cell::new(false),
         fit,
         socket: RefCell::new(None),
         state,
@@ -60,7 +70,23 @@ pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<St
         backoff_ms: Cell::new(500),
     });
     client.listen();
-    connect(client);
+    connect(client.clone());
+    let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
+    CLIENTS.with(|clients| clients.borrow_mut().insert(handle, client));
+    handle
+}
+
+/// Closes the socket and the terminal of a panel that left the page (client-side navigation).
+/// The session stays attachable for the grace period, so coming back reattaches to it.
+pub fn stop(handle: u32) {
+    let Some(client) = CLIENTS.with(|clients| clients.borrow_mut().remove(&handle)) else {
+        return;
+    };
+    client.closed.set(true);
+    if let Some(socket) = client.socket.borrow_mut().take() {
+        let _ = socket.close();
+    }
+    client.term.dispose();
 }
 
 fn options() -> TerminalOptions {
@@ -234,6 +260,9 @@ impl Client {
     }
 
     fn on_close(self: &Rc<Self>, event: CloseEvent) {
+        if self.closed.get() {
+            return;
+        }
         self.socket.borrow_mut().take();
         match self.state.get_untracked() {
             PanelState::Ended => {}
@@ -250,6 +279,9 @@ impl Client {
     }
 
     fn retry(self: &Rc<Self>) {
+        if self.closed.get() {
+            return;
+        }
         let delay = self.backoff_ms.get();
         self.backoff_ms
             .set((delay.max(250) * 2).min(MAX_BACKOFF_MS));

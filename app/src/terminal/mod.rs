@@ -42,12 +42,17 @@ pub fn Terminal() -> impl IntoView {
 
     #[cfg(feature = "hydrate")]
     {
-        let started = std::cell::Cell::new(false);
+        let handle = StoredValue::new(None::<u32>);
         Effect::new(move |_| {
             if let Some(element) = host.get() {
-                if !started.replace(true) {
-                    client::start(element.into(), state, status);
+                if handle.get_value().is_none() {
+                    handle.set_value(Some(client::start(element.into(), state, status)));
                 }
+            }
+        });
+        on_cleanup(move || {
+            if let Some(handle) = handle.try_get_value().flatten() {
+                client::stop(handle);
             }
         });
     }
