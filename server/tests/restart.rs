@@ -146,8 +146,8 @@ async fn kill_dash_nine_then_restart_adopts_or_removes_everything() -> Result<()
     println!("SIGTERM with one live session: exited in {took:?}");
     wait_removed(&fresh, Duration::from_secs(5)).await?;
     assert!(
-        labelled(None).await?.is_empty(),
-        "labelled containers left after the restarts"
+        sandbox.list().await?.is_empty(),
+        "containers of this instance left after the restarts"
     );
     Ok(())
 }
