@@ -75,7 +75,7 @@ test.describe("with JavaScript off", () => {
     await expect(page.locator(".post-card")).toHaveCount(published.length);
     await expectHead(page, "/blog", /^Blog — Ada Quill$/);
 
-    const first = page.locator(".post-card h3 a").first();
+    const first = page.locator(".post-card .post-title a").first();
     const title = (await first.textContent()) ?? "";
     await first.click();
     await expect(page.locator("article.post h1")).toHaveText(title);
@@ -121,12 +121,12 @@ test.describe("with JavaScript off", () => {
       const expected = published.filter((post) => post.tags.includes(tag)).map((post) => post.title).sort();
       await page.goto(`/blog?tag=${tag}`);
       await expect(page.locator(".tag-filter a[aria-current=page]")).toHaveText(new RegExp(`^#${tag}`));
-      expect((await page.locator(".post-card h3").allTextContents()).sort()).toEqual(expected);
+      expect((await page.locator(".post-card .post-title").allTextContents()).sort()).toEqual(expected);
       await expect(page.locator('link[rel="canonical"]')).toHaveAttribute("href", new RegExp(`/tags/${tag}$`));
 
       await page.goto(`/tags/${tag}`);
       await expect(page.locator("h1")).toHaveText(`Posts tagged #${tag}`);
-      expect((await page.locator(".post-card h3").allTextContents()).sort()).toEqual(expected);
+      expect((await page.locator(".post-card .post-title").allTextContents()).sort()).toEqual(expected);
     }
     await page.goto("/blog");
     await page.locator(".tag-filter a", { hasText: `#${tags[0]}` }).click();
@@ -185,7 +185,7 @@ test("with JavaScript on, the hydrated home page navigates in place and the them
   await page.getByRole("navigation", { name: "Site" }).getByRole("link", { name: "Blog" }).click();
   await expect(page.locator("h1")).toHaveText("Blog");
   await expect(page).toHaveTitle("Blog — Ada Quill");
-  await page.locator(".post-card h3 a").first().click();
+  await page.locator(".post-card .post-title a").first().click();
   await expect(page.locator("article.post h1")).toBeVisible();
   await expect(page.locator(".author")).toHaveText("Ada Quill");
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Post, PostMeta, Profile, SiteInfo, TagCount};
+use super::model::{Post, PostMeta, Profile, TagCount};
 
 /// What the Home page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,12 +41,6 @@ pub const SHORT_LIST: usize = 3;
 #[cfg(feature = "ssr")]
 fn content() -> Result<&'static super::Site, ServerFnError> {
     super::site().map_err(|error| ServerFnError::new(error.to_string()))
-}
-
-/// Name, role and base URL, for headers and meta tags.
-#[server(endpoint = "content/site")]
-pub async fn get_site_info() -> Result<SiteInfo, ServerFnError> {
-    Ok(content()?.info())
 }
 
 /// The profile and the newest posts.

@@ -63,7 +63,7 @@ fn listing(tag: Option<String>) -> impl IntoView {
                                     </p>
                                 </header>
                                 <TagFilter tags=list.tags current=tag.clone() />
-                                <PostCards posts=list.posts />
+                                <PostCards posts=list.posts top_level=true />
                             }
                                 .into_any()
                         }

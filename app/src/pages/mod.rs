@@ -84,7 +84,14 @@ pub fn PostFacts(meta: PostMeta) -> impl IntoView {
 
 /// A list of posts: title, facts, summary, tags.
 #[component]
-pub fn PostCards(posts: Vec<PostMeta>) -> impl IntoView {
+pub fn PostCards(
+    /// The posts, in the order to show them.
+    posts: Vec<PostMeta>,
+    /// Titles as `<h2>` where the list sits right under the page's `<h1>` (headings must not
+    /// skip a level), `<h3>` under a section heading.
+    #[prop(optional)]
+    top_level: bool,
+) -> impl IntoView {
     view! {
         <ol class="post-list">
             {posts
@@ -93,7 +100,13 @@ pub fn PostCards(posts: Vec<PostMeta>) -> impl IntoView {
                     let href = format!("/blog/{}", meta.slug);
                     view! {
                         <li class="post-card">
-                            <h3><a href=href>{meta.title.clone()}</a></h3>
+                            {if top_level {
+                                view! { <h2 class="post-title"><a href=href>{meta.title.clone()}</a></h2> }
+                                    .into_any()
+                            } else {
+                                view! { <h3 class="post-title"><a href=href>{meta.title.clone()}</a></h3> }
+                                    .into_any()
+                            }}
                             <PostFacts meta=meta.clone() />
                             <p>{meta.summary.clone()}</p>
                             <TagLinks tags=meta.tags.clone() />
