@@ -285,3 +285,21 @@ async fn idle_session_ends_and_input_defers_it() -> Result<()> {
     server.server.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn shutdown_while_containers_are_being_created_leaks_nothing() -> Result<()> {
+    let server = TestServer::start(test_config()).await?;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(server.create_session().await?);
+    }
+    // No tab attached and creation still under way: shutdown must still remove every container.
+    server.server.shutdown().await;
+    for id in ids {
+        assert!(
+            labelled(Some(&id)).await?.is_empty(),
+            "container of {id} leaked"
+        );
+    }
+    Ok(())
+}

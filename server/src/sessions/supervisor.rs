@@ -40,17 +40,15 @@ impl Supervisor {
                 None => self.sandbox.create(&spec).await,
             }
         };
-        let created = tokio::select! {
-            created = create => created,
-            () = self.session.cancel.cancelled() => {
-                self.finish(self.session.cancel_reason());
-                return;
-            }
-        };
-        let guard = match created {
+        // Never cancelled midway: a creation dropped after the engine made the container but
+        // before we learn its id would leak it. It is short; cancellation is honoured next.
+        let guard = match create.await {
             Ok(container) => ContainerGuard::new(self.sandbox.clone(), container),
             Err(error) => return self.fail(error).await,
         };
+        if self.session.cancel.is_cancelled() {
+            return self.end(self.session.cancel_reason(), guard).await;
+        }
         let Some(container) = guard.id().cloned() else {
             return;
         };
@@ -78,12 +76,7 @@ impl Supervisor {
             () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
         };
         tracing::info!(session = %id, ?reason, "session ended");
-        self.session.set_state(SessionState::Ended(reason));
-        self.session.output.close();
-        // Forget the session only once its container is gone, so the reaper never mistakes a
-        // container being removed for an orphan.
-        self.remove(guard).await;
-        self.store.remove(&id);
+        self.end(reason, guard).await;
     }
 
     /// Records why the session could not start and keeps it findable for the grace period, so
@@ -99,10 +92,14 @@ impl Supervisor {
         self.store.remove(&self.session.id);
     }
 
-    fn finish(&self, reason: EndReason) {
-        self.store.remove(&self.session.id);
+    /// Tells attached tabs why the session ended, removes the container, then forgets the
+    /// session — only once its container is gone, so the reaper never mistakes a container
+    /// being removed for an orphan.
+    async fn end(&self, reason: EndReason, guard: ContainerGuard) {
         self.session.set_state(SessionState::Ended(reason));
         self.session.output.close();
+        self.remove(guard).await;
+        self.store.remove(&self.session.id);
     }
 
     async fn remove(&self, guard: ContainerGuard) {
