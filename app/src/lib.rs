@@ -61,7 +61,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                         view! {
                             <link rel="stylesheet" href="/vendor/xterm/css/xterm.css" />
                             <AutoReload options=options.clone() />
-                            <HydrationScripts options />
+                            // Deferred to idle time: the page is complete as HTML, so the WASM
+                            // stays off the critical path and the first paint does not wait.
+                            <HydrationScripts options defer=true />
                         }
                     })}
                 <MetaTags />
