@@ -15,9 +15,9 @@ apt_install() {
     return 1
   fi
   say "installing $* (apt)"
-  if [ -z "${ROOTRESUME_APT_UPDATED:-}" ]; then
+  if [ -z "${RR_SETUP_APT_UPDATED:-}" ]; then
     apt-get update -qq
-    export ROOTRESUME_APT_UPDATED=1
+    export RR_SETUP_APT_UPDATED=1
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }

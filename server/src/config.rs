@@ -305,19 +305,26 @@ impl Config {
     }
 }
 
+/// Top-level keys an environment variable may set.
+const TOP_LEVEL_KEYS: [&str; 4] = [
+    "instance",
+    "docker_host",
+    "vendor_dir",
+    "shutdown_timeout_secs",
+];
+
 /// Maps `ROOTRESUME_SANDBOX_MEMORY_MIB` to `sandbox.memory_mib`, `ROOTRESUME_DOCKER_HOST` to
-/// `docker_host`; other variables are not ours.
+/// `docker_host`. Variables naming no section or top-level key are not settings (scripts and
+/// test tools use the prefix too) and are left alone; a bad key inside a section is still an
+/// error.
 fn env_key(name: &str) -> Option<String> {
     let rest = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
-    if rest == "config" {
-        return None;
-    }
     for section in SECTIONS {
         if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return Some(format!("{section}.{key}"));
         }
     }
-    Some(rest)
+    TOP_LEVEL_KEYS.contains(&rest.as_str()).then_some(rest)
 }
 
 /// Sets `dotted.key` in the table; the value is read as TOML (numbers, booleans) or else text.
@@ -431,6 +438,20 @@ mod tests {
             error.to_string(),
             "invalid configuration: sessions.grace_secs = 0 is outside 1..=3600"
         );
+    }
+
+    #[test]
+    fn unrelated_prefixed_variables_are_ignored_but_section_typos_are_not() {
+        assert!(load(
+            &[],
+            &[
+                ("ROOTRESUME_BASE_URL", "http://x"),
+                ("ROOTRESUME_CONFIG_X", "1")
+            ]
+        )
+        .is_ok());
+        let error = load(&[], &[("ROOTRESUME_SANDBOX_MEMROY_MIB", "5")]).unwrap_err();
+        assert!(error.to_string().contains("memroy_mib"), "{error}");
     }
 
     #[test]

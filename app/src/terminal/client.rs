@@ -95,6 +95,9 @@ fn options() -> TerminalOptions {
     options.set_font_size(15);
     options.set_font_family("ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace");
     options.set_scrollback(5000);
+    // xterm.js takes a fractional ratio; the crate's setter only takes whole numbers. 4.5:1 is
+    // the WCAG AA contrast for text, so dim output stays readable.
+    let _ = js_sys::Reflect::set(&options, &"minimumContrastRatio".into(), &4.5.into());
     let theme = Theme::new();
     theme.set_background("#0f1419");
     theme.set_foreground("#e6e1cf");
