@@ -92,3 +92,12 @@ test("a stale session id in the tab gets a fresh sandbox", async ({ page }) => {
   await expect(page.locator(".xterm-rows")).toContainText("unknown or has expired");
   await page.close();
 });
+
+test("a reload restores the screen: recent output is replayed", async ({ page }) => {
+  await openShell(page);
+  await runAndExpect(page, "echo replayed-$((6*7))-line", "replayed-42-line");
+  await page.reload();
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready");
+  await expectRow(page, "replayed-42-line");
+  await page.close();
+});
