@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::sandbox::SandboxLimits;
+use crate::sandbox::{check_range, SandboxLimits};
 
 /// The file read when no `--config` flag or `ROOTRESUME_CONFIG` variable names one.
 pub const DEFAULT_CONFIG_FILE: &str = "rootresume.toml";
@@ -231,36 +231,44 @@ impl Config {
     /// Checks every setting is in its allowed range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.sessions;
-        let secs = |d: Duration| d.as_secs();
-        if !(1..=3600).contains(&secs(s.grace_period)) {
-            return Err(ConfigError::Invalid(format!(
-                "sessions.grace_secs = {} is outside 1..=3600",
-                secs(s.grace_period)
-            )));
-        }
-        if !(5..=86_400).contains(&secs(s.max_lifetime)) {
-            return Err(ConfigError::Invalid(format!(
-                "sessions.max_lifetime_secs = {} is outside 5..=86400",
-                secs(s.max_lifetime)
-            )));
-        }
-        if !(5..=86_400).contains(&secs(s.idle_timeout)) {
-            return Err(ConfigError::Invalid(format!(
-                "sessions.idle_timeout_secs = {} is outside 5..=86400",
-                secs(s.idle_timeout)
-            )));
-        }
-        if !(1..=100_000).contains(&s.max_sessions) {
-            return Err(ConfigError::Invalid(format!(
-                "sessions.max_sessions = {} is outside 1..=100000",
-                s.max_sessions
-            )));
-        }
-        if !(1..=1000).contains(&s.max_per_client) {
-            return Err(ConfigError::Invalid(format!(
-                "sessions.max_per_client = {} is outside 1..=1000",
-                s.max_per_client
-            )));
+        let usize_setting = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let ranges = [
+            ("sessions.grace_secs", s.grace_period.as_secs(), 1, 3600),
+            (
+                "sessions.max_lifetime_secs",
+                s.max_lifetime.as_secs(),
+                5,
+                86_400,
+            ),
+            (
+                "sessions.idle_timeout_secs",
+                s.idle_timeout.as_secs(),
+                5,
+                86_400,
+            ),
+            (
+                "sessions.max_sessions",
+                usize_setting(s.max_sessions),
+                1,
+                100_000,
+            ),
+            (
+                "sessions.max_per_client",
+                usize_setting(s.max_per_client),
+                1,
+                1000,
+            ),
+            ("sessions.pool_ttl_secs", s.pool_ttl.as_secs(), 10, 86_400),
+            (
+                "sessions.output_buffer_bytes",
+                usize_setting(s.output_buffer_bytes),
+                4096,
+                16 << 20,
+            ),
+            ("reaper.interval_secs", self.reaper.interval_secs, 1, 86_400),
+        ];
+        for (key, value, min, max) in ranges {
+            check_range(key, value, min, max).map_err(ConfigError::Invalid)?;
         }
         if s.pool_size > s.max_sessions {
             return Err(ConfigError::Invalid(format!(
@@ -268,28 +276,10 @@ impl Config {
                 s.pool_size, s.max_sessions
             )));
         }
-        if !(10..=86_400).contains(&secs(s.pool_ttl)) {
-            return Err(ConfigError::Invalid(format!(
-                "sessions.pool_ttl_secs = {} is outside 10..=86400",
-                secs(s.pool_ttl)
-            )));
-        }
         if s.rate_burst == 0 || s.rate_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "sessions.rate_burst and sessions.rate_per_minute must be at least 1".into(),
             ));
-        }
-        if !(4096..=16 << 20).contains(&s.output_buffer_bytes) {
-            return Err(ConfigError::Invalid(format!(
-                "sessions.output_buffer_bytes = {} is outside 4096..=16777216",
-                s.output_buffer_bytes
-            )));
-        }
-        if !(1..=86_400).contains(&self.reaper.interval_secs) {
-            return Err(ConfigError::Invalid(format!(
-                "reaper.interval_secs = {} is outside 1..=86400",
-                self.reaper.interval_secs
-            )));
         }
         let valid_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
         if self.instance.is_empty()

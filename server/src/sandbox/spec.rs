@@ -63,11 +63,12 @@ impl SandboxLimits {
     /// Checks every limit is in a range that makes a usable and safe sandbox.
     pub fn validate(&self) -> Result<(), String> {
         let in_range = |key: &str, value: u32, min: u32, max: u32| {
-            if (min..=max).contains(&value) {
-                Ok(())
-            } else {
-                Err(format!("sandbox.{key} = {value} is outside {min}..={max}"))
-            }
+            check_range(
+                &format!("sandbox.{key}"),
+                value.into(),
+                min.into(),
+                max.into(),
+            )
         };
         in_range("home_mib", self.home_mib, 1, 4096)?;
         in_range("tmp_mib", self.tmp_mib, 1, 4096)?;
@@ -92,6 +93,15 @@ impl SandboxLimits {
             ));
         }
         Ok(())
+    }
+}
+
+/// Checks a setting lies in `min..=max`; the error names the key, the value and the range.
+pub fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{key} = {value} is outside {min}..={max}"))
     }
 }
 
