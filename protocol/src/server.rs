@@ -39,6 +39,8 @@ pub enum SessionNotice {
         session: String,
         /// Whether the shell already existed before this connection.
         resumed: bool,
+        /// Seconds until the session reaches its maximum lifetime, so the page can count down.
+        seconds_left: u32,
     },
     /// The session ends in `seconds_left` seconds.
     Expiring {
@@ -165,9 +167,14 @@ impl ServerMessage {
 impl SessionNotice {
     fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Started { session, resumed } => {
+            Self::Started {
+                session,
+                resumed,
+                seconds_left,
+            } => {
                 out.push(NOTICE_STARTED);
                 out.push(u8::from(*resumed));
+                out.extend_from_slice(&seconds_left.to_be_bytes());
                 out.extend_from_slice(session.as_bytes());
             }
             Self::Expiring { seconds_left } => {
@@ -185,7 +192,7 @@ impl SessionNotice {
         let (kind, body) = codec::code_then_rest("notice", payload)?;
         match kind {
             NOTICE_STARTED => {
-                let (resumed, session) = codec::code_then_rest("started notice", body)?;
+                let (resumed, rest) = codec::code_then_rest("started notice", body)?;
                 let resumed = match resumed {
                     0 => false,
                     1 => true,
@@ -196,9 +203,17 @@ impl SessionNotice {
                         })
                     }
                 };
+                let Some((seconds_left, session)) = rest.split_first_chunk::<4>() else {
+                    return Err(DecodeError::BadLength {
+                        message: "started notice",
+                        expected: "at least 5",
+                        found: body.len(),
+                    });
+                };
                 Ok(Self::Started {
                     session: codec::text("session id", session)?,
                     resumed,
+                    seconds_left: u32::from_be_bytes(*seconds_left),
                 })
             }
             NOTICE_EXPIRING => Ok(Self::Expiring {

@@ -31,10 +31,12 @@ fn every_server_message() -> Vec<ServerMessage> {
         ServerMessage::Notice(SessionNotice::Started {
             session: "2b1f0c8e-9d1a-4c5e-8f00-123456789abc".into(),
             resumed: false,
+            seconds_left: 3600,
         }),
         ServerMessage::Notice(SessionNotice::Started {
             session: String::new(),
             resumed: true,
+            seconds_left: 0,
         }),
         ServerMessage::Notice(SessionNotice::Expiring { seconds_left: 300 }),
     ];
@@ -155,6 +157,14 @@ fn malformed_frames_give_specific_errors() {
             value: 2
         })
     );
+    assert_eq!(
+        ServerMessage::decode(&[1, 0x82, 0x01, 1, 0, 0]),
+        Err(DecodeError::BadLength {
+            message: "started notice",
+            expected: "at least 5",
+            found: 3
+        })
+    );
     let oversized = vec![1u8; MAX_FRAME_LEN + 1];
     assert_eq!(
         ClientMessage::decode(&oversized),
@@ -200,8 +210,12 @@ fn arb_server() -> impl Strategy<Value = ServerMessage> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..512).prop_map(ServerMessage::Output),
         any::<u64>().prop_map(ServerMessage::Pong),
-        (".{0,40}", any::<bool>()).prop_map(|(session, resumed)| {
-            ServerMessage::Notice(SessionNotice::Started { session, resumed })
+        (".{0,40}", any::<bool>(), any::<u32>()).prop_map(|(session, resumed, seconds_left)| {
+            ServerMessage::Notice(SessionNotice::Started {
+                session,
+                resumed,
+                seconds_left,
+            })
         }),
         any::<u32>().prop_map(|seconds_left| {
             ServerMessage::Notice(SessionNotice::Expiring { seconds_left })

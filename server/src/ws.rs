@@ -119,6 +119,7 @@ async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option
     let started = SessionNotice::Started {
         session: session.id.to_string(),
         resumed: attachment.resumed,
+        seconds_left: seconds_until(session.expires_at()),
     };
     if send(&mut socket, ServerMessage::Notice(started)).await {
         let outcome = pump(
@@ -186,8 +187,7 @@ async fn pump(
                 let now = Instant::now();
                 // Input may have moved the end while we slept: warn only if it is still near.
                 if next_warning(session.ends_at(), warned_until).is_some_and(|at| at <= now) {
-                    let left = session.ends_at().saturating_duration_since(now);
-                    let notice = SessionNotice::Expiring { seconds_left: left.as_secs_f64().round() as u32 };
+                    let notice = SessionNotice::Expiring { seconds_left: seconds_until(session.ends_at()) };
                     if !send(socket, ServerMessage::Notice(notice)).await {
                         return Outcome::ClientLeft;
                     }
@@ -241,6 +241,16 @@ async fn pump(
             }
         }
     }
+}
+
+/// Whole seconds from now until `at`, rounded to the nearest (0 once it has passed).
+fn seconds_until(at: Instant) -> u32 {
+    let left = at
+        .saturating_duration_since(Instant::now())
+        .as_secs_f64()
+        .round();
+    // Lifetimes are validated to at most days, far below u32::MAX seconds.
+    left.min(f64::from(u32::MAX)) as u32
 }
 
 /// The next moment, not before `from`, to warn that the session ends at `end`.

@@ -15,7 +15,7 @@ use web_sys::{BinaryType, CloseEvent, HtmlElement, MessageEvent, WebSocket};
 use xterm_js_rs::addons::fit::FitAddon;
 use xterm_js_rs::{Terminal, TerminalAddon, TerminalOptions, Theme};
 
-use super::PanelState;
+use super::{with_ctrl, BarKey, PanelSignals, PanelState};
 
 /// Where the tab keeps its session id: survives a reload, not shared with new tabs.
 const STORAGE_KEY: &str = "rootresume.session";
@@ -47,13 +47,15 @@ struct Client {
     socket: RefCell<Option<WebSocket>>,
     state: RwSignal<PanelState>,
     status: RwSignal<String>,
+    deadline_ms: RwSignal<Option<f64>>,
+    ctrl: RwSignal<bool>,
     backoff_ms: Cell<i32>,
 }
 
 /// Opens xterm.js in `host` and connects it to this tab's sandbox; returns a handle for [`stop`].
-pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<String>) -> u32 {
+pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     let term = Terminal::new(&options());
-    term.open(host);
+    term.open(host.clone());
     let fit = FitAddon::new();
     // `unchecked_into`: `ITerminalAddon` is a TypeScript interface, not a class to test against.
     term.load_addon(fit.clone().unchecked_into::<TerminalAddon>());
@@ -65,15 +67,37 @@ pub fn start(host: HtmlElement, state: RwSignal<PanelState>, status: RwSignal<St
         closed: Cell::new(false),
         fit,
         socket: RefCell::new(None),
-        state,
-        status,
+        state: panel.state,
+        status: panel.status,
+        deadline_ms: panel.deadline_ms,
+        ctrl: panel.ctrl,
         backoff_ms: Cell::new(500),
     });
-    client.listen();
+    client.listen(&host);
     connect(client.clone());
     let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
     CLIENTS.with(|clients| clients.borrow_mut().insert(handle, client));
     handle
+}
+
+fn client(handle: u32) -> Option<Rc<Client>> {
+    CLIENTS.with(|clients| clients.borrow().get(&handle).cloned())
+}
+
+/// Starts a fresh sandbox in a panel whose session ended (the "start a new sandbox" button).
+pub fn restart(handle: u32) {
+    if let Some(client) = client(handle) {
+        client.restart();
+    }
+}
+
+/// Sends a key from the phone key bar, as if typed, and keeps the keyboard up.
+pub fn press(handle: u32, key: BarKey) {
+    if let Some(client) = client(handle) {
+        client.ctrl.set(false);
+        client.send(&ClientMessage::Input(key.bytes().to_vec()));
+        client.term.focus();
+    }
 }
 
 /// Closes the socket and the terminal of a panel that left the page (client-side navigation).
@@ -159,17 +183,33 @@ impl Client {
         });
     }
 
-    /// Wires keyboard input, terminal resizes and window resizes.
-    fn listen(self: &Rc<Self>) {
+    fn restart(self: &Rc<Self>) {
+        if self.state.get_untracked() != PanelState::Ended {
+            return;
+        }
+        self.term.reset();
+        self.deadline_ms.set(None);
+        self.set(PanelState::Starting, "starting your sandbox…");
+        connect(self.clone());
+        self.term.focus();
+    }
+
+    /// Wires keyboard input, taps, terminal resizes and window resizes.
+    fn listen(self: &Rc<Self>, host: &HtmlElement) {
         let client = self.clone();
         let on_data = Closure::<dyn FnMut(String)>::new(move |data: String| {
             if client.state.get_untracked() == PanelState::Ended {
                 if data.contains('\r') {
-                    client.term.reset();
-                    client.set(PanelState::Starting, "starting your sandbox…");
-                    connect(client.clone());
+                    client.restart();
                 }
                 return;
+            }
+            // The key bar's Ctrl applies to the next key typed on the (phone) keyboard.
+            if client.ctrl.get_untracked() {
+                client.ctrl.set(false);
+                if let Some(control) = with_ctrl(&data) {
+                    return client.send(&ClientMessage::Input(vec![control]));
+                }
             }
             for chunk in data.as_bytes().chunks(MAX_DATA_LEN) {
                 client.send(&ClientMessage::Input(chunk.to_vec()));
@@ -192,6 +232,12 @@ impl Client {
         self.term.on_resize(on_resize.as_ref().unchecked_ref());
         on_resize.forget();
 
+        // A tap anywhere on the panel focuses the terminal, which brings up a phone's keyboard.
+        let client = self.clone();
+        let on_tap = Closure::<dyn FnMut()>::new(move || client.term.focus());
+        let _ = host.add_event_listener_with_callback("click", on_tap.as_ref().unchecked_ref());
+        on_tap.forget();
+
         let client = self.clone();
         let on_window_resize = Closure::<dyn FnMut()>::new(move || client.fit.fit());
         if let Some(window) = web_sys::window() {
@@ -211,8 +257,14 @@ impl Client {
                 let data = js_sys::Uint8Array::from(bytes.as_slice());
                 self.term.unchecked_ref::<ByteTerminal>().write_bytes(&data);
             }
-            ServerMessage::Notice(SessionNotice::Started { session, resumed }) => {
+            ServerMessage::Notice(SessionNotice::Started {
+                session,
+                resumed,
+                seconds_left,
+            }) => {
                 store_session(Some(&session));
+                self.deadline_ms
+                    .set(Some(js_sys::Date::now() + f64::from(seconds_left) * 1000.0));
                 self.backoff_ms.set(500);
                 let how = if resumed {
                     "reattached to your sandbox"
@@ -224,7 +276,18 @@ impl Client {
             }
             ServerMessage::Notice(SessionNotice::Expiring { seconds_left }) => {
                 let minutes = seconds_left.div_ceil(60);
-                self.notice(33, &format!("[this sandbox ends in {minutes} min]"));
+                // Sooner than the lifetime: the idle timeout is what ends it, and typing helps.
+                let lifetime_left_ms = self
+                    .deadline_ms
+                    .get_untracked()
+                    .map_or(f64::MAX, |deadline| deadline - js_sys::Date::now());
+                let idle = lifetime_left_ms > f64::from(seconds_left) * 1000.0 + 5_000.0;
+                let text = if idle {
+                    format!("[idle: this sandbox ends in {minutes} min unless you type something]")
+                } else {
+                    format!("[this sandbox ends in {minutes} min]")
+                };
+                self.notice(33, &text);
             }
             ServerMessage::Notice(SessionNotice::Ended { reason }) => {
                 store_session(None);
@@ -238,7 +301,9 @@ impl Client {
                 };
                 self.notice(
                     33,
-                    &format!("[sandbox ended: {why}] Press Enter for a new one."),
+                    &format!(
+                        "[sandbox ended: {why}] Press Enter or the button below for a new one."
+                    ),
                 );
                 self.set(PanelState::Ended, "session ended");
             }

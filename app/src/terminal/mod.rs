@@ -2,8 +2,24 @@
 
 #[cfg(feature = "hydrate")]
 mod client;
+mod keys;
 
 use leptos::prelude::*;
+
+pub use keys::{with_ctrl, BarKey};
+
+/// The reactive state the panel shares with its browser-side client.
+#[derive(Debug, Clone, Copy)]
+pub struct PanelSignals {
+    /// What the panel is doing.
+    pub state: RwSignal<PanelState>,
+    /// A short status line for the bar.
+    pub status: RwSignal<String>,
+    /// When the session reaches its lifetime, in milliseconds since the epoch (browser clock).
+    pub deadline_ms: RwSignal<Option<f64>>,
+    /// Whether the bar's Ctrl is held for the next key.
+    pub ctrl: RwSignal<bool>,
+}
 
 /// What the panel is doing, shown to the visitor and exposed as `data-state` for tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,29 +49,83 @@ impl PanelState {
     }
 }
 
+/// Formats the time left as `m:ss`, or `h:mm:ss` past an hour.
+pub fn format_time_left(seconds: u64) -> String {
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{minutes}:{seconds:02}")
+    }
+}
+
 /// The live shell panel.
 #[component]
 pub fn Terminal() -> impl IntoView {
     let host = NodeRef::<leptos::html::Div>::new();
-    let state = RwSignal::new(PanelState::Starting);
-    let status = RwSignal::new(String::from("starting your sandbox…"));
+    let panel = PanelSignals {
+        state: RwSignal::new(PanelState::Starting),
+        status: RwSignal::new(String::from("starting your sandbox…")),
+        deadline_ms: RwSignal::new(None),
+        ctrl: RwSignal::new(false),
+    };
+    let PanelSignals {
+        state,
+        status,
+        deadline_ms,
+        ctrl,
+    } = panel;
+    // The browser clock, ticking once a second while a countdown is shown.
+    let now_ms = RwSignal::new(0.0_f64);
+    let handle = StoredValue::new(None::<u32>);
 
     #[cfg(feature = "hydrate")]
     {
-        let handle = StoredValue::new(None::<u32>);
         Effect::new(move |_| {
             if let Some(element) = host.get() {
                 if handle.get_value().is_none() {
-                    handle.set_value(Some(client::start(element.into(), state, status)));
+                    handle.set_value(Some(client::start(element.into(), panel)));
                 }
             }
         });
+        now_ms.set(js_sys::Date::now());
+        let ticker = set_interval_with_handle(
+            move || now_ms.set(js_sys::Date::now()),
+            std::time::Duration::from_secs(1),
+        )
+        .ok();
         on_cleanup(move || {
+            if let Some(ticker) = ticker {
+                ticker.clear();
+            }
             if let Some(handle) = handle.try_get_value().flatten() {
                 client::stop(handle);
             }
         });
     }
+
+    let time_left = move || {
+        let deadline = deadline_ms.get()?;
+        if matches!(state.get(), PanelState::Ended | PanelState::Unavailable) {
+            return None;
+        }
+        let seconds = ((deadline - now_ms.get()) / 1000.0).max(0.0).round() as u64;
+        Some(format!("{} left", format_time_left(seconds)))
+    };
+    let restart = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            client::restart(handle);
+        }
+    };
+    let press = move |key: BarKey| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            client::press(handle, key);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (key, handle);
+    };
 
     view! {
         <section class="terminal-panel" aria-label="Your sandbox shell">
@@ -69,8 +139,44 @@ pub fn Terminal() -> impl IntoView {
                 >
                     {move || status.get()}
                 </span>
+                <span
+                    class="terminal-time-left"
+                    data-testid="terminal-time-left"
+                    title="Time until this sandbox is removed"
+                >
+                    {time_left}
+                </span>
             </div>
             <div class="terminal-host" node_ref=host></div>
+            <Show when=move || state.get() == PanelState::Ended>
+                <div class="terminal-ended">
+                    <button class="button" data-testid="terminal-restart" on:click=restart>
+                        "Start a new sandbox"
+                    </button>
+                </div>
+            </Show>
+            <div class="terminal-keys" role="toolbar" aria-label="Keys a phone keyboard lacks">
+                {BarKey::ALL
+                    .into_iter()
+                    .take(2)
+                    .map(|key| view! { <KeyButton key press /> })
+                    .collect_view()}
+                <button
+                    type="button"
+                    class="terminal-key"
+                    aria-pressed=move || ctrl.get().to_string()
+                    // Keeps focus (and the phone keyboard) in the terminal.
+                    on:mousedown=|event| event.prevent_default()
+                    on:click=move |_| ctrl.update(|held| *held = !*held)
+                >
+                    "Ctrl"
+                </button>
+                {BarKey::ALL
+                    .into_iter()
+                    .skip(2)
+                    .map(|key| view! { <KeyButton key press /> })
+                    .collect_view()}
+            </div>
             <noscript>
                 <p class="terminal-noscript">
                     "The live shell needs JavaScript: it is a terminal (xterm.js) connected to a "
@@ -78,5 +184,35 @@ pub fn Terminal() -> impl IntoView {
                 </p>
             </noscript>
         </section>
+    }
+}
+
+/// One key of the phone key bar.
+#[component]
+fn KeyButton(key: BarKey, press: impl Fn(BarKey) + Copy + Send + Sync + 'static) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="terminal-key"
+            aria-label=key.name()
+            // Keeps focus (and the phone keyboard) in the terminal.
+            on:mousedown=|event| event.prevent_default()
+            on:click=move |_| press(key)
+        >
+            {key.label()}
+        </button>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_time_left;
+
+    #[test]
+    fn time_left_reads_like_a_clock() {
+        assert_eq!(format_time_left(0), "0:00");
+        assert_eq!(format_time_left(59), "0:59");
+        assert_eq!(format_time_left(3599), "59:59");
+        assert_eq!(format_time_left(3600), "1:00:00");
     }
 }

@@ -201,7 +201,9 @@ impl Term {
     /// Waits for the Started notice; returns (session, resumed).
     pub async fn started(&mut self) -> Result<(String, bool)> {
         match self.next_event(Duration::from_secs(30)).await? {
-            Event::Notice(SessionNotice::Started { session, resumed }) => Ok((session, resumed)),
+            Event::Notice(SessionNotice::Started {
+                session, resumed, ..
+            }) => Ok((session, resumed)),
             other => bail!("expected Started, got {other:?}"),
         }
     }
