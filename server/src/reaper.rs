@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::spec_epoch_now;
-use crate::sessions::SessionManager;
+use crate::sessions::{SessionManager, SessionState};
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +30,15 @@ pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::S
     };
     for container in containers {
         let expired = container.expires_at.is_some_and(|at| at <= now);
-        if expired || !container.running || !sessions.is_live(&container.session) {
-            if let Some(session) = sessions.get(&container.session) {
+        let owner = sessions.find(&container.session);
+        // A container is listed between its creation and its start: not running is a sign of
+        // death only once its session has started.
+        let starting = owner
+            .as_ref()
+            .is_some_and(|s| matches!(s.state(), SessionState::Starting));
+        let stopped = !container.running && !starting;
+        if expired || stopped || owner.is_none() {
+            if let Some(session) = owner {
                 // The supervisor owns this container: ask it to end, so the tab is told why.
                 session.end_with(rootresume_protocol::EndReason::ContainerGone);
             }

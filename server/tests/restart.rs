@@ -5,96 +5,24 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use common::{labelled, wait_removed, Term};
+use anyhow::Result;
+use common::real_server::{free_addr, RealServer};
+use common::{labelled, wait_removed};
 use server::sandbox::docker::DockerSandbox;
 use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
 
-struct RealServer {
-    child: Child,
-    addr: String,
-}
-
-impl RealServer {
-    async fn start(addr: &str, instance: &str, adopt: bool) -> Result<Self> {
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("ROOTRESUME_INSTANCE", instance)
-            .env("LEPTOS_SITE_ADDR", addr)
-            .env("LEPTOS_OUTPUT_NAME", "rootresume")
-            .env("ROOTRESUME_REAPER_ADOPT_ON_START", adopt.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting the server binary")?;
-        let server = Self {
-            child,
-            addr: addr.to_owned(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        // The port accepts connections as soon as it is bound; pages are served only after the
-        // start-up reconcile, so wait for a page.
-        while !common::http_get(&format!("http://{addr}/"))
-            .await
-            .is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
-        {
-            if Instant::now() > deadline {
-                bail!("server did not listen on {addr}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(server)
-    }
-
-    async fn session(&self) -> Result<String> {
-        let (status, body) =
-            common::http_post(&format!("http://{}/api/create_session", self.addr)).await?;
-        anyhow::ensure!(status == 200, "create_session answered {status}: {body}");
-        Ok(body.trim().trim_matches('"').to_owned())
-    }
-
-    async fn connect(&self, id: &str) -> Result<Term> {
-        Term::connect(&format!("ws://{}/ws/terminal?session={id}", self.addr)).await
-    }
-
-    fn kill_hard(&mut self) -> Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-
-    fn terminate(&mut self) -> Result<Duration> {
-        let started = Instant::now();
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -TERM failed");
-        let exit = self.child.wait()?;
-        anyhow::ensure!(exit.success(), "server exited with {exit}");
-        Ok(started.elapsed())
-    }
-}
-
-impl Drop for RealServer {
-    fn drop(&mut self) {
-        // A failed assertion must not leave a server running (its reaper would go on working).
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_addr() -> Result<String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.to_string())
+fn adopt(on: bool) -> (&'static str, &'static str) {
+    let value = if on { "true" } else { "false" };
+    ("ROOTRESUME_REAPER_ADOPT_ON_START", value)
 }
 
 #[tokio::test]
 async fn kill_dash_nine_then_restart_adopts_or_removes_everything() -> Result<()> {
     let addr = free_addr()?;
     let instance = format!("restart-{}", uuid::Uuid::new_v4().simple());
-    let mut first = RealServer::start(&addr, &instance, true).await?;
+    let mut first = RealServer::start(&addr, &instance, &[adopt(true)]).await?;
     let id = first.session().await?;
     let mut term = first.connect(&id).await?;
     term.started().await?;
@@ -118,7 +46,7 @@ async fn kill_dash_nine_then_restart_adopts_or_removes_everything() -> Result<()
     spec.expires_at = std::time::SystemTime::now() - Duration::from_secs(5);
     sandbox.create(&spec).await?;
 
-    let mut second = RealServer::start(&addr, &instance, true).await?;
+    let mut second = RealServer::start(&addr, &instance, &[adopt(true)]).await?;
     assert!(
         labelled(Some(&expired)).await?.is_empty(),
         "expired container survived the restart"
@@ -134,7 +62,7 @@ async fn kill_dash_nine_then_restart_adopts_or_removes_everything() -> Result<()
     second.kill_hard()?;
 
     // With adoption off, a restart removes what the crashed run left.
-    let mut third = RealServer::start(&addr, &instance, false).await?;
+    let mut third = RealServer::start(&addr, &instance, &[adopt(false)]).await?;
     assert!(
         labelled(Some(&id)).await?.is_empty(),
         "reconcile without adoption must remove it"

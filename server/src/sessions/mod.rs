@@ -125,9 +125,10 @@ impl SessionManager {
                 .take(client)
                 .map_err(|retry_after| SessionError::RateLimited { retry_after })?;
         }
-        if let Some(session) = self.pool.take() {
+        if let Some(session) = self.pool.take(|session| {
             session.claim(client, self.settings.max_lifetime);
             self.store.insert(session.clone());
+        }) {
             self.refill.notify_one();
             return Ok(session);
         }
@@ -277,9 +278,16 @@ impl SessionManager {
         }
     }
 
-    /// Whether a session with this id is live or waits in the pool (the reaper's question).
+    /// The live or pooled session with this id (the reaper's question). The pool is asked
+    /// first: a session handed out moves to the table before it leaves the pool.
+    pub fn find(&self, id: &str) -> Option<Arc<Session>> {
+        let id = Uuid::parse_str(id).ok()?;
+        self.pool.get(&id).or_else(|| self.store.get(&id))
+    }
+
+    /// Whether a session with this id is live or waits in the pool.
     pub fn is_live(&self, id: &str) -> bool {
-        self.get(id).is_some() || Uuid::parse_str(id).is_ok_and(|id| self.pool.contains(&id))
+        self.find(id).is_some()
     }
 
     /// How many sessions are live.

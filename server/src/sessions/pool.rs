@@ -25,15 +25,19 @@ impl Pool {
         self.list().push_back(session);
     }
 
-    /// Takes the session that has waited longest, preferring one whose shell already runs.
-    pub fn take(&self) -> Option<Arc<Session>> {
+    /// Takes the session that has waited longest, preferring one whose shell already runs, and
+    /// hands it to `hand_over` before letting go of the pool. Whoever checks the pool and then
+    /// the session table therefore always finds it in one of them (the reaper relies on this).
+    pub fn take(&self, hand_over: impl FnOnce(&Arc<Session>)) -> Option<Arc<Session>> {
         let mut list = self.list();
         list.retain(|s| !s.is_ending());
         let index = list
             .iter()
             .position(|s| matches!(s.state(), SessionState::Running))
             .or(if list.is_empty() { None } else { Some(0) })?;
-        list.remove(index)
+        let session = list.remove(index)?;
+        hand_over(&session);
+        Some(session)
     }
 
     /// Drops sessions that ended or failed; returns how many had failed to start (a sign the
@@ -66,8 +70,8 @@ impl Pool {
             .count()
     }
 
-    /// Whether the session with this id waits in the pool.
-    pub fn contains(&self, id: &Uuid) -> bool {
-        self.list().iter().any(|s| s.id == *id)
+    /// The session with this id, if it waits in the pool.
+    pub fn get(&self, id: &Uuid) -> Option<Arc<Session>> {
+        self.list().iter().find(|s| s.id == *id).cloned()
     }
 }

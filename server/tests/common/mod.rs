@@ -2,6 +2,8 @@
 //! WebSocket client, and a direct view of the Docker engine to check what really exists.
 #![allow(dead_code)]
 
+pub mod real_server;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -314,4 +316,26 @@ pub async fn wait_removed(session: &str, timeout: Duration) -> Result<Duration> 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Containers carrying our label that belong to deployment `instance`.
+pub async fn labelled_in(instance: &str) -> Result<Vec<String>> {
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([(
+            "label".to_owned(),
+            vec![
+                "rootresume.session".to_owned(),
+                format!("rootresume.instance={instance}"),
+            ],
+        )])),
+        ..Default::default()
+    };
+    Ok(docker()
+        .await?
+        .list_containers(Some(options))
+        .await?
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect())
 }
