@@ -290,9 +290,14 @@ pub async fn labelled(session: Option<&str>) -> Result<Vec<String>> {
         Some(id) => format!("rootresume.session={id}"),
         None => "rootresume.session".into(),
     };
+    containers_with(vec![label]).await
+}
+
+/// Ids of the containers (running or not) carrying every one of `labels`.
+async fn containers_with(labels: Vec<String>) -> Result<Vec<String>> {
     let options = ListContainersOptions {
         all: true,
-        filters: Some(HashMap::from([("label".to_owned(), vec![label])])),
+        filters: Some(HashMap::from([("label".to_owned(), labels)])),
         ..Default::default()
     };
     Ok(docker()
@@ -320,22 +325,9 @@ pub async fn wait_removed(session: &str, timeout: Duration) -> Result<Duration> 
 
 /// Containers carrying our label that belong to deployment `instance`.
 pub async fn labelled_in(instance: &str) -> Result<Vec<String>> {
-    let options = ListContainersOptions {
-        all: true,
-        filters: Some(HashMap::from([(
-            "label".to_owned(),
-            vec![
-                "rootresume.session".to_owned(),
-                format!("rootresume.instance={instance}"),
-            ],
-        )])),
-        ..Default::default()
-    };
-    Ok(docker()
-        .await?
-        .list_containers(Some(options))
-        .await?
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect())
+    containers_with(vec![
+        "rootresume.session".to_owned(),
+        format!("rootresume.instance={instance}"),
+    ])
+    .await
 }
