@@ -8,17 +8,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sandbox::{check_range, SandboxLimits};
+
+mod operate;
+
+pub use operate::{parse_address, LogFormat, MetricsSettings, ShutdownMode};
 
 /// The file read when no `--config` flag or `ROOTRESUME_CONFIG` variable names one.
 pub const DEFAULT_CONFIG_FILE: &str = "rootresume.toml";
 const ENV_PREFIX: &str = "ROOTRESUME_";
-const SECTIONS: [&str; 3] = ["sessions", "sandbox", "reaper"];
+const SECTIONS: [&str; 4] = ["sessions", "sandbox", "reaper", "metrics"];
 
 /// Everything the server can be told.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Name of this deployment, written on its containers: the reaper and the start-up
@@ -28,6 +32,14 @@ pub struct Config {
     pub docker_host: String,
     /// Folder holding npm's `@xterm/xterm` and `@xterm/addon-fit` packages. Default: `node_modules`.
     pub vendor_dir: PathBuf,
+    /// Address to serve the site on, e.g. `0.0.0.0:3000`; empty keeps Leptos' `site-addr`
+    /// (`LEPTOS_SITE_ADDR`, default `127.0.0.1:3000`). Default: empty.
+    pub listen: String,
+    /// Log lines as `text` or `json`. Default: `text`.
+    pub log_format: LogFormat,
+    /// On SIGTERM/SIGINT, `remove` the containers of live sessions or `keep` them for the next
+    /// process to re-adopt. Default: `remove`.
+    pub on_shutdown: ShutdownMode,
     /// Seconds to wait for sessions to end on shutdown. Default: 10.
     pub shutdown_timeout_secs: u64,
     /// Session lifetimes and caps.
@@ -36,10 +48,12 @@ pub struct Config {
     pub sandbox: SandboxLimits,
     /// Removal of containers no session owns.
     pub reaper: ReaperSettings,
+    /// Where Prometheus metrics are served.
+    pub metrics: MetricsSettings,
 }
 
 /// Session lifetimes and caps.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionSettings {
     /// How long a session may wait for its tab to come back before its container is removed.
@@ -78,7 +92,7 @@ pub struct SessionSettings {
 }
 
 /// Removal of containers no session owns.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReaperSettings {
     /// Seconds between sweeps. Default: 60.
@@ -98,10 +112,14 @@ impl Default for Config {
             docker_host: std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
             vendor_dir: PathBuf::from("node_modules"),
+            listen: String::new(),
+            log_format: LogFormat::default(),
+            on_shutdown: ShutdownMode::default(),
             shutdown_timeout_secs: 10,
             sessions: SessionSettings::default(),
             sandbox: SandboxLimits::default(),
             reaper: ReaperSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -291,15 +309,25 @@ impl Config {
                 self.instance
             )));
         }
+        parse_address("listen", &self.listen).map_err(ConfigError::Invalid)?;
+        self.metrics.validate().map_err(ConfigError::Invalid)?;
         self.sandbox.validate().map_err(ConfigError::Invalid)
+    }
+
+    /// Every setting with its value, as the TOML a config file would hold (for `--help`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|error| format!("# cannot list settings: {error}"))
     }
 }
 
 /// Top-level keys an environment variable may set.
-const TOP_LEVEL_KEYS: [&str; 4] = [
+const TOP_LEVEL_KEYS: [&str; 7] = [
     "instance",
     "docker_host",
     "vendor_dir",
+    "listen",
+    "log_format",
+    "on_shutdown",
     "shutdown_timeout_secs",
 ];
 
@@ -348,8 +376,12 @@ fn set(table: &mut toml::Table, key: &str, raw: &str, origin: &str) -> Result<()
 
 /// Durations written as whole seconds, where 0 means "never".
 mod optional_seconds {
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(value.map_or(0, |d| d.as_secs()))
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         u64::deserialize(d).map(|secs| (secs > 0).then(|| Duration::from_secs(secs)))
@@ -358,8 +390,12 @@ mod optional_seconds {
 
 /// Durations written as whole seconds.
 mod seconds {
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(value.as_secs())
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)

@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod feeds;
+pub mod health;
+pub mod metrics;
 pub mod reaper;
 pub mod routes;
 pub mod sandbox;
@@ -19,7 +21,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use config::Config;
+use config::{Config, ShutdownMode};
+use metrics::{MeteredSandbox, Metrics};
 use sandbox::docker::DockerSandbox;
 use sandbox::{Sandbox, SandboxError};
 use sessions::{InMemoryStore, SessionManager};
@@ -42,6 +45,14 @@ pub enum StartError {
     /// The listener's address could not be read.
     #[error("cannot read the listening address: {0}")]
     Listener(#[from] std::io::Error),
+    /// The separate metrics address could not be bound.
+    #[error("cannot listen for metrics on {addr} (metrics.listen): {source}")]
+    MetricsListener {
+        /// The configured address.
+        addr: String,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
 }
 
 impl Server {
@@ -66,12 +77,30 @@ impl Server {
         sandbox: Arc<dyn Sandbox>,
     ) -> Result<Self, StartError> {
         let addr = listener.local_addr()?;
-        let sessions = Arc::new(SessionManager::new(
-            sandbox.clone(),
-            Arc::new(InMemoryStore::default()),
-            config.sessions.clone(),
-            config.sandbox.clone(),
-        ));
+        let metrics = Arc::new(Metrics::new());
+        let sandbox: Arc<dyn Sandbox> = Arc::new(MeteredSandbox::new(sandbox, metrics.clone()));
+        let sessions = Arc::new(
+            SessionManager::new(
+                sandbox.clone(),
+                Arc::new(InMemoryStore::default()),
+                config.sessions.clone(),
+                config.sandbox.clone(),
+            )
+            .with_metrics(metrics)
+            .keep_on_shutdown(config.on_shutdown == ShutdownMode::Keep),
+        );
+        let metrics_listener = match config::parse_address("metrics.listen", &config.metrics.listen)
+        {
+            Ok(Some(metrics_addr)) => {
+                Some(TcpListener::bind(metrics_addr).await.map_err(|source| {
+                    StartError::MetricsListener {
+                        addr: config.metrics.listen.clone(),
+                        source,
+                    }
+                })?)
+            }
+            _ => None,
+        };
         match sandbox.check().await {
             Ok(()) => tracing::info!("sandbox engine reachable and image present"),
             Err(error) => {
@@ -106,6 +135,20 @@ impl Server {
                 tracing::error!(%error, "http server failed");
             }
         });
+        if let Some(listener) = metrics_listener {
+            let ops = health::router(sessions.clone(), &config.metrics.token, false);
+            let ops_stop = stop.clone();
+            tracing::info!(addr = %config.metrics.listen, "serving /metrics, /healthz and /readyz");
+            tasks.spawn(async move {
+                let service = ops.into_make_service_with_connect_info::<SocketAddr>();
+                if let Err(error) = axum::serve(listener, service)
+                    .with_graceful_shutdown(ops_stop.cancelled_owned())
+                    .await
+                {
+                    tracing::error!(%error, "metrics server failed");
+                }
+            });
+        }
         tracing::info!(%addr, "listening");
         Ok(Self {
             addr,

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use leptos::config::get_configuration;
-use server::config::Config;
+use server::config::{Config, LogFormat};
 use server::Server;
 use tracing_subscriber::EnvFilter;
 
@@ -13,24 +13,35 @@ USAGE: server [--config FILE] [--section.key=value ...]
 
 Settings come from rootresume.toml (or --config FILE / $ROOTRESUME_CONFIG), then ROOTRESUME_*
 environment variables (e.g. ROOTRESUME_SANDBOX_MEMORY_MIB=256), then flags
-(e.g. --sandbox.memory_mib=256). The README lists every key with its default.
-The listen address comes from Leptos: LEPTOS_SITE_ADDR (default 127.0.0.1:3000).";
+(e.g. --sandbox.memory_mib=256). The README explains each one.
+The listen address comes from Leptos (LEPTOS_SITE_ADDR, default 127.0.0.1:3000) unless the
+`listen` setting names one. Logs: RUST_LOG filters them (default info).
+
+Every setting, with its default (or the value the environment and flags give it):
+";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--help" || a == "-h") {
-        println!("{HELP}");
+        let args = std::env::args()
+            .skip(1)
+            .filter(|a| a != "--help" && a != "-h");
+        let config = Config::load(args, std::env::vars()).unwrap_or_default();
+        println!("{HELP}\n{}", config.to_toml());
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,server=info")),
-        )
-        .init();
-
     let config = Config::from_process()?;
-    let leptos = get_configuration(None).context("reading the Leptos configuration")?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+
+    let mut leptos = get_configuration(None).context("reading the Leptos configuration")?;
+    if let Ok(Some(addr)) = server::config::parse_address("listen", &config.listen) {
+        leptos.leptos_options.site_addr = addr;
+    }
     let addr = leptos.leptos_options.site_addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -43,7 +43,10 @@ pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::S
                 session.end_with(rootresume_protocol::EndReason::ContainerGone);
             }
             match sandbox.remove(&container.id).await {
-                Ok(()) => result.removed += 1,
+                Ok(()) => {
+                    result.removed += 1;
+                    sessions.metrics().reaper_removed.inc();
+                }
                 Err(error) => {
                     tracing::warn!(container = %container.id.0, %error, "reaper could not remove a container")
                 }
@@ -78,7 +81,10 @@ pub async fn reconcile(
             continue;
         }
         match sessions.sandbox().remove(&container.id).await {
-            Ok(()) => result.removed += 1,
+            Ok(()) => {
+                result.removed += 1;
+                sessions.metrics().reaper_removed.inc();
+            }
             Err(error) => {
                 tracing::warn!(container = %container.id.0, %error, "could not remove a container left by an earlier run")
             }

@@ -78,6 +78,7 @@ pub fn router(
         sessions: sessions.clone(),
         trusted_proxy_header: config.sessions.trusted_proxy_header.to_ascii_lowercase(),
     }));
+    let sessions_for_ops = sessions.clone();
     let state = AppState {
         leptos_options,
         sessions,
@@ -100,4 +101,9 @@ pub fn router(
         .layer(CompressionLayer::new().gzip(true))
         .route(WS_PATH, get(ws::terminal_socket))
         .with_state(state)
+        .merge(if config.metrics.listen.is_empty() {
+            crate::health::router(sessions_for_ops, &config.metrics.token, true)
+        } else {
+            Router::new()
+        })
 }

@@ -21,6 +21,10 @@ const CLOSE_POLICY: u16 = 1008;
 const CLOSE_NORMAL: u16 = 1000;
 /// Close code when the server cannot serve the request now.
 const CLOSE_TRY_AGAIN: u16 = 1013;
+/// Close code for a server restart (RFC 6455 registry): the client should reconnect.
+const CLOSE_RESTARTING: u16 = 1012;
+/// Said to a tab whose shell survives a server restart.
+const RESTARTING: &str = "the server is restarting; reconnecting to your sandbox";
 /// How long before the end of its lifetime a session warns the visitor.
 const WARN_BEFORE_END: [Duration; 2] = [Duration::from_secs(5 * 60), Duration::from_secs(60)];
 
@@ -42,7 +46,10 @@ pub async fn terminal_socket(
         .max_message_size(MAX_FRAME_LEN)
         .on_upgrade(move |socket| async move {
             let session = sessions.get(&query.session);
-            serve(socket, &sessions, session).await;
+            let span = session
+                .as_ref()
+                .map_or_else(tracing::Span::none, |session| session.span());
+            tracing::Instrument::instrument(serve(socket, &sessions, session), span).await;
         })
 }
 
@@ -110,6 +117,7 @@ async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option
             .await;
             return close(socket, CLOSE_NORMAL, "session ended").await;
         }
+        SessionState::Suspended => return close(socket, CLOSE_RESTARTING, RESTARTING).await,
         SessionState::Starting => return,
     }
 
@@ -129,6 +137,7 @@ async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option
             &mut cursor,
             &mut owner,
             attachment.generation,
+            !attachment.resumed,
         )
         .await;
         session.detach(attachment.generation);
@@ -145,6 +154,9 @@ async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option
             Outcome::Ended => {
                 let reason = match session.state() {
                     SessionState::Ended(reason) => reason,
+                    SessionState::Suspended => {
+                        return close(socket, CLOSE_RESTARTING, RESTARTING).await;
+                    }
                     _ => EndReason::ContainerGone,
                 };
                 send(
@@ -177,6 +189,7 @@ async fn pump(
     cursor: &mut u64,
     owner: &mut tokio::sync::watch::Receiver<u64>,
     generation: u64,
+    mut first_attach: bool,
 ) -> Outcome {
     // Warnings already given; input moves the idle deadline, which re-arms them.
     let mut warned_until = Instant::now();
@@ -203,21 +216,21 @@ async fn pump(
                     }
                     Some(Ok(Message::Close(_))) | None => return Outcome::ClientLeft,
                     Some(Err(error)) => {
-                        tracing::debug!(session = %session.id, %error, "websocket error");
+                        tracing::debug!(%error, "websocket error");
                         return Outcome::BadFrame(format!("bad websocket frame: {error}"));
                     }
                 };
                 match ClientMessage::decode(&frame) {
                     Ok(ClientMessage::Input(bytes)) => {
                         if let Err(error) = session.write_input(&bytes).await {
-                            tracing::debug!(session = %session.id, %error, "input not delivered");
+                            tracing::debug!(%error, "input not delivered");
                         }
                     }
                     Ok(ClientMessage::Resize { cols, rows }) => {
                         // A zero or absurd size confuses full-screen programs: clamp to a screen.
                         let size = TermSize { cols: cols.clamp(2, 1000), rows: rows.clamp(1, 500) };
                         if let Err(error) = sessions.resize(session, size).await {
-                            tracing::debug!(session = %session.id, %error, "resize failed");
+                            tracing::debug!(%error, "resize failed");
                         }
                     }
                     Ok(ClientMessage::Ping(nonce)) => {
@@ -232,6 +245,10 @@ async fn pump(
                 let Some(bytes) = output else { return Outcome::Ended };
                 if !send(socket, ServerMessage::Output(bytes)).await {
                     return Outcome::ClientLeft;
+                }
+                if first_attach {
+                    first_attach = false;
+                    sessions.metrics().first_prompt(session.requested_at().elapsed());
                 }
             }
             changed = owner.changed() => {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The label every container the project creates carries; its value is the session id.
 pub const SESSION_LABEL: &str = "rootresume.session";
@@ -14,7 +14,7 @@ pub const CREATED_LABEL: &str = "rootresume.created";
 pub const EXPIRES_LABEL: &str = "rootresume.expires";
 
 /// Limits applied to every sandbox container. The defaults are the production settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxLimits {
     /// Image the shells run in.

@@ -25,6 +25,12 @@ impl ContainerGuard {
         self.container.as_ref()
     }
 
+    /// Gives up ownership without removing the container: it is left for the next server
+    /// process to re-adopt (shutdown in `keep` mode).
+    pub fn release(mut self) -> Option<ContainerId> {
+        self.container.take()
+    }
+
     /// Removes the container now.
     pub async fn shutdown(mut self) -> Result<(), SandboxError> {
         match self.container.take() {

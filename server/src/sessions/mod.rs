@@ -34,6 +34,7 @@ pub use store::{InMemoryStore, SessionStore};
 use supervisor::Supervisor;
 
 use crate::config::SessionSettings;
+use crate::metrics::{Metrics, RejectLabel};
 use crate::sandbox::{
     spec_epoch_now, ContainerId, LabelledContainer, Sandbox, SandboxError, SandboxLimits, TermSize,
 };
@@ -75,6 +76,8 @@ pub struct SessionManager {
     refill: Notify,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    keep_on_shutdown: bool,
+    metrics: Arc<Metrics>,
 }
 
 impl SessionManager {
@@ -95,7 +98,32 @@ impl SessionManager {
             limits,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            keep_on_shutdown: false,
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Counts into `metrics` instead of a private set.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// On shutdown, leave visitors' containers running for the next process to re-adopt
+    /// instead of removing them.
+    pub fn keep_on_shutdown(mut self, keep: bool) -> Self {
+        self.keep_on_shutdown = keep;
+        self
+    }
+
+    /// Whether shutdown leaves visitors' containers for re-adoption.
+    pub fn keeps_on_shutdown(&self) -> bool {
+        self.keep_on_shutdown
+    }
+
+    /// The metrics this manager counts into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The sandbox backend, for health checks and the reaper.
@@ -107,6 +135,22 @@ impl SessionManager {
     /// in the background. Refuses when the server is full, the client has its share, or the
     /// client creates sessions too fast.
     pub fn create(&self, client: Option<IpAddr>) -> Result<Arc<Session>, SessionError> {
+        let created = self.admit(client);
+        match &created {
+            Ok(_) => {
+                self.metrics.sessions_started.inc();
+            }
+            Err(error) => self.metrics.rejected(match error {
+                SessionError::AtCapacity { .. } => RejectLabel::at_capacity,
+                SessionError::TooManyForClient { .. } => RejectLabel::per_client,
+                SessionError::RateLimited { .. } => RejectLabel::rate_limited,
+                SessionError::ShuttingDown => RejectLabel::shutting_down,
+            }),
+        }
+        created
+    }
+
+    fn admit(&self, client: Option<IpAddr>) -> Result<Arc<Session>, SessionError> {
         if self.shutdown.is_cancelled() {
             return Err(SessionError::ShuttingDown);
         }
@@ -238,7 +282,7 @@ impl SessionManager {
             .max_by_key(|s| s.idle_for());
         match idlest {
             Some(session) => {
-                tracing::info!(session = %session.id, idle = ?session.idle_for(), "reclaiming an idle session for a new visitor");
+                tracing::info!(session = %session.tag(), idle = ?session.idle_for(), "reclaiming an idle session for a new visitor");
                 session.end_with(EndReason::Idle);
                 true
             }
@@ -260,8 +304,14 @@ impl SessionManager {
             lifetime: self.settings.max_lifetime,
             pool_ttl,
             limits: self.limits.clone(),
+            keep_on_shutdown: self.keep_on_shutdown,
+            metrics: self.metrics.clone(),
         };
-        self.tasks.spawn(supervisor.run(existing));
+        let span = supervisor.session.span();
+        self.tasks.spawn(tracing::Instrument::instrument(
+            supervisor.run(existing),
+            span,
+        ));
     }
 
     /// Finds a live session by the id a browser sent; `None` for unknown, malformed or ended ids.
@@ -288,6 +338,16 @@ impl SessionManager {
     /// Whether a session with this id is live or waits in the pool.
     pub fn is_live(&self, id: &str) -> bool {
         self.find(id).is_some()
+    }
+
+    /// The most sessions alive at once (`sessions.max_sessions`).
+    pub fn capacity(&self) -> usize {
+        self.settings.max_sessions
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
     }
 
     /// How many sessions are live.

@@ -27,6 +27,9 @@ pub enum SessionState {
     Failed(SandboxError),
     /// The session is over.
     Ended(EndReason),
+    /// The server shut down and left the container running for the next process to re-adopt;
+    /// the tab should reconnect with the same id.
+    Suspended,
 }
 
 /// A live session. The session's supervisor task owns its container; this object is what
@@ -37,6 +40,8 @@ pub struct Session {
     client: Mutex<Option<IpAddr>>,
     /// False while the session waits in the warm pool; true once a visitor has it.
     claimed: watch::Sender<bool>,
+    /// When a visitor asked for it: creation, or hand-out from the pool.
+    requested_at: Mutex<Instant>,
     /// When the session must end at the latest.
     expires_at: Mutex<Instant>,
     /// How long the session may go without input.
@@ -80,6 +85,7 @@ impl Session {
             id,
             client: Mutex::new(client),
             claimed: watch::channel(true).0,
+            requested_at: Mutex::new(Instant::now()),
             expires_at: Mutex::new(expires_at),
             idle_timeout,
             last_input: Mutex::new(Instant::now()),
@@ -110,7 +116,31 @@ impl Session {
         let now = Instant::now();
         self.set_expires_at(now + lifetime);
         *lock(&self.last_input) = now;
+        *lock(&self.requested_at) = now;
         self.claimed.send_replace(true);
+    }
+
+    /// A short name for logs and the container's hostname (`rr-` and the id's first 8 hex
+    /// digits): enough to follow one session, far too little to attach to it, because the id is
+    /// what lets a tab in.
+    pub fn tag(&self) -> String {
+        let id = self.id.simple().to_string();
+        format!("rr-{}", &id[..8])
+    }
+
+    /// A tracing span carrying the session's [`Session::tag`].
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("session", tag = %self.tag())
+    }
+
+    /// Whether a visitor has the session (false while it waits in the pool).
+    pub fn is_claimed(&self) -> bool {
+        *self.claimed.borrow()
+    }
+
+    /// When a visitor asked for the session, for the time-to-first-prompt metric.
+    pub fn requested_at(&self) -> Instant {
+        *lock(&self.requested_at)
     }
 
     /// Waits until a visitor has the session (at once for one created on demand).
@@ -233,7 +263,7 @@ impl Session {
         self.cancel.is_cancelled()
             || matches!(
                 self.state(),
-                SessionState::Ended(_) | SessionState::Failed(_)
+                SessionState::Ended(_) | SessionState::Failed(_) | SessionState::Suspended
             )
     }
 

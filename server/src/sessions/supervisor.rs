@@ -14,6 +14,7 @@ use super::guard::ContainerGuard;
 use super::output::OutputLog;
 use super::session::{Session, SessionState};
 use super::store::SessionStore;
+use crate::metrics::Metrics;
 use crate::sandbox::{ContainerId, ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
 
 /// The task that owns one session's container from creation to removal.
@@ -27,6 +28,9 @@ pub(super) struct Supervisor {
     /// How long a pooled session may wait unclaimed; `None` for a visitor's session.
     pub(super) pool_ttl: Option<Duration>,
     pub(super) limits: SandboxLimits,
+    /// Leave a visitor's container running when the server shuts down, for re-adoption.
+    pub(super) keep_on_shutdown: bool,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl Supervisor {
@@ -65,7 +69,7 @@ impl Supervisor {
         };
         self.session.set_shell(shell.id, shell.input).await;
         self.session.set_state(SessionState::Running);
-        tracing::info!(session = %id, container = %container.0, "session started");
+        tracing::info!(container = %container.0, "session started");
 
         let reason = tokio::select! {
             () = pump(shell.output, &self.session.output) => EndReason::ShellExited,
@@ -75,14 +79,19 @@ impl Supervisor {
             () = idle(&self.session) => EndReason::Idle,
             () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
         };
-        tracing::info!(session = %id, ?reason, "session ended");
+        if reason == EndReason::ServerShutdown && self.keep_on_shutdown && self.session.is_claimed()
+        {
+            tracing::info!("server shutting down; container left for the next process");
+            return self.suspend(guard);
+        }
+        tracing::info!(?reason, "session ended");
         self.end(reason, guard).await;
     }
 
     /// Records why the session could not start and keeps it findable for the grace period, so
     /// the tab that connects next is told why instead of being told the session is unknown.
     async fn fail(&self, error: SandboxError) {
-        tracing::warn!(session = %self.session.id, %error, "session could not start");
+        tracing::warn!(%error, "session could not start");
         self.session.set_state(SessionState::Failed(error));
         self.session.output.close();
         tokio::select! {
@@ -96,15 +105,26 @@ impl Supervisor {
     /// session — only once its container is gone, so the reaper never mistakes a container
     /// being removed for an orphan.
     async fn end(&self, reason: EndReason, guard: ContainerGuard) {
+        if self.session.is_claimed() {
+            self.metrics.session_ended(reason);
+        }
         self.session.set_state(SessionState::Ended(reason));
         self.session.output.close();
         self.remove(guard).await;
         self.store.remove(&self.session.id);
     }
 
+    /// Lets go of the container without removing it, and tells attached tabs to reconnect.
+    fn suspend(&self, guard: ContainerGuard) {
+        self.session.set_state(SessionState::Suspended);
+        self.session.output.close();
+        guard.release();
+        self.store.remove(&self.session.id);
+    }
+
     async fn remove(&self, guard: ContainerGuard) {
         if let Err(error) = guard.shutdown().await {
-            tracing::warn!(session = %self.session.id, %error, "container removal failed; the reaper will retry");
+            tracing::warn!(%error, "container removal failed; the reaper will retry");
         }
     }
 }

@@ -11,24 +11,29 @@ use super::Term;
 pub struct RealServer {
     child: Child,
     addr: String,
+    log: std::path::PathBuf,
 }
 
 impl RealServer {
     /// Starts the binary as deployment `instance` with extra environment settings, and waits
     /// until it serves pages.
     pub async fn start(addr: &str, instance: &str, env: &[(&str, &str)]) -> Result<Self> {
+        let log = std::env::temp_dir().join(format!("rr-server-{instance}.log"));
+        let log_file = std::fs::File::create(&log)?;
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .env("ROOTRESUME_INSTANCE", instance)
             .env("LEPTOS_SITE_ADDR", addr)
             .env("LEPTOS_OUTPUT_NAME", "rootresume")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(log_file.try_clone()?))
+            .stderr(Stdio::from(log_file))
             .spawn()
             .context("starting the server binary")?;
         let server = Self {
             child,
             addr: addr.to_owned(),
+            log,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         // The port accepts connections as soon as it is bound; pages are served only after the
@@ -93,6 +98,7 @@ impl Drop for RealServer {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -111,6 +117,11 @@ impl RealServer {
             .find_map(|line| line.strip_prefix("VmRSS:"))
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
             .context("no VmRSS line in /proc/<pid>/status")
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> Result<String> {
+        Ok(std::fs::read_to_string(&self.log)?)
     }
 
     /// The address it listens on.

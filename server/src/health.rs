@@ -1,0 +1,130 @@
+//! The operator's endpoints: `/healthz` (the process answers), `/readyz` (it can serve a new
+//! visitor) and `/metrics` (Prometheus), on the site's address or a separate one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::sessions::SessionManager;
+
+/// How long `/readyz` waits for the engine before calling it unreachable.
+const ENGINE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the endpoints read, and who may read `/metrics`.
+#[derive(Clone)]
+struct Ops {
+    sessions: Arc<SessionManager>,
+    /// Required bearer token; empty for none.
+    token: Arc<str>,
+    /// Whether only loopback clients may read (the site's own address without a token).
+    loopback_only: bool,
+}
+
+/// The three endpoints. `token` protects `/metrics`; without one, `loopback_only` limits it to
+/// clients on this machine.
+pub fn router(sessions: Arc<SessionManager>, token: &str, loopback_only: bool) -> Router {
+    let ops = Ops {
+        sessions,
+        token: token.into(),
+        loopback_only: loopback_only && token.is_empty(),
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(ops)
+}
+
+/// Ready when the engine answers, the image is there and a session slot is free; otherwise
+/// 503 with one reason per line.
+async fn readyz(State(ops): State<Ops>) -> (StatusCode, String) {
+    let sessions = &ops.sessions;
+    let mut reasons = Vec::new();
+    match tokio::time::timeout(ENGINE_CHECK_TIMEOUT, sessions.sandbox().check()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => reasons.push(error.to_string()),
+        Err(_) => reasons.push(format!(
+            "the container engine did not answer within {} s",
+            ENGINE_CHECK_TIMEOUT.as_secs()
+        )),
+    }
+    let (live, capacity) = (sessions.live_count(), sessions.capacity());
+    if live >= capacity {
+        reasons.push(format!("at capacity: {live} of {capacity} sessions in use"));
+    }
+    if sessions.is_shutting_down() {
+        reasons.push("shutting down".into());
+    }
+    if reasons.is_empty() {
+        (
+            StatusCode::OK,
+            format!("ready: {live} of {capacity} sessions in use\n"),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready:\n{}\n", reasons.join("\n")),
+        )
+    }
+}
+
+async fn metrics(
+    State(access): State<Ops>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !access.token.is_empty() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if !given.is_some_and(|given| constant_time_eq(given.as_bytes(), access.token.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "metrics need the header Authorization: Bearer <metrics.token>\n",
+            )
+                .into_response();
+        }
+    } else if access.loopback_only && !peer.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are served to this machine only; set metrics.token or metrics.listen\n",
+        )
+            .into_response();
+    }
+    let sessions = &access.sessions;
+    let body = sessions
+        .metrics()
+        .render(sessions.live_count(), sessions.pool().len());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn token_comparison_needs_every_byte() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+    }
+}

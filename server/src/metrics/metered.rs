@@ -1,0 +1,78 @@
+//! A [`Sandbox`] wrapper that counts the engine's failures, so no caller has to.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Metrics, OperationLabels};
+use crate::sandbox::{
+    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId, TermSize,
+};
+
+/// The operations counted, as their label values.
+pub(super) const OPERATIONS: [&str; 6] = [
+    "check",
+    "create",
+    "open_shell",
+    "resize_shell",
+    "remove",
+    "list",
+];
+
+/// Passes every call to the inner sandbox and counts the ones that fail, by operation.
+pub struct MeteredSandbox {
+    inner: Arc<dyn Sandbox>,
+    metrics: Arc<Metrics>,
+}
+
+impl MeteredSandbox {
+    /// Wraps `inner`, counting into `metrics`.
+    pub fn new(inner: Arc<dyn Sandbox>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    fn count<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, SandboxError>,
+    ) -> Result<T, SandboxError> {
+        if result.is_err() {
+            self.metrics
+                .docker_errors
+                .get_or_create(&OperationLabels { operation })
+                .inc();
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Sandbox for MeteredSandbox {
+    async fn check(&self) -> Result<(), SandboxError> {
+        self.count("check", self.inner.check().await)
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<ContainerId, SandboxError> {
+        self.count("create", self.inner.create(spec).await)
+    }
+
+    async fn open_shell(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        self.count("open_shell", self.inner.open_shell(container, size).await)
+    }
+
+    async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
+        self.count("resize_shell", self.inner.resize_shell(shell, size).await)
+    }
+
+    async fn remove(&self, container: &ContainerId) -> Result<(), SandboxError> {
+        self.count("remove", self.inner.remove(container).await)
+    }
+
+    async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError> {
+        self.count("list", self.inner.list().await)
+    }
+}

@@ -1,0 +1,215 @@
+//! What an operator relies on: `/metrics` moves with sessions, `/readyz` follows the engine,
+//! and a metrics token keeps strangers out.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use common::{http_get, test_config, Event, TestServer};
+use rootresume_protocol::{EndReason, SessionNotice};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixListener, UnixStream};
+use tokio::task::JoinSet;
+
+/// The value of a sample line such as `rootresume_sessions_live 1`, 0 when absent.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn metrics(server: &TestServer) -> Result<String> {
+    let response = http_get(&format!("http://{}/metrics", server.server.addr())).await?;
+    anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "{response}");
+    Ok(response)
+}
+
+#[tokio::test]
+async fn metrics_move_when_a_session_starts_and_ends() -> Result<()> {
+    let server = TestServer::start(test_config()).await?;
+    let before = metrics(&server).await?;
+    for series in [
+        "rootresume_sessions_started_total",
+        "rootresume_sessions_live",
+        "rootresume_pool_size",
+        "rootresume_reaper_removed_total",
+        "rootresume_time_to_first_prompt_seconds_bucket",
+        "rootresume_admission_rejected_total{reason=\"at_capacity\"} 0",
+        "rootresume_docker_errors_total{operation=\"create\"} 0",
+        "rootresume_sessions_ended_total{reason=\"expired\"} 0",
+    ] {
+        assert!(before.contains(series), "{series} missing:\n{before}");
+    }
+    assert_eq!(sample(&before, "rootresume_sessions_live"), 0.0);
+
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    term.wait_for(0, "$ ", Duration::from_secs(30)).await?;
+    let during = metrics(&server).await?;
+    assert_eq!(sample(&during, "rootresume_sessions_started_total"), 1.0);
+    assert_eq!(sample(&during, "rootresume_sessions_live"), 1.0);
+    assert_eq!(
+        sample(&during, "rootresume_time_to_first_prompt_seconds_count"),
+        1.0
+    );
+
+    term.type_text("exit\r").await?;
+    match term.next_event(Duration::from_secs(30)).await? {
+        Event::Notice(SessionNotice::Ended { reason }) => {
+            assert_eq!(reason, EndReason::ShellExited)
+        }
+        other => bail!("expected the end, got {other:?}"),
+    }
+    common::wait_removed(&id, Duration::from_secs(10)).await?;
+    let after = metrics(&server).await?;
+    assert_eq!(sample(&after, "rootresume_sessions_live"), 0.0);
+    assert_eq!(
+        sample(
+            &after,
+            "rootresume_sessions_ended_total{reason=\"shell_exited\"}"
+        ),
+        1.0
+    );
+    server.server.shutdown().await;
+    Ok(())
+}
+
+async fn get_with(addr: &str, path: &str, headers: &str) -> Result<String> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await?;
+    Ok(raw)
+}
+
+#[tokio::test]
+async fn a_metrics_token_is_required_when_set() -> Result<()> {
+    let mut config = test_config();
+    config.metrics.token = "not-a-real-secret".into();
+    let server = TestServer::start(config).await?;
+    let addr = server.server.addr().to_string();
+    let refused = get_with(&addr, "/metrics", "").await?;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert!(refused.contains("Authorization: Bearer"), "{refused}");
+    let wrong = get_with(&addr, "/metrics", "Authorization: Bearer nope\r\n").await?;
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let allowed = get_with(
+        &addr,
+        "/metrics",
+        "Authorization: Bearer not-a-real-secret\r\n",
+    )
+    .await?;
+    assert!(allowed.starts_with("HTTP/1.1 200"), "{allowed}");
+    assert!(allowed.contains("rootresume_sessions_live"));
+    // Health stays open: load balancers carry no token.
+    let health = get_with(&addr, "/healthz", "").await?;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    server.server.shutdown().await;
+    Ok(())
+}
+
+/// A stand-in for the engine's socket that relays to the real one and can be pulled.
+struct Relay {
+    path: PathBuf,
+    connections: JoinSet<()>,
+}
+
+impl Relay {
+    fn start(path: &Path) -> Result<Self> {
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path)?;
+        let mut connections = JoinSet::new();
+        connections.spawn(async move {
+            let mut relays = JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                relays.spawn(async move {
+                    if let Ok(mut engine) = UnixStream::connect("/var/run/docker.sock").await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            path: path.to_owned(),
+            connections,
+        })
+    }
+
+    /// The engine "goes away": the socket and every open connection through it.
+    fn stop(mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every relayed connection.
+        self.connections.abort_all();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn readyz(server: &TestServer) -> Result<String> {
+    http_get(&format!("http://{}/readyz", server.server.addr())).await
+}
+
+async fn until_readyz(server: &TestServer, status: &str) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = readyz(server).await?;
+        if response.starts_with(&format!("HTTP/1.1 {status}")) {
+            return Ok(response);
+        }
+        if Instant::now() > deadline {
+            bail!("/readyz never answered {status}; last: {response}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn readyz_follows_the_engine_going_and_coming_back() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("rr-ready-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let socket = dir.join("docker.sock");
+    let relay = Relay::start(&socket)?;
+    let mut config = test_config();
+    config.docker_host = format!("unix://{}", socket.display());
+    let server = TestServer::start(config).await?;
+
+    let ready = until_readyz(&server, "200").await?;
+    assert!(ready.contains("ready: 0 of 200 sessions in use"), "{ready}");
+
+    relay.stop();
+    let down = until_readyz(&server, "503").await?;
+    assert!(down.contains("cannot reach Docker"), "{down}");
+    let healthz = http_get(&format!("http://{}/healthz", server.server.addr())).await?;
+    assert!(
+        healthz.starts_with("HTTP/1.1 200"),
+        "alive while unready: {healthz}"
+    );
+
+    let relay = Relay::start(&socket)?;
+    until_readyz(&server, "200").await?;
+    server.server.shutdown().await;
+    relay.stop();
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn readyz_says_when_the_site_is_full() -> Result<()> {
+    let mut config = test_config();
+    config.sessions.max_sessions = 1;
+    let server = TestServer::start(config).await?;
+    let id = server.create_session().await?;
+    let full = until_readyz(&server, "503").await?;
+    assert!(
+        full.contains("at capacity: 1 of 1 sessions in use"),
+        "{full}"
+    );
+    server.server.shutdown().await;
+    common::wait_removed(&id, Duration::from_secs(10)).await?;
+    Ok(())
+}
