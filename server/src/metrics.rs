@@ -123,9 +123,9 @@ impl Metrics {
             admission_rejected: Family::default(),
             docker_errors: Family::default(),
             // 10 ms to ~20 s: a warm pool attach to a cold start on a loaded engine.
-            time_to_first_prompt: Histogram::new(
-                [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0].into_iter(),
-            ),
+            time_to_first_prompt: Histogram::new([
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+            ]),
             registry: Registry::default(),
         };
         registry.register(

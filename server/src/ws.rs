@@ -49,7 +49,8 @@ pub async fn terminal_socket(
             let span = session
                 .as_ref()
                 .map_or_else(tracing::Span::none, |session| session.span());
-            tracing::Instrument::instrument(serve(socket, &sessions, session), span).await;
+            let handler = tracing::Instrument::instrument(serve(socket, &sessions, session), span);
+            sessions.track_socket(handler).await;
         })
 }
 

@@ -75,6 +75,8 @@ pub struct SessionManager {
     pool: Pool,
     refill: Notify,
     tasks: TaskTracker,
+    /// The browsers' socket handlers, tracked so shutdown can wait for their goodbyes.
+    sockets: TaskTracker,
     shutdown: CancellationToken,
     keep_on_shutdown: bool,
     metrics: Arc<Metrics>,
@@ -97,6 +99,7 @@ impl SessionManager {
             settings,
             limits,
             tasks: TaskTracker::new(),
+            sockets: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             keep_on_shutdown: false,
             metrics: Arc::new(Metrics::new()),
@@ -356,11 +359,26 @@ impl SessionManager {
     }
 
     /// Ends every session and waits, at most `timeout`, for their containers to be removed.
+    ///
+    /// Then waits (within the same bound) for the sockets of [`SessionManager::track_socket`]
+    /// to say goodbye, so every tab hears why before the process exits.
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         self.shutdown.cancel();
         self.tasks.close();
-        tokio::time::timeout(timeout, self.tasks.wait())
-            .await
-            .is_ok()
+        self.sockets.close();
+        tokio::time::timeout(timeout, async {
+            self.tasks.wait().await;
+            self.sockets.wait().await;
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Runs a browser's socket handler under the manager's watch, so shutdown waits for it.
+    pub fn track_socket<F: std::future::Future>(
+        &self,
+        handler: F,
+    ) -> tokio_util::task::task_tracker::TrackedFuture<F> {
+        self.sockets.track_future(handler)
     }
 }
