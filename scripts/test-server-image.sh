@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the server image and checks it serves the site: pages, the WASM bundle, xterm.js,
+# /healthz and /readyz (engine reachable through the mounted socket, sandbox image present), and
+# that `docker stop` (SIGTERM) ends it cleanly, leaving no labelled container.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+image=rootresume-server:test
+scripts/build-server-image.sh "$image"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+instance="image-test-$$"
+name="rootresume-image-test-$$"
+# Host networking: the engine here has no bridge; the server needs no network of its own but
+# the port it serves.
+docker run -d --name "$name" --network host \
+  --label rootresume.session=server-image-test \
+  -v /var/run/docker.sock:/var/run/docker.sock \
+  -e LEPTOS_SITE_ADDR="127.0.0.1:$port" -e ROOTRESUME_INSTANCE="$instance" \
+  -e ROOTRESUME_SESSIONS_POOL_SIZE=1 \
+  "$image" >/dev/null
+cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+fail() { echo "server image: $*" >&2; docker logs "$name" 2>&1 | tail -20 >&2; exit 1; }
+curl -fsS "$base/healthz" | grep -qx ok || fail "/healthz did not answer ok"
+curl -fsS "$base/" | grep -q "<title>" || fail "the home page did not render"
+curl -fsS "$base/readyz" | grep -q "^ready" || fail "/readyz: $(curl -sS "$base/readyz")"
+curl -fsS -o /dev/null "$base/pkg/rootresume.wasm" || fail "the WASM bundle is not served"
+curl -fsS -o /dev/null "$base/vendor/xterm/lib/xterm.mjs" || fail "xterm.js is not served"
+# The warm pool proves the server drives the engine from inside its container.
+for _ in $(seq 1 100); do
+  [ "$(docker ps -q --filter label=rootresume.instance="$instance" | wc -l)" -ge 1 ] && break; sleep 0.2
+done
+[ "$(docker ps -q --filter label=rootresume.instance="$instance" | wc -l)" -ge 1 ] \
+  || fail "no pooled sandbox was started from inside the container"
+
+started=$(date +%s%N)
+docker stop -t 30 "$name" >/dev/null
+took=$(( ($(date +%s%N) - started) / 1000000 ))
+[ "$(docker inspect -f '{{.State.ExitCode}}' "$name")" = 0 ] || fail "exited with $(docker inspect -f '{{.State.ExitCode}}' "$name")"
+left=$(docker ps -aq --filter label=rootresume.instance="$instance" | wc -l)
+[ "$left" = 0 ] || fail "$left sandbox container(s) left after docker stop"
+size=$(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.1f MB", $1/1e6}')
+echo "server image OK: $size, served the site, stopped in ${took} ms leaving no sandbox"
