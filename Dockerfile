@@ -13,16 +13,23 @@ FROM ${BASE} AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl gcc libc6-dev pkg-config nodejs npm \
  && rm -rf /var/lib/apt/lists/*
-ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:$PATH
+ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:$PATH \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 WORKDIR /src
+# What the build script passes in .docker-tools/: the host's CA bundle (so downloads work behind
+# a TLS-inspecting proxy the host trusts) and, when built for the same Debian, the host's
+# cargo-leptos and wasm-bindgen. Everything in it is optional.
+COPY .docker-tools/ /opt/host/
+RUN if [ -f /opt/host/ca-certificates.crt ]; then cat /opt/host/ca-certificates.crt >> /etc/ssl/certs/ca-certificates.crt; fi
 # The toolchain named by rust-toolchain.toml, with the wasm target.
 COPY rust-toolchain.toml ./
-RUN curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain none \
- && rustup toolchain install
-# cargo-leptos and wasm-bindgen-cli (at the version of the wasm-bindgen crate in Cargo.lock).
-# Copies built for the same Debian may come in through .docker-tools/ (the build script puts the
-# host's there); otherwise they are compiled here once, ~30 min on 2 cores, and kept as a layer.
-COPY .docker-tools/ /usr/local/cargo/bin/
+RUN curl -sSf -o /tmp/rustup-init "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init" \
+ && chmod +x /tmp/rustup-init && /tmp/rustup-init -y --profile minimal --default-toolchain none \
+ && rm /tmp/rustup-init && rustup toolchain install
+# cargo-leptos and wasm-bindgen-cli (at the version of the wasm-bindgen crate in Cargo.lock):
+# the host's copies when given, else compiled here once (~30 min on 2 cores, kept as a layer).
+RUN for tool in cargo-leptos wasm-bindgen; do \
+      if [ -x "/opt/host/$tool" ]; then cp "/opt/host/$tool" /usr/local/cargo/bin/; fi; done
 COPY Cargo.lock ./
 RUN command -v cargo-leptos || cargo install cargo-leptos --version 0.3.10 --locked
 RUN want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p') \

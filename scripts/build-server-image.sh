@@ -25,9 +25,14 @@ if grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release 2>/dev/null; then
     if path=$(command -v "$tool"); then cp "$path" .docker-tools/; fi
   done
 fi
+# The host's CA bundle: downloads in the build then work behind a TLS-inspecting proxy the host
+# trusts.
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  cp /etc/ssl/certs/ca-certificates.crt .docker-tools/
+fi
 trap 'rm -rf .docker-tools' EXIT
 
-echo "building $image from $base (tools reused: $(ls .docker-tools | tr '\n' ' '))"
+echo "building $image from $base (from the host: $(ls .docker-tools | tr '\n' ' '))"
 started=$(date +%s)
 docker build --network host --build-arg "BASE=$base" -t "$image" .
 echo "built $image in $(( $(date +%s) - started )) s: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.1f MB", $1/1e6}')"
