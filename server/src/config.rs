@@ -236,12 +236,27 @@ impl Config {
         for (key, value, origin) in &flags {
             set(&mut table, key, value, origin)?;
         }
-        let config: Config = table
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
+        // Through text, so a bad value's error quotes the line it is on, key included.
+        let merged = toml::to_string(&table).map_err(|e| ConfigError::Parse {
+            origin: "merged settings".into(),
+            message: e.to_string(),
+        })?;
+        let config: Config = toml::from_str(&merged).map_err(|e: toml::de::Error| {
+            let before = &merged[..e.span().map_or(0, |span| span.start)];
+            let key = before.lines().last().unwrap_or_default();
+            let key = key.trim_end().trim_end_matches('=').trim();
+            let section = before.lines().rev().find(|l| l.starts_with('['));
+            let section = section.map(|l| l.trim_matches(|c| c == '[' || c == ']'));
+            let setting = match (section, key.is_empty()) {
+                (_, true) => String::new(),
+                (Some(section), false) => format!("{section}.{key}: "),
+                (None, false) => format!("{key}: "),
+            };
+            ConfigError::Parse {
                 origin: "merged settings".into(),
-                message: e.message().to_owned(),
-            })?;
+                message: format!("{setting}{}", e.message()),
+            }
+        })?;
         config.validate()?;
         Ok(config)
     }

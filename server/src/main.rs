@@ -30,7 +30,16 @@ async fn main() -> anyhow::Result<()> {
         println!("{HELP}\n{}", config.to_toml());
         return Ok(());
     }
-    let config = Config::from_process()?;
+    let config = match Config::from_process() {
+        Ok(config) => config,
+        Err(error) => {
+            // One line that names the setting, not a backtrace: this is the operator's typo.
+            eprintln!(
+                "rootresume: {error}\n(see `server --help` and the README for every setting)"
+            );
+            std::process::exit(2);
+        }
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log_format {

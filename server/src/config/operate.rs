@@ -60,6 +60,53 @@ pub fn parse_address(key: &str, value: &str) -> Result<Option<std::net::SocketAd
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+
+    fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
+        Config::load(
+            args.iter().map(|s| s.to_string()),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn operating_settings_follow_env_then_flags() {
+        let config = load(
+            &["--on_shutdown=keep", "--metrics.token=t"],
+            &[
+                ("ROOTRESUME_LOG_FORMAT", "json"),
+                ("ROOTRESUME_ON_SHUTDOWN", "remove"),
+                ("ROOTRESUME_METRICS_LISTEN", "127.0.0.1:9100"),
+                ("ROOTRESUME_LISTEN", "0.0.0.0:8080"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.on_shutdown, ShutdownMode::Keep, "the flag wins");
+        assert_eq!(config.metrics.listen, "127.0.0.1:9100");
+        assert_eq!(config.metrics.token, "t");
+        assert_eq!(config.listen, "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn bad_operating_settings_name_the_key() {
+        let error = load(&[], &[("ROOTRESUME_LOG_FORMAT", "yaml")]).unwrap_err();
+        assert!(
+            error.contains("ROOTRESUME_LOG_FORMAT") || error.contains("log_format"),
+            "{error}"
+        );
+        assert!(error.contains("text") && error.contains("json"), "{error}");
+        let error = load(&["--metrics.listen=localhost"], &[]).unwrap_err();
+        assert!(error.contains("metrics.listen"), "{error}");
+        let error = load(&["--listen=:3000"], &[]).unwrap_err();
+        assert!(
+            error.contains("listen") && error.contains("IP:PORT"),
+            "{error}"
+        );
+        let error = load(&["--metrics.tokn=x"], &[]).unwrap_err();
+        assert!(error.contains("tokn"), "{error}");
+    }
 
     #[test]
     fn addresses_are_optional_but_must_parse() {
