@@ -2,10 +2,15 @@
 # Builds the server image and checks it serves the site: pages, the WASM bundle, xterm.js,
 # /healthz and /readyz (engine reachable through the mounted socket, sandbox image present), and
 # that `docker stop` (SIGTERM) ends it cleanly, leaving no labelled container.
+# Usage: scripts/test-server-image.sh [IMAGE]   (with IMAGE: test that image, do not build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-image=rootresume-server:test
-scripts/build-server-image.sh "$image"
+if [ $# -ge 1 ]; then
+  image=$1
+else
+  image=rootresume-server:test
+  scripts/build-server-image.sh "$image"
+fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 instance="image-test-$$"

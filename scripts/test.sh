@@ -27,6 +27,10 @@ export ROOTRESUME_SESSIONS_MAX_PER_CLIENT=100 ROOTRESUME_SESSIONS_RATE_BURST=100
 export ROOTRESUME_SESSIONS_POOL_SIZE=2 ROOTRESUME_INSTANCE="e2e-$$"
 cargo leptos end-to-end
 
+step "server image (Dockerfile): builds, serves the site, stops cleanly"
+# The engine answered at setup (the suite above needs it), so the image is always built here.
+scripts/test-server-image.sh
+
 after=$(count_labelled)
 say "labelled containers after the suite: $after"
 # Fewer is fine (something else on the engine removed its own); more means a leak.

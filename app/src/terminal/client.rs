@@ -60,7 +60,7 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     // `unchecked_into`: `ITerminalAddon` is a TypeScript interface, not a class to test against.
     term.load_addon(fit.clone().unchecked_into::<TerminalAddon>());
     fit.fit();
-    term.write("\x1b[2mstarting your sandbox…\x1b[0m\r\n");
+    term.write("\x1b[90mstarting your sandbox…\x1b[0m\r\n");
 
     let client = Rc::new(Client {
         term,
