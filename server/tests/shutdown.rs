@@ -4,11 +4,13 @@
 
 mod common;
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use common::real_server::{free_addr, RealServer};
 use common::{labelled_in, Event, Term};
+use futures_util::FutureExt;
 use rootresume_protocol::{EndReason, SessionNotice};
 
 const LIVE_SESSIONS: usize = 20;
@@ -92,15 +94,32 @@ async fn sigterm_in_remove_mode_ends_every_session_and_leaves_nothing() -> Resul
 #[tokio::test]
 async fn sigterm_in_keep_mode_leaves_shells_that_the_next_process_adopts() -> Result<()> {
     let instance = format!("sigterm-keep-{}", uuid::Uuid::new_v4().simple());
+    // Keep mode leaves containers on purpose: whatever happens in the test, remove them after.
+    let outcome = AssertUnwindSafe(keep_mode(&instance)).catch_unwind().await;
+    let docker = common::docker().await?;
+    for id in labelled_in(&instance).await? {
+        let options = bollard::query_parameters::RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        let _ = docker.remove_container(&id, Some(options)).await;
+    }
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+async fn keep_mode(instance: &str) -> Result<()> {
     let addr = free_addr()?;
-    let mut first = RealServer::start(&addr, &instance, &settings("keep")).await?;
+    let mut first = RealServer::start(&addr, instance, &settings("keep")).await?;
     let open = open_sessions(&first, LIVE_SESSIONS).await?;
 
     let took = first.terminate()?;
     println!("SIGTERM with {LIVE_SESSIONS} live sessions, on_shutdown = keep: exited in {took:?}");
     assert!(took < SHUTDOWN_BOUND, "shutdown took {took:?}");
     assert_eq!(
-        labelled_in(&instance).await?.len(),
+        labelled_in(instance).await?.len(),
         LIVE_SESSIONS,
         "keep mode leaves every visitor's container"
     );
@@ -116,13 +135,13 @@ async fn sigterm_in_keep_mode_leaves_shells_that_the_next_process_adopts() -> Re
     check_logs(&first.log()?, &ids)?;
 
     // The upgraded process adopts them; a tab reconnecting with its id finds its files.
-    let mut second = RealServer::start(&addr, &instance, &settings("remove")).await?;
+    let mut second = RealServer::start(&addr, instance, &settings("remove")).await?;
     for id in [&ids[0], &ids[LIVE_SESSIONS - 1]] {
         let mut term = second.connect(id).await?;
         term.started().await?;
         assert_eq!(term.run(&format!("cat {id}.txt")).await?, "kept");
     }
     second.terminate()?;
-    assert!(labelled_in(&instance).await?.is_empty());
+    assert!(labelled_in(instance).await?.is_empty());
     Ok(())
 }
