@@ -11,11 +11,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::sandbox::{check_range, SandboxLimits};
+use crate::security::SecuritySettings;
 
 /// The file read when no `--config` flag or `ROOTRESUME_CONFIG` variable names one.
 pub const DEFAULT_CONFIG_FILE: &str = "rootresume.toml";
 const ENV_PREFIX: &str = "ROOTRESUME_";
-const SECTIONS: [&str; 3] = ["sessions", "sandbox", "reaper"];
+const SECTIONS: [&str; 4] = ["sessions", "sandbox", "reaper", "security"];
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -36,6 +37,8 @@ pub struct Config {
     pub sandbox: SandboxLimits,
     /// Removal of containers no session owns.
     pub reaper: ReaperSettings,
+    /// Web-side defences: allowed origins, per-client caps, header deadline.
+    pub security: SecuritySettings,
 }
 
 /// Session lifetimes and caps.
@@ -102,6 +105,7 @@ impl Default for Config {
             sessions: SessionSettings::default(),
             sandbox: SandboxLimits::default(),
             reaper: ReaperSettings::default(),
+            security: SecuritySettings::default(),
         }
     }
 }
@@ -291,6 +295,7 @@ impl Config {
                 self.instance
             )));
         }
+        self.security.validate().map_err(ConfigError::Invalid)?;
         self.sandbox.validate().map_err(ConfigError::Invalid)
     }
 }

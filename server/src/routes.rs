@@ -82,15 +82,19 @@ pub fn router(
         leptos_options,
         sessions,
     };
+    let context = move || {
+        provide_context(launcher.clone());
+        crate::security::page_context();
+    };
     let routes = generate_route_list(App);
     let xterm = config.vendor_dir.join("@xterm/xterm");
     let fit = config.vendor_dir.join("@xterm/addon-fit");
-    Router::new()
+    let router = Router::new()
         .nest_service("/vendor/xterm/lib", ServeDir::new(xterm.join("lib")))
         .nest_service("/vendor/xterm/css", ServeDir::new(xterm.join("css")))
         .nest_service("/vendor/addon-fit/lib", ServeDir::new(fit.join("lib")))
         .merge(crate::feeds::router())
-        .leptos_routes_with_context(&state, routes, move || provide_context(launcher.clone()), {
+        .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
@@ -99,5 +103,10 @@ pub fn router(
         // layer so upgrades are left alone.
         .layer(CompressionLayer::new().gzip(true))
         .route(WS_PATH, get(ws::terminal_socket))
-        .with_state(state)
+        .with_state(state);
+    crate::security::harden(
+        router,
+        &config.security,
+        &config.sessions.trusted_proxy_header,
+    )
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::sandbox::{SandboxError, TermSize};
+use crate::security::{SessionTag, SocketPermit};
 use crate::sessions::{Session, SessionManager, SessionState};
 
 /// Close code for a policy violation (RFC 6455): the client sent something it must not.
@@ -33,6 +34,7 @@ pub struct AttachQuery {
 
 /// Upgrades the request and attaches the socket to the session named in the query.
 pub async fn terminal_socket(
+    permit: SocketPermit,
     upgrade: WebSocketUpgrade,
     State(sessions): State<Arc<SessionManager>>,
     Query(query): Query<AttachQuery>,
@@ -41,8 +43,13 @@ pub async fn terminal_socket(
         .max_frame_size(MAX_FRAME_LEN)
         .max_message_size(MAX_FRAME_LEN)
         .on_upgrade(move |socket| async move {
-            let session = sessions.get(&query.session);
+            // Someone else's id is as unknown as a forged one.
+            let session = sessions
+                .get(&query.session)
+                .filter(|session| permit.admits(session.client()));
             serve(socket, &sessions, session).await;
+            // Only now: the permit is the client's slot under its socket cap.
+            drop(permit);
         })
 }
 
@@ -203,21 +210,21 @@ async fn pump(
                     }
                     Some(Ok(Message::Close(_))) | None => return Outcome::ClientLeft,
                     Some(Err(error)) => {
-                        tracing::debug!(session = %session.id, %error, "websocket error");
+                        tracing::debug!(session = %SessionTag(&session.id), %error, "websocket error");
                         return Outcome::BadFrame(format!("bad websocket frame: {error}"));
                     }
                 };
                 match ClientMessage::decode(&frame) {
                     Ok(ClientMessage::Input(bytes)) => {
                         if let Err(error) = session.write_input(&bytes).await {
-                            tracing::debug!(session = %session.id, %error, "input not delivered");
+                            tracing::debug!(session = %SessionTag(&session.id), %error, "input not delivered");
                         }
                     }
                     Ok(ClientMessage::Resize { cols, rows }) => {
                         // A zero or absurd size confuses full-screen programs: clamp to a screen.
                         let size = TermSize { cols: cols.clamp(2, 1000), rows: rows.clamp(1, 500) };
                         if let Err(error) = sessions.resize(session, size).await {
-                            tracing::debug!(session = %session.id, %error, "resize failed");
+                            tracing::debug!(session = %SessionTag(&session.id), %error, "resize failed");
                         }
                     }
                     Ok(ClientMessage::Ping(nonce)) => {

@@ -37,6 +37,7 @@ use crate::config::SessionSettings;
 use crate::sandbox::{
     spec_epoch_now, ContainerId, LabelledContainer, Sandbox, SandboxError, SandboxLimits, TermSize,
 };
+use crate::security::SessionTag;
 
 /// Why a session could not be created.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -237,7 +238,7 @@ impl SessionManager {
             .max_by_key(|s| s.idle_for());
         match idlest {
             Some(session) => {
-                tracing::info!(session = %session.id, idle = ?session.idle_for(), "reclaiming an idle session for a new visitor");
+                tracing::info!(session = %SessionTag(&session.id), idle = ?session.idle_for(), "reclaiming an idle session for a new visitor");
                 session.end_with(EndReason::Idle);
                 true
             }

@@ -15,6 +15,7 @@ use super::output::OutputLog;
 use super::session::{Session, SessionState};
 use super::store::SessionStore;
 use crate::sandbox::{ContainerId, ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
+use crate::security::SessionTag;
 
 /// The task that owns one session's container from creation to removal.
 pub(super) struct Supervisor {
@@ -65,7 +66,7 @@ impl Supervisor {
         };
         self.session.set_shell(shell.id, shell.input).await;
         self.session.set_state(SessionState::Running);
-        tracing::info!(session = %id, container = %container.0, "session started");
+        tracing::info!(session = %SessionTag(&id), container = %container.0, "session started");
 
         let reason = tokio::select! {
             () = pump(shell.output, &self.session.output) => EndReason::ShellExited,
@@ -75,14 +76,14 @@ impl Supervisor {
             () = idle(&self.session) => EndReason::Idle,
             () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
         };
-        tracing::info!(session = %id, ?reason, "session ended");
+        tracing::info!(session = %SessionTag(&id), ?reason, "session ended");
         self.end(reason, guard).await;
     }
 
     /// Records why the session could not start and keeps it findable for the grace period, so
     /// the tab that connects next is told why instead of being told the session is unknown.
     async fn fail(&self, error: SandboxError) {
-        tracing::warn!(session = %self.session.id, %error, "session could not start");
+        tracing::warn!(session = %SessionTag(&self.session.id), %error, "session could not start");
         self.session.set_state(SessionState::Failed(error));
         self.session.output.close();
         tokio::select! {
@@ -104,7 +105,7 @@ impl Supervisor {
 
     async fn remove(&self, guard: ContainerGuard) {
         if let Err(error) = guard.shutdown().await {
-            tracing::warn!(session = %self.session.id, %error, "container removal failed; the reaper will retry");
+            tracing::warn!(session = %SessionTag(&self.session.id), %error, "container removal failed; the reaper will retry");
         }
     }
 }
