@@ -10,7 +10,9 @@ set -euo pipefail
 runsc_say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 ensure_runsc() {
-  if docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
+  local config=/etc/docker/daemon.json
+  if docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' \
+    && grep -q -- '--oci-seccomp' "$config" 2>/dev/null; then
     runsc_say "gVisor: runtime runsc registered with the engine"
     return 0
   fi
@@ -23,17 +25,19 @@ ensure_runsc() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends runsc >/dev/null \
       || { runsc_say "gVisor: runsc could not be installed; sandboxes use runc only"; return 0; }
   fi
-  local config=/etc/docker/daemon.json runsc_path
+  local runsc_path
   runsc_path=$(command -v runsc)
   mkdir -p /etc/docker
   [ -s "$config" ] || echo '{}' >"$config"
   # --network=none: the sandboxes have no network anyway; gVisor then sets up no netstack at all.
+  # --oci-seccomp: apply Docker's seccomp profile inside the sandbox too; without it gVisor
+  # ignores the profile and, for one, lets a visitor create user namespaces.
   python3 - "$config" "$runsc_path" <<'PY'
 import json, sys
 path, runsc = sys.argv[1], sys.argv[2]
 with open(path) as f:
     config = json.load(f)
-config.setdefault("runtimes", {})["runsc"] = {"path": runsc, "runtimeArgs": ["--network=none"]}
+config.setdefault("runtimes", {})["runsc"] = {"path": runsc, "runtimeArgs": ["--network=none", "--oci-seccomp"]}
 with open(path, "w") as f:
     json.dump(config, f, indent=2)
     f.write("\n")

@@ -2,10 +2,14 @@
 //! visitor's shell through the real WebSocket, and a one-line report per attack.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
+use bollard::models::ContainerSummaryStateEnum;
+use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
 
 use crate::common::{docker, http_get, labelled, test_config, Term, TestServer};
 
@@ -31,8 +35,18 @@ pub async fn runtimes() -> Result<Vec<String>> {
     Ok(runtimes)
 }
 
+tokio::task_local! {
+    /// The instances (see [`server`]) the running attack started, to clean up after it.
+    static INSTANCES: Arc<Mutex<Vec<String>>>;
+}
+
 /// Runs `attack` under every runtime in turn (in turn: the timing attacks must not compete with
-/// each other); a failure names the runtime.
+/// each other); a failure names the runtime. Whatever happens, every container the attack's
+/// servers made is removed afterwards, so a failing attack leaks nothing either.
+///
+/// Under runsc an attack may kill the whole gVisor sandbox (the Debian build's sentry dies on
+/// fork storms, `su`, the memory cap): that is contained, since only that visitor's sandbox
+/// goes, and is reported as such instead of failing.
 pub async fn each_runtime<F, Fut>(name: &str, attack: F) -> Result<()>
 where
     F: Fn(String) -> Fut,
@@ -40,12 +54,77 @@ where
 {
     for runtime in runtimes().await? {
         let started = Instant::now();
-        match attack(runtime.clone()).await {
-            Ok(result) => println!(
-                "ATTACK | {name} | {runtime} | defended: {result} | {:.1} s",
-                started.elapsed().as_secs_f64()
+        let instances = Arc::new(Mutex::new(Vec::new()));
+        let outcome = INSTANCES
+            .scope(instances.clone(), attack(runtime.clone()))
+            .await;
+        let instances = instances.lock().map(|i| i.clone()).unwrap_or_default();
+        let died = sandboxes_died(&instances).await?;
+        remove_all(&instances).await?;
+        let result = match outcome {
+            Ok(result) => result,
+            Err(error) if runtime == "runsc" && died > 0 => format!(
+                "the gVisor sandbox died during the attack ({died} exited), nothing else was \
+                 affected: {}",
+                format!("{error:#}").lines().next().unwrap_or("")
             ),
             Err(error) => bail!("{name} under {runtime}: {error:#}"),
+        };
+        println!(
+            "ATTACK | {name} | {runtime} | defended: {result} | {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn instance_filter(instance: &str) -> ListContainersOptions {
+    ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([(
+            "label".to_owned(),
+            vec![format!("rootresume.instance={instance}")],
+        )])),
+        ..Default::default()
+    }
+}
+
+/// How many containers of these instances have exited on their own.
+async fn sandboxes_died(instances: &[String]) -> Result<usize> {
+    let docker = docker().await?;
+    let mut died = 0;
+    for instance in instances {
+        let listed = docker
+            .list_containers(Some(instance_filter(instance)))
+            .await?;
+        died += listed
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD)
+                )
+            })
+            .count();
+    }
+    Ok(died)
+}
+
+/// Removes every container of these instances (none are left after a passing attack).
+async fn remove_all(instances: &[String]) -> Result<()> {
+    let docker = docker().await?;
+    for instance in instances {
+        for container in docker
+            .list_containers(Some(instance_filter(instance)))
+            .await?
+        {
+            if let Some(id) = container.id {
+                let options = RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                };
+                let _ = docker.remove_container(&id, Some(options)).await;
+            }
         }
     }
     Ok(())
@@ -55,6 +134,11 @@ where
 pub async fn server(runtime: &str) -> Result<TestServer> {
     let mut config = test_config();
     config.sandbox.runtime = runtime.to_owned();
+    let _ = INSTANCES.try_with(|list| {
+        if let Ok(mut list) = list.lock() {
+            list.push(config.instance.clone());
+        }
+    });
     TestServer::start(config).await
 }
 
