@@ -88,6 +88,11 @@ ensure_sandbox_image() {
 }
 
 ensure_docker
+# Optional gVisor runtime, so the attack suite also runs under runsc (ROOTRESUME_SETUP_RUNSC=0 skips).
+if [ "${ROOTRESUME_SETUP_RUNSC:-1}" != 0 ]; then
+  source scripts/setup-runsc.sh
+  ensure_runsc || true
+fi
 ensure_rust_tools
 ensure_npm
 ensure_sandbox_image

@@ -17,13 +17,14 @@ use leptos_router::{path, SsrMode};
 use content::model::SiteInfo;
 
 /// Where the browser finds xterm.js: bare module names mapped to the npm packages' ES modules,
-/// which the server serves under `/vendor/`.
-const IMPORT_MAP: &str = r#"{"imports":{"xterm":"/vendor/xterm/lib/xterm.mjs","xterm-addon-fit":"/vendor/addon-fit/lib/addon-fit.mjs"}}"#;
+/// which the server serves under `/vendor/`. Public so the server's CSP can allow it by hash.
+pub const IMPORT_MAP: &str = r#"{"imports":{"xterm":"/vendor/xterm/lib/xterm.mjs","xterm-addon-fit":"/vendor/addon-fit/lib/addon-fit.mjs"}}"#;
 
 /// Applies the saved theme before the first paint (no flash of the wrong theme), marks the page
 /// as scripted so the theme button shows, and handles that button by delegation, so it works on
-/// pages that load no WASM and survives hydration.
-const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.classList.add("js");try{var t=localStorage.getItem("theme");if(t==="light"||t==="dark")d.dataset.theme=t}catch(e){}document.addEventListener("click",function(e){var b=e.target.closest&&e.target.closest("[data-theme-toggle]");if(!b)return;var dark=d.dataset.theme?d.dataset.theme==="dark":matchMedia("(prefers-color-scheme: dark)").matches;var n=dark?"light":"dark";d.dataset.theme=n;try{localStorage.setItem("theme",n)}catch(e){}})})();"#;
+/// pages that load no WASM and survives hydration. Public so the server's CSP can allow it by
+/// hash.
+pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.classList.add("js");try{var t=localStorage.getItem("theme");if(t==="light"||t==="dark")d.dataset.theme=t}catch(e){}document.addEventListener("click",function(e){var b=e.target.closest&&e.target.closest("[data-theme-toggle]");if(!b)return;var dark=d.dataset.theme?d.dataset.theme==="dark":matchMedia("(prefers-color-scheme: dark)").matches;var n=dark?"light":"dark";d.dataset.theme=n;try{localStorage.setItem("theme",n)}catch(e){}})})();"#;
 
 /// Paths whose page holds the live terminal: only these load the WASM bundle and xterm.js.
 /// Reading pages are complete as server-rendered HTML, so they ship no script beyond the theme

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::sandbox::{check_range, SandboxLimits};
+use crate::security::SecuritySettings;
 
 mod operate;
 
@@ -19,7 +20,7 @@ pub use operate::{parse_address, LogFormat, MetricsSettings, ShutdownMode};
 /// The file read when no `--config` flag or `ROOTRESUME_CONFIG` variable names one.
 pub const DEFAULT_CONFIG_FILE: &str = "rootresume.toml";
 const ENV_PREFIX: &str = "ROOTRESUME_";
-const SECTIONS: [&str; 4] = ["sessions", "sandbox", "reaper", "metrics"];
+const SECTIONS: [&str; 5] = ["sessions", "sandbox", "reaper", "metrics", "security"];
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -50,6 +51,8 @@ pub struct Config {
     pub reaper: ReaperSettings,
     /// Where Prometheus metrics are served.
     pub metrics: MetricsSettings,
+    /// Web-side defences: allowed origins, per-client caps, header deadline.
+    pub security: SecuritySettings,
 }
 
 /// Session lifetimes and caps.
@@ -120,6 +123,7 @@ impl Default for Config {
             sandbox: SandboxLimits::default(),
             reaper: ReaperSettings::default(),
             metrics: MetricsSettings::default(),
+            security: SecuritySettings::default(),
         }
     }
 }
@@ -326,6 +330,7 @@ impl Config {
         }
         parse_address("listen", &self.listen).map_err(ConfigError::Invalid)?;
         self.metrics.validate().map_err(ConfigError::Invalid)?;
+        self.security.validate().map_err(ConfigError::Invalid)?;
         self.sandbox.validate().map_err(ConfigError::Invalid)
     }
 

@@ -84,7 +84,9 @@ async fn metrics(
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
-        if !given.is_some_and(|given| constant_time_eq(given.as_bytes(), access.token.as_bytes())) {
+        if !given
+            .is_some_and(|given| crate::security::ct_eq(given.as_bytes(), access.token.as_bytes()))
+        {
             return (
                 StatusCode::UNAUTHORIZED,
                 "metrics need the header Authorization: Bearer <metrics.token>\n",
@@ -110,21 +112,4 @@ async fn metrics(
         body,
     )
         .into_response()
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn token_comparison_needs_every_byte() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-    }
 }

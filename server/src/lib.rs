@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod reaper;
 pub mod routes;
 pub mod sandbox;
+pub mod security;
 pub mod sessions;
 pub mod ws;
 
@@ -126,14 +127,9 @@ impl Server {
         ));
         let app = routes::router(&config, leptos_options, sessions.clone());
         let serve_stop = stop.clone();
+        let behind_proxy = !config.sessions.trusted_proxy_header.is_empty();
         tasks.spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(error) = axum::serve(listener, service)
-                .with_graceful_shutdown(serve_stop.cancelled_owned())
-                .await
-            {
-                tracing::error!(%error, "http server failed");
-            }
+            security::serve(listener, app, &config.security, behind_proxy, serve_stop).await;
         });
         if let Some(listener) = metrics_listener {
             let ops = health::router(sessions.clone(), &config.metrics.token, false);

@@ -83,15 +83,19 @@ pub fn router(
         leptos_options,
         sessions,
     };
+    let context = move || {
+        provide_context(launcher.clone());
+        crate::security::page_context();
+    };
     let routes = generate_route_list(App);
     let xterm = config.vendor_dir.join("@xterm/xterm");
     let fit = config.vendor_dir.join("@xterm/addon-fit");
-    Router::new()
+    let router = Router::new()
         .nest_service("/vendor/xterm/lib", ServeDir::new(xterm.join("lib")))
         .nest_service("/vendor/xterm/css", ServeDir::new(xterm.join("css")))
         .nest_service("/vendor/addon-fit/lib", ServeDir::new(fit.join("lib")))
         .merge(crate::feeds::router())
-        .leptos_routes_with_context(&state, routes, move || provide_context(launcher.clone()), {
+        .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
@@ -105,5 +109,10 @@ pub fn router(
             crate::health::router(sessions_for_ops, &config.metrics.token, true)
         } else {
             Router::new()
-        })
+        });
+    crate::security::harden(
+        router,
+        &config.security,
+        &config.sessions.trusted_proxy_header,
+    )
 }

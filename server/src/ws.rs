@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::sandbox::{SandboxError, TermSize};
+use crate::security::SocketPermit;
 use crate::sessions::{Session, SessionManager, SessionState};
 
 /// Close code for a policy violation (RFC 6455): the client sent something it must not.
@@ -37,6 +38,7 @@ pub struct AttachQuery {
 
 /// Upgrades the request and attaches the socket to the session named in the query.
 pub async fn terminal_socket(
+    permit: SocketPermit,
     upgrade: WebSocketUpgrade,
     State(sessions): State<Arc<SessionManager>>,
     Query(query): Query<AttachQuery>,
@@ -45,12 +47,17 @@ pub async fn terminal_socket(
         .max_frame_size(MAX_FRAME_LEN)
         .max_message_size(MAX_FRAME_LEN)
         .on_upgrade(move |socket| async move {
-            let session = sessions.get(&query.session);
+            // Someone else's id is as unknown as a forged one.
+            let session = sessions
+                .get(&query.session)
+                .filter(|session| permit.admits(session.client()));
             let span = session
                 .as_ref()
                 .map_or_else(tracing::Span::none, |session| session.span());
             let handler = tracing::Instrument::instrument(serve(socket, &sessions, session), span);
             sessions.track_socket(handler).await;
+            // Only now: the permit is the client's slot under its socket cap.
+            drop(permit);
         })
 }
 

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
-use common::{labelled, test_config, wait_removed, Event, TestServer};
+use anyhow::{anyhow, bail, Result};
+use common::{labelled, test_config, wait_removed, Event, Term, TestServer};
 use rootresume_protocol::{EndReason, SessionNotice};
 use server::config::Config;
 
@@ -62,6 +62,14 @@ async fn creation_rate_is_limited_per_client_with_retry_after() -> Result<()> {
     Ok(())
 }
 
+/// Opens the terminal as `client` behind the trusted proxy.
+async fn connect_as(server: &TestServer, id: &str, client: &str) -> Result<Term> {
+    server
+        .connect_with(id, &[("x-forwarded-for", client)])
+        .await?
+        .map_err(|refused| anyhow!("refused: {refused:?}"))
+}
+
 #[tokio::test]
 async fn full_server_refuses_with_503_unless_an_idle_session_can_be_reclaimed() -> Result<()> {
     // Reclaiming off: the third visitor is told the site is full.
@@ -85,10 +93,11 @@ async fn full_server_refuses_with_503_unless_an_idle_session_can_be_reclaimed() 
     }))
     .await?;
     let idle = session_id(&server.try_create_as("192.0.2.1").await?.1);
-    let mut idle_term = server.connect(&idle).await?;
+    // A session admits only the client that created it.
+    let mut idle_term = connect_as(&server, &idle, "192.0.2.1").await?;
     idle_term.started().await?;
     let busy = session_id(&server.try_create_as("192.0.2.2").await?.1);
-    let mut busy_term = server.connect(&busy).await?;
+    let mut busy_term = connect_as(&server, &busy, "192.0.2.2").await?;
     busy_term.started().await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     busy_term.run("true").await?;

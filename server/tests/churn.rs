@@ -93,6 +93,7 @@ async fn five_hundred_sessions_leave_nothing_behind_and_no_memory_growth() -> Re
         ("ROOTRESUME_SESSIONS_RATE_BURST", "100000"),
         ("ROOTRESUME_SESSIONS_RATE_PER_MINUTE", "100000"),
         ("ROOTRESUME_SESSIONS_POOL_SIZE", "2"),
+        ("ROOTRESUME_SECURITY_MAX_SOCKETS_PER_CLIENT", "100"),
         // A sweep every second races the reaper against sessions being created, handed out
         // from the pool and ended: it must never take a live one.
         ("ROOTRESUME_REAPER_INTERVAL_SECS", "1"),

@@ -22,6 +22,7 @@ fn settings(on_shutdown: &'static str) -> Vec<(&'static str, &'static str)> {
         ("ROOTRESUME_SESSIONS_MAX_PER_CLIENT", "100"),
         ("ROOTRESUME_SESSIONS_RATE_BURST", "1000"),
         ("ROOTRESUME_SESSIONS_POOL_SIZE", "0"),
+        ("ROOTRESUME_SECURITY_MAX_SOCKETS_PER_CLIENT", "100"),
         ("ROOTRESUME_ON_SHUTDOWN", on_shutdown),
         ("ROOTRESUME_LOG_FORMAT", "json"),
         ("RUST_LOG", "info"),

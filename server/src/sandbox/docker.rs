@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
-use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::{CreateExecOptions, ResizeExecOptions};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
@@ -13,6 +13,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
+use super::raw_exec::RawExecError;
 use super::spec::{EXPIRES_LABEL, INSTANCE_LABEL};
 use super::{
     ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId, TermSize,
@@ -244,34 +245,31 @@ impl Sandbox for DockerSandbox {
             )
             .await
             .map_err(|e| self.classify("start a shell", e))?;
-        let started = docker
-            .start_exec(
-                &exec.id,
-                Some(StartExecOptions {
-                    detach: false,
-                    tty: true,
-                    output_capacity: Some(OUTPUT_CHUNK),
-                }),
-            )
+        // Not bollard's start_exec: its stream misreads TTY output (see raw_exec).
+        let (output, input) = super::raw_exec::start(&self.endpoint, &exec.id, OUTPUT_CHUNK)
             .await
-            .map_err(|e| self.classify("attach to the shell", e))?;
-        let StartExecResults::Attached { output, input } = started else {
-            return Err(SandboxError::Engine {
-                action: "attach to the shell",
-                detail: "the engine started the shell detached".into(),
-            });
-        };
+            .map_err(|error| match error {
+                RawExecError::Connect(e) => SandboxError::EngineUnreachable {
+                    endpoint: self.endpoint.clone(),
+                    detail: e.to_string(),
+                },
+                RawExecError::Refused { status, message } if status == 404 || status == 409 => {
+                    SandboxError::ContainerGone { detail: message }
+                }
+                RawExecError::Refused { status, message } => SandboxError::Engine {
+                    action: "attach to the shell",
+                    detail: format!("{status}: {message}"),
+                },
+            })?;
         let shell_id = ShellId(exec.id);
         self.resize_shell(&shell_id, size).await?;
         let endpoint = self.endpoint.clone();
         let output = output
             .map(move |chunk| {
-                chunk
-                    .map(|log| log.into_bytes())
-                    .map_err(|e| SandboxError::EngineUnreachable {
-                        endpoint: endpoint.clone(),
-                        detail: e.to_string(),
-                    })
+                chunk.map_err(|e| SandboxError::EngineUnreachable {
+                    endpoint: endpoint.clone(),
+                    detail: e.to_string(),
+                })
             })
             .boxed();
         Ok(Shell {

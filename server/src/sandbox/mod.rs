@@ -5,6 +5,7 @@
 //! it with the Docker engine API; a Kubernetes implementation would slot in beside it.
 
 pub mod docker;
+mod raw_exec;
 mod spec;
 
 use std::pin::Pin;

@@ -124,8 +124,7 @@ impl Session {
     /// digits): enough to follow one session, far too little to attach to it, because the id is
     /// what lets a tab in.
     pub fn tag(&self) -> String {
-        let id = self.id.simple().to_string();
-        format!("rr-{}", &id[..8])
+        crate::security::SessionTag(&self.id).to_string()
     }
 
     /// A tracing span carrying the session's [`Session::tag`].

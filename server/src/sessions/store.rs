@@ -2,11 +2,13 @@
 //! (Redis, say) when several servers share the load.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
 use super::session::Session;
+use crate::security::ct_eq;
 
 /// A table of live sessions by id.
 pub trait SessionStore: Send + Sync + 'static {
@@ -26,14 +28,34 @@ pub trait SessionStore: Send + Sync + 'static {
     }
 }
 
+/// A session id as a map key. Ids are bearer tokens, so equality is constant-time: the map's
+/// hasher is randomly keyed per process, and a guess that lands next to a real id learns nothing
+/// from how long the comparison took.
+#[derive(Clone, Copy)]
+struct Key(Uuid);
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
 /// The default store: a map in this process's memory.
 #[derive(Default)]
 pub struct InMemoryStore {
-    sessions: Mutex<HashMap<Uuid, Arc<Session>>>,
+    sessions: Mutex<HashMap<Key, Arc<Session>>>,
 }
 
 impl InMemoryStore {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Session>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<Session>>> {
         // Every operation is a single map call, so a poisoned map is still consistent.
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -41,13 +63,13 @@ impl InMemoryStore {
 
 impl SessionStore for InMemoryStore {
     fn insert(&self, session: Arc<Session>) {
-        self.map().insert(session.id, session);
+        self.map().insert(Key(session.id), session);
     }
     fn get(&self, id: &Uuid) -> Option<Arc<Session>> {
-        self.map().get(id).cloned()
+        self.map().get(&Key(*id)).cloned()
     }
     fn remove(&self, id: &Uuid) -> bool {
-        self.map().remove(id).is_some()
+        self.map().remove(&Key(*id)).is_some()
     }
     fn all(&self) -> Vec<Arc<Session>> {
         self.map().values().cloned().collect()

@@ -75,6 +75,36 @@ impl TestServer {
         ))
         .await
     }
+
+    /// Opens the terminal socket with extra handshake headers (an `Origin`, the client behind
+    /// the trusted proxy); `Err((status, body))` when the server refuses the upgrade.
+    pub async fn connect_with(
+        &self,
+        session: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<std::result::Result<Term, (u16, String)>> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::Error as WsError;
+        let url = format!("ws://{}/ws/terminal?session={session}", self.server.addr());
+        let mut request = url.into_client_request()?;
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse()?);
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Ok(Term {
+                socket,
+                screen: Vec::new(),
+            })),
+            Err(WsError::Http(response)) => {
+                let body = response.body().as_deref().map(String::from_utf8_lossy);
+                Ok(Err((
+                    response.status().as_u16(),
+                    body.unwrap_or_default().into_owned(),
+                )))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
 }
 
 /// A minimal HTTP/1.1 GET; returns the whole response, head and body.

@@ -1,0 +1,106 @@
+//! Starts a TTY exec and hands back its raw byte stream.
+//!
+//! bollard's exec stream guesses the framing from the first byte of every read: 0, 1 or 2 is
+//! taken for a multiplexing header and the next 7 bytes for its length. A TTY stream has no
+//! headers, so a visitor printing `\001\0\0\0\177\377\377\377` (or `cat`ing any binary that puts
+//! such a byte at a read boundary) froze their terminal while bollard buffered up to 2 GiB of
+//! their output in the server. This module speaks the one request itself (`POST
+//! /exec/{id}/start` with `Upgrade: tcp`) and passes every byte through unchanged.
+
+use std::io;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+/// A connection to the engine, over a Unix socket or TCP.
+trait Connection: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Connection for T {}
+
+/// The largest response head the engine may send before the raw stream begins.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Why the exec could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum RawExecError {
+    /// The engine could not be reached.
+    #[error("{0}")]
+    Connect(#[from] io::Error),
+    /// The engine answered with an error status.
+    #[error("{status}: {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The engine's message.
+        message: String,
+    },
+}
+
+/// The shell's output (raw bytes, in chunks of at most `chunk`) and its input.
+pub type RawExec = (
+    BoxStream<'static, io::Result<Bytes>>,
+    Pin<Box<dyn AsyncWrite + Send>>,
+);
+
+async fn connect(endpoint: &str) -> io::Result<(Box<dyn Connection>, String)> {
+    if let Some(address) = endpoint
+        .strip_prefix("tcp://")
+        .or_else(|| endpoint.strip_prefix("http://"))
+    {
+        let address = address.trim_end_matches('/');
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        return Ok((Box::new(stream), address.to_owned()));
+    }
+    let path = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
+    let stream = tokio::net::UnixStream::connect(path).await?;
+    Ok((Box::new(stream), "docker".to_owned()))
+}
+
+/// Starts exec `exec_id` attached with a TTY on the engine at `endpoint`.
+pub async fn start(endpoint: &str, exec_id: &str, chunk: usize) -> Result<RawExec, RawExecError> {
+    let (mut connection, host) = connect(endpoint).await?;
+    let body = r#"{"Detach":false,"Tty":true}"#;
+    let request = format!(
+        "POST /exec/{exec_id}/start HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    connection.write_all(request.as_bytes()).await?;
+    // Byte by byte so nothing of the raw stream after the head is consumed here.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_HEAD {
+            return Err(
+                io::Error::new(io::ErrorKind::InvalidData, "response head too long").into(),
+            );
+        }
+        head.push(connection.read_u8().await?);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if status != 101 && status != 200 {
+        let mut message = vec![0; 1024];
+        let n = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            connection.read(&mut message),
+        )
+        .await
+        .unwrap_or(Ok(0))
+        .unwrap_or(0);
+        let message = String::from_utf8_lossy(&message[..n]);
+        return Err(RawExecError::Refused {
+            status,
+            message: message.trim().to_owned(),
+        });
+    }
+    let (read, write) = tokio::io::split(connection);
+    let output = ReaderStream::with_capacity(read, chunk).boxed();
+    Ok((output, Box::pin(write)))
+}

@@ -1,0 +1,263 @@
+//! Shared by the attack suites: which container runtimes to attack, a server per runtime, a
+//! visitor's shell through the real WebSocket, and a one-line report per attack.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use bollard::models::ContainerSummaryStateEnum;
+use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+
+use crate::common::{docker, http_get, labelled, test_config, Term, TestServer};
+
+/// Runtimes the attacks run under: `runc`, plus `runsc` (gVisor) when the engine has it.
+/// `ROOTRESUME_SANDBOX_RUNTIME` picks one.
+pub async fn runtimes() -> Result<Vec<String>> {
+    if let Ok(only) = std::env::var("ROOTRESUME_SANDBOX_RUNTIME") {
+        if !only.is_empty() {
+            return Ok(vec![only]);
+        }
+    }
+    let info = docker().await?.info().await?;
+    let registered = info.runtimes.unwrap_or_default();
+    let mut runtimes = vec!["runc".to_owned()];
+    if registered.contains_key("runsc") {
+        runtimes.push("runsc".into());
+    } else {
+        eprintln!(
+            "\n!!! gVisor (runsc) is not registered with the Docker engine: attacks run under runc \
+             only. scripts/setup-runsc.sh installs and registers it.\n"
+        );
+    }
+    Ok(runtimes)
+}
+
+tokio::task_local! {
+    /// The instances (see [`server`]) the running attack started, to clean up after it.
+    static INSTANCES: Arc<Mutex<Vec<String>>>;
+}
+
+/// Runs `attack` under every runtime in turn (in turn: the timing attacks must not compete with
+/// each other); a failure names the runtime. Whatever happens, every container the attack's
+/// servers made is removed afterwards, so a failing attack leaks nothing either.
+///
+/// Under runsc an attack may kill the whole gVisor sandbox (the Debian build's sentry dies on
+/// fork storms, `su`, the memory cap): that is contained, since only that visitor's sandbox
+/// goes, and is reported as such instead of failing.
+pub async fn each_runtime<F, Fut>(name: &str, attack: F) -> Result<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<String>>,
+{
+    for runtime in runtimes().await? {
+        let started = Instant::now();
+        let instances = Arc::new(Mutex::new(Vec::new()));
+        let outcome = INSTANCES
+            .scope(instances.clone(), attack(runtime.clone()))
+            .await;
+        let instances = instances.lock().map(|i| i.clone()).unwrap_or_default();
+        let died = sandboxes_died(&instances).await?;
+        remove_all(&instances).await?;
+        let result = match outcome {
+            Ok(result) => result,
+            Err(error) if runtime == "runsc" && died > 0 => format!(
+                "the gVisor sandbox died during the attack ({died} exited), nothing else was \
+                 affected: {}",
+                format!("{error:#}").lines().next().unwrap_or("")
+            ),
+            Err(error) => bail!("{name} under {runtime}: {error:#}"),
+        };
+        println!(
+            "ATTACK | {name} | {runtime} | defended: {result} | {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn instance_filter(instance: &str) -> ListContainersOptions {
+    ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([(
+            "label".to_owned(),
+            vec![format!("rootresume.instance={instance}")],
+        )])),
+        ..Default::default()
+    }
+}
+
+/// How many containers of these instances have exited on their own.
+async fn sandboxes_died(instances: &[String]) -> Result<usize> {
+    let docker = docker().await?;
+    let mut died = 0;
+    for instance in instances {
+        let listed = docker
+            .list_containers(Some(instance_filter(instance)))
+            .await?;
+        died += listed
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD)
+                )
+            })
+            .count();
+    }
+    Ok(died)
+}
+
+/// Removes every container of these instances (none are left after a passing attack).
+async fn remove_all(instances: &[String]) -> Result<()> {
+    let docker = docker().await?;
+    for instance in instances {
+        for container in docker
+            .list_containers(Some(instance_filter(instance)))
+            .await?
+        {
+            if let Some(id) = container.id {
+                let options = RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                };
+                let _ = docker.remove_container(&id, Some(options)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A server whose sandboxes use `runtime`.
+pub async fn server(runtime: &str) -> Result<TestServer> {
+    let mut config = test_config();
+    config.sandbox.runtime = runtime.to_owned();
+    let _ = INSTANCES.try_with(|list| {
+        if let Ok(mut list) = list.lock() {
+            list.push(config.instance.clone());
+        }
+    });
+    TestServer::start(config).await
+}
+
+/// A visitor's tab: a new session and its terminal, prompt ready.
+pub async fn visitor(server: &TestServer) -> Result<(String, Term)> {
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    // Quiet prompt so markers are easy to find; no echo surprises from the prompt itself.
+    term.run("PS1='$ '").await?;
+    Ok((id, term))
+}
+
+/// Whether the server still answers a page quickly: the home page within `within`.
+pub async fn server_answers(server: &TestServer, within: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    let page = tokio::time::timeout(
+        within,
+        http_get(&format!("http://{}/", server.server.addr())),
+    )
+    .await
+    .map_err(|_| anyhow!("the server did not answer a page within {within:?}"))??;
+    if !page.starts_with("HTTP/1.1 200") {
+        bail!("the server answered: {}", page.lines().next().unwrap_or(""));
+    }
+    Ok(started.elapsed())
+}
+
+/// Shuts the server down and checks none of its sessions' containers is left.
+pub async fn finish(server: TestServer, ids: &[&str]) -> Result<()> {
+    server.server.shutdown().await;
+    for id in ids {
+        if !labelled(Some(id)).await?.is_empty() {
+            bail!("container of session {id} left behind");
+        }
+    }
+    Ok(())
+}
+
+/// Saves a Python program in `/tmp` (base64 through the terminal, so no quoting or readline
+/// surprises) and runs it; returns what it printed.
+pub async fn python(term: &mut Term, name: &str, program: &str) -> Result<String> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(program);
+    let file = format!("/tmp/{name}.py");
+    term.run(&format!("echo {encoded} | base64 -d > {file}"))
+        .await?;
+    term.run(&format!("python3 {file} 2>&1")).await
+}
+
+/// How a command that may take the whole sandbox down went.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It finished; what it printed.
+    Ran(String),
+    /// The session ended instead; what the visitor was told.
+    Ended(String),
+}
+
+/// Runs `command` like [`Term::run`], but a session that ends meanwhile is an outcome, not an
+/// error: the visitor must then have been told, by an `Ended` notice or a close reason.
+pub async fn run_or_end(term: &mut Term, command: &str, timeout: Duration) -> Result<Outcome> {
+    use crate::common::Event;
+    let marker = format!("E{}X", uuid::Uuid::new_v4().simple());
+    let from = term.screen.len();
+    term.type_text(&format!("{command}; printf '%s%s\\n' '{marker}' '-done'\r"))
+        .await?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = String::from_utf8_lossy(&term.screen[from..]).replace('\r', "");
+        if let Some(end) = seen.rfind(&format!("{marker}-done")) {
+            let start = seen.find('\n').map_or(0, |n| n + 1);
+            return Ok(Outcome::Ran(seen[start.min(end)..end].trim().to_owned()));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("{command:?} neither finished nor ended the session in {timeout:?}: {seen}");
+        }
+        // next_event returns only on a non-output event: poll briefly to re-check the output.
+        match term.next_event(left.min(Duration::from_millis(200))).await {
+            Ok(Event::Notice(notice)) => {
+                if matches!(notice, rootresume_protocol::SessionNotice::Ended { .. }) {
+                    return Ok(Outcome::Ended(format!("{notice:?}")));
+                }
+            }
+            Ok(Event::Error(code, message)) => {
+                return Ok(Outcome::Ended(format!("{code:?}: {message}")))
+            }
+            Ok(Event::Closed(reason)) => return Ok(Outcome::Ended(format!("closed: {reason:?}"))),
+            Err(_) => {}
+        }
+    }
+}
+
+/// [`python`], where the program may take the sandbox down (see [`run_or_end`]).
+pub async fn python_or_end(term: &mut Term, name: &str, program: &str) -> Result<Outcome> {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(program);
+    let file = format!("/tmp/{name}.py");
+    term.run(&format!("echo {encoded} | base64 -d > {file}"))
+        .await?;
+    run_or_end(
+        term,
+        &format!("python3 {file} 2>&1"),
+        Duration::from_secs(60),
+    )
+    .await
+}
+
+/// Checks an attack that may crash a gVisor sandbox: under runc the limit must hold (`held`
+/// says whether the output shows it); under runsc the sandbox may die instead (the Debian
+/// build's sentry dies on fork storms and on hitting the memory cap), which is contained: only
+/// that visitor's sandbox goes, and the visitor is told the container is gone.
+pub fn contained(runtime: &str, outcome: &Outcome, held: impl Fn(&str) -> bool) -> Result<String> {
+    match outcome {
+        Outcome::Ran(output) if held(output) => Ok(output.replace('\n', "; ")),
+        Outcome::Ended(told) if runtime == "runsc" && told.contains("ContainerGone") => Ok(
+            format!("the gVisor sandbox died and the visitor was told ({told})"),
+        ),
+        other => bail!("the defence did not hold: {other:?}"),
+    }
+}
