@@ -21,6 +21,9 @@ const CLOSE_POLICY: u16 = 1008;
 const CLOSE_NORMAL: u16 = 1000;
 /// Close code when the server cannot serve the request now.
 const CLOSE_TRY_AGAIN: u16 = 1013;
+/// Read buffer of each socket. Tungstenite's default (128 KiB) is zero-filled on every read, so
+/// it is resident for every idle tab; a browser only sends keystrokes and resizes.
+const SOCKET_READ_BUFFER: usize = 4096;
 /// How long before the end of its lifetime a session warns the visitor.
 const WARN_BEFORE_END: [Duration; 2] = [Duration::from_secs(5 * 60), Duration::from_secs(60)];
 
@@ -40,6 +43,7 @@ pub async fn terminal_socket(
     upgrade
         .max_frame_size(MAX_FRAME_LEN)
         .max_message_size(MAX_FRAME_LEN)
+        .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let session = sessions.get(&query.session);
             serve(socket, &sessions, session).await;
