@@ -26,6 +26,8 @@ USAGE: rootresume-bench [OPTIONS]     (scripts/bench.sh builds everything and ru
   --sessions N            time-to-prompt samples per series (default 50)
   --max-sessions N        top of the capacity ramp (default 700)
   --memory-sessions N     idle sessions for the memory figures (default 100)
+  --ramp-minutes N        no new capacity level starts after N minutes (default 7)
+  --throughput-mib N      MiB of zeros base64-encoded for throughput (default 200)
   --no-first-load         skip the Chromium first-load measurement
   --scratch DIR           logs (default: /var/tmp/rootresume-bench-run)
 Run from the repository root.";
@@ -51,6 +53,10 @@ pub struct Options {
     pub sessions: usize,
     /// Top of the capacity ramp.
     pub max_sessions: usize,
+    /// Time budget of the capacity ramp, minutes.
+    pub ramp_minutes: u64,
+    /// MiB for the throughput figure (default 200; 1 with `--smoke`).
+    pub throughput_mib: Option<u32>,
     /// Idle sessions for the memory figures (default 100; 2 with `--smoke`).
     pub memory_sessions: Option<usize>,
     /// Whether to measure the first load.
@@ -124,6 +130,10 @@ impl Options {
                 .or_else(|| (!smoke).then(|| repo.join("docs/benchmarks"))),
             sessions: number("--sessions", 50)?,
             max_sessions: number("--max-sessions", 700)?,
+            ramp_minutes: number("--ramp-minutes", 7)? as u64,
+            throughput_mib: take("--throughput-mib")
+                .map(|v| v.parse().with_context(|| format!("--throughput-mib {v}")))
+                .transpose()?,
             memory_sessions: take("--memory-sessions")
                 .map(|v| v.parse().with_context(|| format!("--memory-sessions {v}")))
                 .transpose()?,
@@ -165,7 +175,7 @@ impl Sizes {
                 warm_pool: 1,
                 pool_fill: Duration::from_secs(3),
                 warm_pause: Duration::from_secs(1),
-                throughput_mib: 1,
+                throughput_mib: options.throughput_mib.unwrap_or(1),
                 plan: Plan {
                     echo_levels: vec![1, 2],
                     echo_typing: Typing {
@@ -180,6 +190,7 @@ impl Sizes {
                     },
                     capacity_p99_ms: 50.0,
                     settle_readings: 1,
+                    capacity_budget: Duration::from_secs(60),
                 },
                 peer_levels: vec![1],
             };
@@ -189,7 +200,7 @@ impl Sizes {
             warm_pool: 10,
             pool_fill: Duration::from_secs(15),
             warm_pause: Duration::from_secs(1),
-            throughput_mib: 200,
+            throughput_mib: options.throughput_mib.unwrap_or(200),
             plan: Plan {
                 echo_levels: vec![1, 50, 200],
                 // A fast typist: five keys a second, forty keys.
@@ -202,6 +213,7 @@ impl Sizes {
                 capacity_typing: CAPACITY_TYPING,
                 capacity_p99_ms: 50.0,
                 settle_readings: 5,
+                capacity_budget: Duration::from_secs(options.ramp_minutes * 60),
             },
             peer_levels: vec![1, 50],
         }

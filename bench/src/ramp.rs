@@ -31,6 +31,8 @@ pub struct Plan {
     pub capacity_p99_ms: f64,
     /// `MemAvailable` readings (a second apart) whose median is taken.
     pub settle_readings: usize,
+    /// No new capacity level starts after this long on the ramp (the run must fit its slot).
+    pub capacity_budget: Duration,
 }
 
 /// What the climb measured.
@@ -93,7 +95,15 @@ pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Resu
         }
     }
     result.stopped = "reached the top of the ramp".into();
+    let ramp_started = tokio::time::Instant::now();
     for &n in &plan.capacity_levels {
+        if ramp_started.elapsed() > plan.capacity_budget {
+            result.stopped = format!(
+                "the ramp's time budget ({} s) ran out before {n} sessions",
+                plan.capacity_budget.as_secs()
+            );
+            break;
+        }
         if let Err(error) = grow(server, &mut terms, n).await {
             result.stopped = format!("opening session {} failed: {error:#}", terms.len() + 1);
             break;
