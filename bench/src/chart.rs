@@ -77,13 +77,13 @@ fn panels(r: &Results) -> Vec<Panel> {
     });
     let mib = |b: f64| b / (1024.0 * 1024.0);
     list.push(Panel {
-        title: "Host memory per idle session (lower is better)",
+        title: "Host memory per idle session, accounted (lower is better)",
         unit: "MiB",
         bars: vec![
-            bar("RootResume", mib(r.climb.memory.host), true),
-            bar("bare containers", mib(r.bare_memory.host), false),
+            bar("RootResume", mib(r.climb.memory.accounted), true),
+            bar("bare containers", mib(r.bare_memory.accounted), false),
         ],
-        target: Some(mib(r.bare_memory.host) * 1.05),
+        target: Some(mib(r.bare_memory.accounted) * 1.05),
     });
     list.push(Panel {
         title: "Concurrent sessions with echo p99 < 50 ms (higher is better)",
@@ -128,11 +128,15 @@ pub fn svg(results: &Results) -> String {
     let mut y = 10.0;
     let plot_w = WIDTH - LABEL_W - 90.0;
     for panel in &panels {
+        let target_note = panel.target.map_or(String::new(), |t| {
+            format!(" — target {t:.1} {} (dashed)", panel.unit)
+        });
         let _ = writeln!(
             out,
-            r##"<text x="10" y="{}" font-weight="bold" fill="#222">{}</text>"##,
+            r##"<text x="10" y="{}" fill="#222"><tspan font-weight="bold">{}</tspan><tspan fill="#c62828">{}</tspan></text>"##,
             y + 16.0,
-            escape(panel.title)
+            escape(panel.title),
+            escape(&target_note)
         );
         y += TITLE_H;
         let top = y;
@@ -164,10 +168,9 @@ pub fn svg(results: &Results) -> String {
             let x = LABEL_W + target / max * plot_w;
             let _ = writeln!(
                 out,
-                r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#c62828" stroke-dasharray="4 3"/><text x="{x:.1}" y="{}" fill="#c62828" font-size="10" text-anchor="middle">target {target:.1}</text>"##,
+                r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#c62828" stroke-dasharray="4 3"/>"##,
                 top - 2.0,
-                y - GAP + 2.0,
-                top - 4.0
+                y - GAP + 2.0
             );
         }
         y += PANEL_PAD;

@@ -105,6 +105,8 @@ impl Options {
             "--sessions",
             "--max-sessions",
             "--memory-sessions",
+            "--ramp-minutes",
+            "--throughput-mib",
             "--scratch",
         ];
         if let Some((unknown, _)) = values.iter().find(|(k, _)| !known.contains(&k.as_str())) {
