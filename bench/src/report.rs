@@ -155,6 +155,15 @@ impl Results {
     }
 
     fn details(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "## How each figure is taken
+"
+        );
+        let _ = writeln!(md, "- **Echo**: at each level every live session types at once, five keys a second (a letter, then a delete, so the line stays empty), 40 keys each; a round trip runs from sending the key to the next output frame. Sessions stay open from one level to the next.");
+        let _ = writeln!(md, "- **Throughput**: bytes of terminal output (base64 of the zeros, with the pty's line endings) from sending the command to its end marker, read by the same client; the bare figure reads the engine's exec stream directly, with no server.");
+        let _ = writeln!(md, "- **Memory**: idle sessions at the prompt, their sockets open. `MemAvailable` is the issue's measure but moves with everything else the machine runs; the accounted figure adds up only what the sessions cost: proportional set size of dockerd, containerd, the sessions' shims and the server, plus the containers' memory cgroups. Server RSS is the server's resident growth over the same sessions.");
+        let _ = writeln!(md, "- **Capacity**: sessions are added a hundred at a time (eight opening at once); at each level every session types a key a second for six seconds.\n");
         let _ = writeln!(md, "## Capacity ramp\n\nEvery live session types one key per {:.1} s; a level counts when echo p99 stays under 50 ms. Stopped: {}.\n", self.climb_typing_secs(), self.climb.stopped);
         let _ = writeln!(md, "| Live sessions | Echo p50 | Echo p99 |\n|---|---|---|");
         for (n, s) in &self.climb.capacity {
