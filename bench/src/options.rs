@@ -26,6 +26,7 @@ USAGE: rootresume-bench [OPTIONS]     (scripts/bench.sh builds everything and ru
   --sessions N            time-to-prompt samples per series (default 50)
   --max-sessions N        top of the capacity ramp (default 700)
   --memory-sessions N     idle sessions for the memory figures (default 100)
+  --echo-levels A,B,..    session counts for the echo figures (default 1,50,200)
   --ramp-minutes N        no new capacity level starts after N minutes (default 7)
   --throughput-mib N      MiB of zeros base64-encoded for throughput (default 200)
   --no-first-load         skip the Chromium first-load measurement
@@ -59,6 +60,8 @@ pub struct Options {
     pub throughput_mib: Option<u32>,
     /// Idle sessions for the memory figures (default 100; 2 with `--smoke`).
     pub memory_sessions: Option<usize>,
+    /// Session counts at which echo is measured (default 1, 50, 200; 1, 2 with `--smoke`).
+    pub echo_levels: Option<Vec<usize>>,
     /// Whether to measure the first load.
     pub first_load: bool,
     /// Folder for logs.
@@ -105,6 +108,7 @@ impl Options {
             "--sessions",
             "--max-sessions",
             "--memory-sessions",
+            "--echo-levels",
             "--ramp-minutes",
             "--throughput-mib",
             "--scratch",
@@ -135,6 +139,14 @@ impl Options {
             ramp_minutes: number("--ramp-minutes", 7)? as u64,
             throughput_mib: take("--throughput-mib")
                 .map(|v| v.parse().with_context(|| format!("--throughput-mib {v}")))
+                .transpose()?,
+            echo_levels: take("--echo-levels")
+                .map(|v| {
+                    v.split(',')
+                        .map(|n| n.trim().parse::<usize>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .with_context(|| format!("--echo-levels {v}"))
+                })
                 .transpose()?,
             memory_sessions: take("--memory-sessions")
                 .map(|v| v.parse().with_context(|| format!("--memory-sessions {v}")))
@@ -179,7 +191,7 @@ impl Sizes {
                 warm_pause: Duration::from_secs(1),
                 throughput_mib: options.throughput_mib.unwrap_or(1),
                 plan: Plan {
-                    echo_levels: vec![1, 2],
+                    echo_levels: options.echo_levels.clone().unwrap_or(vec![1, 2]),
                     echo_typing: Typing {
                         keys: 4,
                         interval: Duration::from_millis(50),
@@ -204,7 +216,7 @@ impl Sizes {
             warm_pause: Duration::from_secs(1),
             throughput_mib: options.throughput_mib.unwrap_or(200),
             plan: Plan {
-                echo_levels: vec![1, 50, 200],
+                echo_levels: options.echo_levels.clone().unwrap_or(vec![1, 50, 200]),
                 // A fast typist: five keys a second, forty keys.
                 echo_typing: Typing {
                     keys: 40,
