@@ -39,7 +39,7 @@ fn bar(label: &str, value: f64, ours: bool) -> Bar {
 fn panels(r: &Results) -> Vec<Panel> {
     let warm = Summary::of(&r.warm.total);
     let cold = Summary::of(&r.cold.total);
-    let bare = Summary::of(&r.bare);
+    let bare = Summary::of(&r.bare.total);
     let mut list = vec![Panel {
         title: "Time to prompt, p50 (lower is better)",
         unit: "ms",

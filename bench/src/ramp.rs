@@ -63,10 +63,28 @@ async fn grow(server: &ServerProcess, terms: &mut Vec<Term>, n: usize) -> Result
 }
 
 /// Climbs per `plan`; the sessions are closed at the end (the server removes their containers
-/// after its grace period, or at shutdown).
-pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Result<Climb> {
+/// after its grace period, or at shutdown). A failure ends the climb where it happened, and says
+/// why in [`Climb::stopped`]: the figures measured before it are kept.
+pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Climb {
     let mut result = Climb::default();
     let mut terms: Vec<Term> = Vec::new();
+    match fixed_levels(server, engine, plan, &mut terms, &mut result).await {
+        Ok(()) => capacity(server, plan, &mut terms, &mut result).await,
+        Err(error) => result.stopped = format!("before the capacity ramp: {error:#}"),
+    }
+    futures_util::future::join_all(terms.into_iter().map(Term::close)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    result
+}
+
+/// The echo levels and the memory figure.
+async fn fixed_levels(
+    server: &ServerProcess,
+    engine: &Engine,
+    plan: &Plan,
+    terms: &mut Vec<Term>,
+    result: &mut Climb,
+) -> Result<()> {
     let mut levels: Vec<usize> = plan.echo_levels.clone();
     levels.push(plan.memory_at);
     levels.sort_unstable();
@@ -75,7 +93,7 @@ pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Resu
     let accounted_before = accounted(Some(server.pid()), &[]);
     let rss_before = server.rss()?;
     for n in levels {
-        grow(server, &mut terms, n).await?;
+        grow(server, terms, n).await?;
         if n == plan.memory_at {
             let available = settled_available(plan.settle_readings).await?;
             let containers = engine.labelled(&server.instance).await?;
@@ -88,12 +106,22 @@ pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Resu
             };
         }
         if plan.echo_levels.contains(&n) {
-            let (back, samples) =
-                echo::measure(std::mem::take(&mut terms), plan.echo_typing).await?;
-            terms = back;
-            result.echo.push((n, Summary::of(&samples)));
+            let (back, samples) = echo::measure(std::mem::take(terms), plan.echo_typing).await?;
+            *terms = back;
+            let summary = Summary::of(&samples);
+            println!(
+                "  echo at {n}: p50 {:.2} ms p99 {:.2} ms",
+                summary.p50, summary.p99
+            );
+            result.echo.push((n, summary));
         }
     }
+    Ok(())
+}
+
+/// Adds sessions level by level until echo p99 reaches the limit, a session fails to open, or
+/// the time budget runs out.
+async fn capacity(server: &ServerProcess, plan: &Plan, terms: &mut Vec<Term>, result: &mut Climb) {
     result.stopped = "reached the top of the ramp".into();
     let ramp_started = tokio::time::Instant::now();
     for &n in &plan.capacity_levels {
@@ -102,21 +130,21 @@ pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Resu
                 "the ramp's time budget ({} s) ran out before {n} sessions",
                 plan.capacity_budget.as_secs()
             );
-            break;
+            return;
         }
-        if let Err(error) = grow(server, &mut terms, n).await {
+        if let Err(error) = grow(server, terms, n).await {
             result.stopped = format!("opening session {} failed: {error:#}", terms.len() + 1);
-            break;
+            return;
         }
-        let (back, samples) =
-            match echo::measure(std::mem::take(&mut terms), plan.capacity_typing).await {
-                Ok(measured) => measured,
-                Err(error) => {
-                    result.stopped = format!("echo at {n} sessions failed: {error:#}");
-                    break;
-                }
-            };
-        terms = back;
+        let (back, samples) = match echo::measure(std::mem::take(terms), plan.capacity_typing).await
+        {
+            Ok(measured) => measured,
+            Err(error) => {
+                result.stopped = format!("echo at {n} sessions failed: {error:#}");
+                return;
+            }
+        };
+        *terms = back;
         let summary = Summary::of(&samples);
         result.capacity.push((n, summary));
         println!(
@@ -125,11 +153,8 @@ pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Resu
         );
         if summary.p99 >= plan.capacity_p99_ms {
             result.stopped = format!("echo p99 reached {:.1} ms at {n} sessions", summary.p99);
-            break;
+            return;
         }
         result.capacity_ok = n;
     }
-    futures_util::future::join_all(terms.into_iter().map(Term::close)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    Ok(result)
 }

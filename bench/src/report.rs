@@ -2,7 +2,6 @@
 //! comparison (the bare engine or the peer), then the details and the machine.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use crate::first_load::FirstLoad;
 use crate::machine::Machine;
@@ -22,7 +21,7 @@ pub struct Results {
     /// Time to prompt without a pool.
     pub cold: Ttp,
     /// Bare engine create + start + exec → prompt.
-    pub bare: Vec<Duration>,
+    pub bare: Ttp,
     /// Time to prompt with the warm pool.
     pub warm: Ttp,
     /// Echo, memory and capacity on RootResume.
@@ -41,6 +40,8 @@ pub struct Results {
     pub first_load: Result<FirstLoad, String>,
     /// Why the peer was not measured, if it was not.
     pub peer_missing: Option<String>,
+    /// Phases that failed, and why.
+    pub problems: Vec<String>,
 }
 
 fn ms(value: f64) -> String {
@@ -60,6 +61,15 @@ fn verdict(met: bool) -> &'static str {
         "met"
     } else {
         "**not met**"
+    }
+}
+
+/// The verdict, unless nothing was measured (a failed phase must not read as a target met).
+fn verdict_of(measured: bool, met: bool) -> &'static str {
+    if measured {
+        verdict(met)
+    } else {
+        "not measured"
     }
 }
 
@@ -86,7 +96,7 @@ impl Results {
         let mut md = String::new();
         let cold = Summary::of(&self.cold.total);
         let cold_socket = Summary::of(&self.cold.from_socket);
-        let bare = Summary::of(&self.bare);
+        let bare = Summary::of(&self.bare.total);
         let warm = Summary::of(&self.warm.total);
         let cold_ratio = cold.p50 / bare.p50.max(1e-9);
         let _ = writeln!(md, "# RootResume benchmarks\n");
@@ -96,8 +106,8 @@ impl Results {
         let _ = writeln!(md, "Produced by `scripts/bench.sh` (the `rootresume-bench` tool) in one run on {}; chart: [benchmarks.svg](benchmarks.svg).\n", self.machine.date);
         let _ = writeln!(md, "| Figure | RootResume | Comparison | Target | |");
         let _ = writeln!(md, "|---|---|---|---|---|");
-        let _ = writeln!(md, "| Time to prompt, warm pool, p50 / p95 / p99 (n = {}) | {} | — | p50 ≤ 30 ms, p99 ≤ 100 ms | {} |", warm.n, pct(&warm), verdict(warm.p50 <= 30.0 && warm.p99 <= 100.0));
-        let _ = writeln!(md, "| Time to prompt, cold, p50 / p95 / p99 (n = {}) | {} | bare engine {} | ≤ 1.1× bare (p50) | {:.2}× — {} |", cold.n, pct(&cold), pct(&bare), cold_ratio, verdict(cold_ratio <= 1.1));
+        let _ = writeln!(md, "| Time to prompt, warm pool, p50 / p95 / p99 (n = {}) | {} | — | p50 ≤ 30 ms, p99 ≤ 100 ms | {} |", warm.n, pct(&warm), verdict_of(warm.n > 0, warm.p50 <= 30.0 && warm.p99 <= 100.0));
+        let _ = writeln!(md, "| Time to prompt, cold, p50 / p95 / p99 (n = {}) | {} | bare engine {} | ≤ 1.1× bare (p50) | {:.2}× — {} |", cold.n, pct(&cold), pct(&bare), cold_ratio, verdict_of(cold.n > 0 && bare.n > 0, cold_ratio <= 1.1));
         for (n, ours) in &self.climb.echo {
             let peer = self.peer_echo_at(*n).map_or("—".to_owned(), |p| {
                 format!("terminado {} / {}", ms(p.p50), ms(p.p99))
@@ -114,22 +124,22 @@ impl Results {
         match self.peer_throughput {
             Some(peer) => {
                 let ratio = ours_mb / peer.mb_per_s().max(1e-9);
-                let _ = writeln!(md, "| Output throughput (`head -c 200M /dev/zero \\| base64`) | {ours_mb:.1} MB/s | terminado {:.1} MB/s | ≥ 2× peer and ≥ 100 MB/s | {ratio:.2}× — {} |", peer.mb_per_s(), verdict(ratio >= 2.0 && ours_mb >= 100.0));
+                let _ = writeln!(md, "| Output throughput (`head -c 200M /dev/zero \\| base64`) | {ours_mb:.1} MB/s | terminado {:.1} MB/s | ≥ 2× peer and ≥ 100 MB/s | {ratio:.2}× — {} |", peer.mb_per_s(), verdict_of(self.throughput.bytes > 0 && peer.bytes > 0, ratio >= 2.0 && ours_mb >= 100.0));
             }
             None => {
-                let _ = writeln!(md, "| Output throughput | {ours_mb:.1} MB/s | peer not measured | ≥ 2× peer and ≥ 100 MB/s | {} |", verdict(false));
+                let _ = writeln!(md, "| Output throughput | {ours_mb:.1} MB/s | peer not measured | ≥ 2× peer and ≥ 100 MB/s | {} |", verdict_of(false, false));
             }
         }
         let memory = &self.climb.memory;
         let mem_ratio = memory.host / self.bare_memory.host.max(1.0);
-        let _ = writeln!(md, "| Host memory per idle session (drop in MemAvailable / N, N = {}) | {} | bare containers {} | ≤ 1.05× bare | {mem_ratio:.2}× — {} |", memory.n, mib(memory.host), mib(self.bare_memory.host), verdict(mem_ratio <= 1.05));
+        let _ = writeln!(md, "| Host memory per idle session (drop in MemAvailable / N, N = {}) | {} | bare containers {} | ≤ 1.05× bare | {mem_ratio:.2}× — {} |", memory.n, mib(memory.host), mib(self.bare_memory.host), verdict_of(memory.n > 0 && self.bare_memory.n > 0, mem_ratio <= 1.05));
         let acc_ratio = memory.accounted / self.bare_memory.accounted.max(1.0);
-        let _ = writeln!(md, "| Host memory per idle session, accounted (engine processes' PSS + container cgroups + server) | {} | bare containers {} | ≤ 1.05× bare | {acc_ratio:.2}× — {} |", mib(memory.accounted), mib(self.bare_memory.accounted), verdict(acc_ratio <= 1.05));
+        let _ = writeln!(md, "| Host memory per idle session, accounted (engine processes' PSS + container cgroups + server) | {} | bare containers {} | ≤ 1.05× bare | {acc_ratio:.2}× — {} |", mib(memory.accounted), mib(self.bare_memory.accounted), verdict_of(memory.n > 0 && self.bare_memory.n > 0, acc_ratio <= 1.05));
         let _ = writeln!(
             md,
             "| Server RSS per idle session | {:.1} KiB | bare: no server | ≤ 64 KB | {} |",
             memory.server_rss / 1024.0,
-            verdict(memory.server_rss <= 64_000.0)
+            verdict_of(memory.n > 0, memory.server_rss <= 64_000.0)
         );
         let _ = writeln!(
             md,
@@ -181,7 +191,32 @@ impl Results {
             }
             let _ = writeln!(md, "```");
         }
+        self.problems(md);
         let _ = writeln!(md, "\n## Machine\n\n{}", self.machine.markdown());
+    }
+
+    /// Failed phases and failed samples, so a figure's gaps are explained where it stands.
+    fn problems(&self, md: &mut String) {
+        let mut lines = self.problems.clone();
+        for (name, series) in [
+            ("cold", &self.cold),
+            ("bare", &self.bare),
+            ("warm", &self.warm),
+        ] {
+            if let Some(first) = series.errors.first() {
+                let count = series.errors.len();
+                lines.push(format!(
+                    "{count} {name} time-to-prompt sample(s) failed; the first: {first}"
+                ));
+            }
+        }
+        if lines.is_empty() {
+            return;
+        }
+        let _ = writeln!(md, "\n## Problems in this run\n");
+        for line in lines {
+            let _ = writeln!(md, "- {line}");
+        }
     }
 
     fn climb_typing_secs(&self) -> f64 {
