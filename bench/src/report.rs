@@ -131,10 +131,18 @@ impl Results {
             }
         }
         let memory = &self.climb.memory;
-        let mem_ratio = memory.host / self.bare_memory.host.max(1.0);
-        let _ = writeln!(md, "| Host memory per idle session (drop in MemAvailable / N, N = {}) | {} | bare containers {} | ≤ 1.05× bare | {mem_ratio:.2}× — {} |", memory.n, mib(memory.host), mib(self.bare_memory.host), verdict_of(memory.n > 0 && self.bare_memory.n > 0, mem_ratio <= 1.05));
-        let acc_ratio = memory.accounted / self.bare_memory.accounted.max(1.0);
-        let _ = writeln!(md, "| Host memory per idle session, accounted (engine processes' PSS + container cgroups + server) | {} | bare containers {} | ≤ 1.05× bare | {acc_ratio:.2}× — {} |", mib(memory.accounted), mib(self.bare_memory.accounted), verdict_of(memory.n > 0 && self.bare_memory.n > 0, acc_ratio <= 1.05));
+        let compared = |ours: f64, bare: f64| -> String {
+            if memory.n == 0 || self.bare_memory.n == 0 {
+                "not measured".into()
+            } else if ours <= 0.0 || bare <= 0.0 {
+                // Something else on the machine freed more than the sessions took.
+                "not comparable: the machine's memory moved by more than the sessions took".into()
+            } else {
+                format!("{:.2}× — {}", ours / bare, verdict(ours / bare <= 1.05))
+            }
+        };
+        let _ = writeln!(md, "| Host memory per idle session (drop in MemAvailable / N, N = {}) | {} | bare containers {} | ≤ 1.05× bare | {} |", memory.n, mib(memory.host), mib(self.bare_memory.host), compared(memory.host, self.bare_memory.host));
+        let _ = writeln!(md, "| Host memory per idle session, accounted (engine processes' PSS + container cgroups + server) | {} | bare containers {} | ≤ 1.05× bare | {} |", mib(memory.accounted), mib(self.bare_memory.accounted), compared(memory.accounted, self.bare_memory.accounted));
         let _ = writeln!(
             md,
             "| Server RSS per idle session | {:.1} KiB | bare: no server | ≤ 64 KB | {} |",
