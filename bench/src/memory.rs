@@ -20,6 +20,8 @@ pub struct PerSession {
     /// Growth of [`accounted`] memory per session, bytes: unlike `MemAvailable`, not moved by
     /// whatever else the machine runs meanwhile.
     pub accounted: f64,
+    /// The accounted growth per session by source.
+    pub parts: Accounted<f64>,
     /// Growth of the server's resident memory per session, bytes (0 for bare containers).
     pub server_rss: f64,
 }
@@ -45,14 +47,46 @@ pub async fn settled_available(count: usize) -> Result<u64> {
 /// Daemons of the container engine, whose memory grows with every container.
 const ENGINE_DAEMONS: [&str; 2] = ["dockerd", "containerd"];
 
+/// Memory by source: engine daemons, the containers' shims, the containers' memory cgroups, the
+/// server.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Accounted<T> {
+    /// dockerd and containerd (PSS).
+    pub daemons: T,
+    /// The containers' shims (PSS).
+    pub shims: T,
+    /// The containers' memory cgroups (everything their processes and tmpfs use).
+    pub cgroups: T,
+    /// The server (PSS).
+    pub server: T,
+}
+
+impl Accounted<u64> {
+    /// The sum of the sources.
+    pub fn total(&self) -> u64 {
+        self.daemons + self.shims + self.cgroups + self.server
+    }
+
+    /// Growth from `before` to `self`, per session, by source.
+    pub fn growth_per_session(&self, before: &Self, n: usize) -> Accounted<f64> {
+        let per = |after: u64, before: u64| per_session(after, before, n);
+        Accounted {
+            daemons: per(self.daemons, before.daemons),
+            shims: per(self.shims, before.shims),
+            cgroups: per(self.cgroups, before.cgroups),
+            server: per(self.server, before.server),
+        }
+    }
+}
+
 /// Memory counted at its sources: the proportional set size (PSS: shared pages split fairly,
 /// so it adds up across processes) of the engine's daemons, of the shims of `containers` and
 /// of `server`, plus the memory cgroup usage of `containers`. Other containers on the machine,
 /// and anything else it runs, do not count.
-pub fn accounted(server: Option<u32>, containers: &[String]) -> u64 {
-    let mut total = 0;
+pub fn accounted(server: Option<u32>, containers: &[String]) -> Accounted<u64> {
+    let mut total = Accounted::default();
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
+        return total;
     };
     for entry in dir.flatten() {
         let Some(pid) = entry
@@ -63,19 +97,20 @@ pub fn accounted(server: Option<u32>, containers: &[String]) -> u64 {
             continue;
         };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let counts = match comm.trim() {
-            name if ENGINE_DAEMONS.contains(&name) => true,
+        let source = match comm.trim() {
+            name if ENGINE_DAEMONS.contains(&name) => Some(&mut total.daemons),
             // A shim names its container on its command line (`-id ID`).
             name if name.starts_with("containerd-shim") => {
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
                 let cmdline = String::from_utf8_lossy(&cmdline);
-                containers.iter().any(|id| cmdline.contains(id.as_str()))
+                let ours = containers.iter().any(|id| cmdline.contains(id.as_str()));
+                ours.then_some(&mut total.shims)
             }
-            _ => Some(pid) == server,
+            _ => (Some(pid) == server).then_some(&mut total.server),
         };
-        if counts {
+        if let Some(source) = source {
             let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"));
-            total += rollup.ok().and_then(|r| kib_field(&r, "Pss:")).unwrap_or(0);
+            *source += rollup.ok().and_then(|r| kib_field(&r, "Pss:")).unwrap_or(0);
         }
     }
     for id in containers {
@@ -85,7 +120,7 @@ pub fn accounted(server: Option<u32>, containers: &[String]) -> u64 {
             format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/memory.current"),
             format!("/sys/fs/cgroup/docker/{id}/memory.current"),
         ];
-        total += paths
+        total.cgroups += paths
             .iter()
             .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok())
             .unwrap_or(0);
@@ -126,7 +161,8 @@ pub async fn bare_idle(engine: &Engine, n: usize, readings: usize) -> Result<Per
     Ok(PerSession {
         n,
         host: per_session(before, after, n),
-        accounted: per_session(accounted_after, accounted_before, n),
+        accounted: per_session(accounted_after.total(), accounted_before.total(), n),
+        parts: accounted_after.growth_per_session(&accounted_before, n),
         server_rss: 0.0,
     })
 }

@@ -101,7 +101,8 @@ async fn fixed_levels(
             result.memory = PerSession {
                 n,
                 host: per_session(available_before, available, n),
-                accounted: per_session(accounted_now, accounted_before, n),
+                accounted: per_session(accounted_now.total(), accounted_before.total(), n),
+                parts: accounted_now.growth_per_session(&accounted_before, n),
                 server_rss: (server.rss()? as f64 - rss_before as f64) / n as f64,
             };
         }
