@@ -17,6 +17,7 @@ cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests (real Docker engine)"
 cargo test --workspace --exclude frontend
+cargo run -q -p rootresume-bench -- --smoke  # the benchmark tool still works (asserts nothing about speed)
 step "end-to-end tests (Playwright, Chromium)"
 # Short lifetimes so the close-the-tab test does not wait 30 s; the specs read the same values.
 export ROOTRESUME_SESSIONS_GRACE_SECS=${ROOTRESUME_SESSIONS_GRACE_SECS:-3}

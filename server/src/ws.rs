@@ -26,6 +26,9 @@ const CLOSE_TRY_AGAIN: u16 = 1013;
 const CLOSE_RESTARTING: u16 = 1012;
 /// Said to a tab whose shell survives a server restart.
 const RESTARTING: &str = "the server is restarting; reconnecting to your sandbox";
+/// Read buffer of each socket. Tungstenite's default (128 KiB) is zero-filled on every read, so
+/// it is resident for every idle tab; a browser only sends keystrokes and resizes.
+const SOCKET_READ_BUFFER: usize = 4096;
 /// How long before the end of its lifetime a session warns the visitor.
 const WARN_BEFORE_END: [Duration; 2] = [Duration::from_secs(5 * 60), Duration::from_secs(60)];
 
@@ -46,6 +49,7 @@ pub async fn terminal_socket(
     upgrade
         .max_frame_size(MAX_FRAME_LEN)
         .max_message_size(MAX_FRAME_LEN)
+        .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |socket| async move {
             // Someone else's id is as unknown as a forged one.
             let session = sessions

@@ -182,6 +182,19 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     }
 }
 
+/// The visitor's shell: the image's login shell with a pty, every stream attached.
+pub fn shell_exec() -> CreateExecOptions<String> {
+    CreateExecOptions {
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(true),
+        cmd: Some(vec![SHELL_COMMAND.into()]),
+        env: Some(vec!["TERM=xterm-256color".into(), "LANG=C.UTF-8".into()]),
+        ..Default::default()
+    }
+}
+
 #[async_trait]
 impl Sandbox for DockerSandbox {
     async fn check(&self) -> Result<(), SandboxError> {
@@ -231,18 +244,7 @@ impl Sandbox for DockerSandbox {
     ) -> Result<Shell, SandboxError> {
         let docker = self.client().await?;
         let exec = docker
-            .create_exec(
-                &container.0,
-                CreateExecOptions::<String> {
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    tty: Some(true),
-                    cmd: Some(vec![SHELL_COMMAND.into()]),
-                    env: Some(vec!["TERM=xterm-256color".into(), "LANG=C.UTF-8".into()]),
-                    ..Default::default()
-                },
-            )
+            .create_exec(&container.0, shell_exec())
             .await
             .map_err(|e| self.classify("start a shell", e))?;
         // Not bollard's start_exec: its stream misreads TTY output (see raw_exec).

@@ -15,7 +15,9 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use tokio::io::AsyncWrite;
 
-pub use spec::{check_range, epoch_seconds, ContainerSpec, SandboxLimits, SESSION_LABEL};
+pub use spec::{
+    check_range, epoch_seconds, ContainerSpec, SandboxLimits, INSTANCE_LABEL, SESSION_LABEL,
+};
 
 /// Now, in seconds since the Unix epoch, as written in container labels.
 pub fn spec_epoch_now() -> u64 {

@@ -30,6 +30,38 @@ impl LogState {
     fn end(&self) -> u64 {
         self.start + self.buf.len() as u64
     }
+
+    /// Appends `bytes`, dropping the oldest bytes past `capacity`. The oldest bytes go first and
+    /// the ring grows only as far as it must (never past `capacity`): an idle shell's few hundred
+    /// bytes of prompt cost a few hundred bytes, not the whole ring.
+    fn append(&mut self, bytes: &[u8], capacity: usize) {
+        // Whatever does not fit is dropped from the front: first the ring's oldest bytes, then,
+        // for a chunk larger than the ring, the chunk's own first bytes.
+        let excess = (self.buf.len() + bytes.len()).saturating_sub(capacity);
+        let from_ring = excess.min(self.buf.len());
+        self.buf.drain(..from_ring);
+        let bytes = &bytes[excess - from_ring..];
+        self.start += excess as u64;
+        let needed = self.buf.len() + bytes.len();
+        if needed > self.buf.capacity() {
+            // Double as a Vec would, but stop at the ring's size instead of overshooting it.
+            let target = needed.max(self.buf.capacity() * 2).min(capacity);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+        self.buf.extend(bytes);
+    }
+
+    /// Copies `len` bytes starting `offset` bytes into the ring, slice by slice.
+    fn copy_out(&self, offset: usize, len: usize) -> Vec<u8> {
+        let (front, back) = self.buf.as_slices();
+        let mut chunk = Vec::with_capacity(len);
+        if offset < front.len() {
+            chunk.extend_from_slice(&front[offset..front.len().min(offset + len)]);
+        }
+        let from_back = offset.saturating_sub(front.len());
+        chunk.extend_from_slice(&back[from_back..from_back + (len - chunk.len())]);
+        chunk
+    }
 }
 
 impl OutputLog {
@@ -65,10 +97,7 @@ impl OutputLog {
                 let mut state = self.lock();
                 let lag = state.reader.map_or(0, |at| state.end().saturating_sub(at));
                 if lag == 0 || lag as usize + bytes.len() <= self.capacity || state.closed {
-                    state.buf.extend(bytes);
-                    let excess = state.buf.len().saturating_sub(self.capacity);
-                    state.buf.drain(..excess);
-                    state.start += excess as u64;
+                    state.append(bytes, self.capacity);
                     drop(state);
                     self.changed.notify_waiters();
                     return;
@@ -116,7 +145,7 @@ impl OutputLog {
                 if from < state.end() {
                     let offset = (from - state.start) as usize;
                     let len = (state.buf.len() - offset).min(max.max(1));
-                    let chunk: Vec<u8> = state.buf.range(offset..offset + len).copied().collect();
+                    let chunk = state.copy_out(offset, len);
                     *cursor = from + len as u64;
                     if state.reader.is_some() {
                         state.reader = Some(*cursor);
@@ -149,6 +178,29 @@ mod tests {
             log.read(&mut cursor, 100).await.as_deref(),
             Some(&b"cdef"[..])
         );
+    }
+
+    #[tokio::test]
+    async fn ring_wraps_and_never_grows_past_its_size() {
+        let log = OutputLog::new(8);
+        log.push(b"abcdef").await;
+        log.push(b"ghij").await;
+        log.push(b"kl").await;
+        assert!(log.lock().buf.capacity() <= 8);
+        let mut cursor = log.attach();
+        assert_eq!(cursor, 4);
+        assert_eq!(
+            log.read(&mut cursor, 100).await.as_deref(),
+            Some(&b"efghijkl"[..])
+        );
+        assert_eq!(cursor, 12);
+    }
+
+    #[tokio::test]
+    async fn idle_shell_output_takes_only_its_size() {
+        let log = OutputLog::new(64 * 1024);
+        log.push(&[b'$'; 200]).await;
+        assert!(log.lock().buf.capacity() < 1024);
     }
 
     #[tokio::test]

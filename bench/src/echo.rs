@@ -1,0 +1,73 @@
+//! Keystroke echo round trip: a key goes out, the time until the shell's echo comes back.
+//!
+//! Every session types at the same steady pace, each with its own phase so the keys of many
+//! sessions spread over the interval instead of arriving in bursts. Keys alternate between a
+//! letter and a delete, so the command line stays empty however long the test runs.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::time::Instant;
+
+use crate::term::{Shell, Term};
+
+/// How much to type.
+#[derive(Debug, Clone, Copy)]
+pub struct Typing {
+    /// Keys per session.
+    pub keys: usize,
+    /// Time between two keys of one session.
+    pub interval: Duration,
+}
+
+/// Longest wait for an echo; a key that gets none counts as this long.
+const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Has every terminal type per `typing`, all at once; returns the terminals and every round
+/// trip measured.
+pub async fn measure(terms: Vec<Term>, typing: Typing) -> Result<(Vec<Term>, Vec<Duration>)> {
+    let count = terms.len().max(1) as u32;
+    let tasks: Vec<_> = terms
+        .into_iter()
+        .enumerate()
+        .map(|(i, term)| {
+            let phase = typing.interval * i as u32 / count;
+            tokio::spawn(type_keys(term, typing, phase))
+        })
+        .collect();
+    let mut terms = Vec::with_capacity(tasks.len());
+    let mut samples = Vec::new();
+    for task in tasks {
+        let (term, rtts) = task.await??;
+        terms.push(term);
+        samples.extend(rtts);
+    }
+    Ok((terms, samples))
+}
+
+async fn type_keys(
+    mut term: Term,
+    typing: Typing,
+    phase: Duration,
+) -> Result<(Term, Vec<Duration>)> {
+    term.drain_for(phase).await?;
+    let mut rtts = Vec::with_capacity(typing.keys);
+    for key in 0..typing.keys {
+        let byte: &[u8] = if key % 2 == 0 { b"a" } else { b"\x7f" };
+        let sent = Instant::now();
+        term.send_input(byte).await?;
+        match tokio::time::timeout(ECHO_TIMEOUT, term.next_output()).await {
+            Ok(output) => {
+                if output?.is_none() {
+                    anyhow::bail!("socket closed while waiting for an echo");
+                }
+                rtts.push(sent.elapsed());
+            }
+            Err(_) => rtts.push(ECHO_TIMEOUT),
+        }
+        // Whatever else the key printed is read here, not taken for the next key's echo.
+        term.drain_for(typing.interval.saturating_sub(sent.elapsed()))
+            .await?;
+    }
+    Ok((term, rtts))
+}

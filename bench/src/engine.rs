@@ -1,0 +1,184 @@
+//! The bare engine baseline: the same image, limits and login shell started straight through the
+//! Docker engine API (create + start + exec), with no server in between; and the bookkeeping
+//! that proves the bench leaves no container behind.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use bollard::container::LogOutput;
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+};
+use bollard::Docker;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use server::sandbox::docker::{container_body, shell_exec};
+use server::sandbox::{ContainerSpec, SandboxLimits, INSTANCE_LABEL, SESSION_LABEL};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::term::{Shell, PROMPT};
+
+/// The Docker engine, seen directly.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    /// Instance label put on the bare containers, so the server's reaper leaves them alone and
+    /// the final count can find them.
+    instance: String,
+}
+
+/// A shell started directly through the engine, kept attached (an idle session's equivalent).
+pub struct BareShell {
+    /// The container.
+    pub container: String,
+    /// The exec's output, held attached as a server would hold it.
+    output: BoxStream<'static, Result<LogOutput, bollard::errors::Error>>,
+    input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+impl Shell for BareShell {
+    async fn send_input(&mut self, bytes: &[u8]) -> Result<()> {
+        self.input.write_all(bytes).await?;
+        self.input.flush().await?;
+        Ok(())
+    }
+
+    async fn next_output(&mut self) -> Result<Option<Vec<u8>>> {
+        match self.output.next().await {
+            Some(chunk) => Ok(Some(chunk?.into_bytes().to_vec())),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Engine {
+    /// Connects to the engine named by `DOCKER_HOST`, else the local socket.
+    pub fn connect(instance: &str) -> Result<Self> {
+        Ok(Self {
+            docker: Docker::connect_with_defaults().context("connecting to the Docker engine")?,
+            instance: instance.to_owned(),
+        })
+    }
+
+    /// Creates and starts a container exactly as the server would (its own container spec and
+    /// labels); `name` is unique within this bench run. Returns the container id.
+    pub async fn start_container(&self, name: &str) -> Result<String> {
+        let name = format!("{}-{name}", self.instance);
+        let spec = ContainerSpec::new(&name, Duration::from_secs(3600), SandboxLimits::default());
+        let mut body = container_body(&spec);
+        if let Some(labels) = body.labels.as_mut() {
+            labels.insert(INSTANCE_LABEL.to_owned(), self.instance.clone());
+        }
+        let options = CreateContainerOptions {
+            name: Some(format!("rootresume-{name}")),
+            ..Default::default()
+        };
+        let id = self.docker.create_container(Some(options), body).await?.id;
+        if let Err(error) = self.docker.start_container(&id, None).await {
+            self.remove(&id).await;
+            return Err(error.into());
+        }
+        Ok(id)
+    }
+
+    /// Starts a container ([`Engine::start_container`]), opens the login shell in it as the
+    /// server does, and waits for the prompt. Returns the shell and the time from the first
+    /// engine request to the prompt.
+    pub async fn start_shell(&self, name: &str) -> Result<(BareShell, Duration)> {
+        let started = Instant::now();
+        let id = self.start_container(name).await?;
+        let shell = self.attach_shell(&id).await;
+        if shell.is_err() {
+            self.remove(&id).await;
+        }
+        let (output, input) = shell?;
+        let mut shell = BareShell {
+            container: id,
+            output,
+            input,
+        };
+        shell.read_until(PROMPT, Duration::from_secs(60)).await?;
+        Ok((shell, started.elapsed()))
+    }
+
+    async fn attach_shell(
+        &self,
+        id: &str,
+    ) -> Result<(
+        BoxStream<'static, Result<LogOutput, bollard::errors::Error>>,
+        Pin<Box<dyn AsyncWrite + Send>>,
+    )> {
+        let exec = self.docker.create_exec(id, shell_exec()).await?;
+        let options = StartExecOptions {
+            detach: false,
+            tty: true,
+            output_capacity: None,
+        };
+        match self.docker.start_exec(&exec.id, Some(options)).await? {
+            StartExecResults::Attached { output, input } => Ok((output.boxed(), input)),
+            StartExecResults::Detached => Err(anyhow!("the engine started the shell detached")),
+        }
+    }
+
+    /// The engine's version, storage driver and default runtime, for the report.
+    pub async fn describe(&self) -> String {
+        let version = self.docker.version().await.ok().and_then(|v| v.version);
+        let info = self.docker.info().await.ok();
+        let driver = info.as_ref().and_then(|i| i.driver.clone());
+        let runtime = info.and_then(|i| i.default_runtime);
+        format!(
+            "{} (storage {}, runtime {}; containers without network)",
+            version.unwrap_or_default(),
+            driver.unwrap_or_default(),
+            runtime.unwrap_or_default()
+        )
+    }
+
+    /// Removes a container (and its shell), ignoring one already gone.
+    pub async fn remove(&self, id: &str) {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        let _ = self.docker.remove_container(id, Some(options)).await;
+    }
+
+    /// Containers carrying the session label whose instance label starts with `prefix`.
+    pub async fn labelled(&self, prefix: &str) -> Result<Vec<String>> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                vec![SESSION_LABEL.to_owned()],
+            )])),
+            ..Default::default()
+        };
+        let found = self.docker.list_containers(Some(options)).await?;
+        Ok(found
+            .into_iter()
+            .filter(|c| {
+                prefix.is_empty()
+                    || c.labels
+                        .as_ref()
+                        .and_then(|l| l.get(INSTANCE_LABEL))
+                        .is_some_and(|i| i.starts_with(prefix))
+            })
+            .filter_map(|c| c.id)
+            .collect())
+    }
+
+    /// Removes, a few at a time, every container of the bench (instance prefix `prefix`).
+    pub async fn remove_all(&self, prefix: &str) -> Result<usize> {
+        let ids = self.labelled(prefix).await?;
+        let count = ids.len();
+        futures_util::stream::iter(ids)
+            .for_each_concurrent(8, |id| async move { self.remove(&id).await })
+            .await;
+        Ok(count)
+    }
+}

@@ -1,0 +1,161 @@
+//! One climb through session counts on one server: echo latency at the fixed levels, memory
+//! per idle session at N = 100, then the capacity ramp until echo p99 reaches its limit.
+//! Sessions stay open all the way up, so each level adds to the one before.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::echo::{self, Typing};
+use crate::engine::Engine;
+use crate::memory::{accounted, per_session, settled_available, PerSession};
+use crate::server::ServerProcess;
+use crate::stats::Summary;
+use crate::term::Term;
+
+/// What to climb through.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Session counts at which every session types fast and echo is measured.
+    pub echo_levels: Vec<usize>,
+    /// Typing for the echo levels.
+    pub echo_typing: Typing,
+    /// Sessions held idle for the memory figure.
+    pub memory_at: usize,
+    /// Session counts of the capacity ramp.
+    pub capacity_levels: Vec<usize>,
+    /// Typing at each capacity level (every session, a relaxed pace).
+    pub capacity_typing: Typing,
+    /// Echo p99 a capacity level must stay under, ms.
+    pub capacity_p99_ms: f64,
+    /// `MemAvailable` readings (a second apart) whose median is taken.
+    pub settle_readings: usize,
+    /// No new capacity level starts after this long on the ramp (the run must fit its slot).
+    pub capacity_budget: Duration,
+}
+
+/// What the climb measured.
+#[derive(Debug, Clone, Default)]
+pub struct Climb {
+    /// Echo round trips at each echo level.
+    pub echo: Vec<(usize, Summary)>,
+    /// Memory per idle session at `memory_at`.
+    pub memory: PerSession,
+    /// Echo round trips at each capacity level reached.
+    pub capacity: Vec<(usize, Summary)>,
+    /// The most sessions held with echo p99 under the limit.
+    pub capacity_ok: usize,
+    /// Why the ramp stopped.
+    pub stopped: String,
+}
+
+/// Opens sessions until `terms` holds `n`, a few at a time as visitors would arrive.
+async fn grow(server: &ServerProcess, terms: &mut Vec<Term>, n: usize) -> Result<()> {
+    let missing = n.saturating_sub(terms.len());
+    let opened: Vec<Term> = futures_util::stream::iter(0..missing)
+        .map(|_| server.open())
+        .buffer_unordered(crate::OPEN_CONCURRENCY)
+        .try_collect()
+        .await?;
+    terms.extend(opened);
+    Ok(())
+}
+
+/// Climbs per `plan`; the sessions are closed at the end (the server removes their containers
+/// after its grace period, or at shutdown). A failure ends the climb where it happened, and says
+/// why in [`Climb::stopped`]: the figures measured before it are kept.
+pub async fn climb(server: &ServerProcess, engine: &Engine, plan: &Plan) -> Climb {
+    let mut result = Climb::default();
+    let mut terms: Vec<Term> = Vec::new();
+    match fixed_levels(server, engine, plan, &mut terms, &mut result).await {
+        Ok(()) => capacity(server, plan, &mut terms, &mut result).await,
+        Err(error) => result.stopped = format!("before the capacity ramp: {error:#}"),
+    }
+    futures_util::future::join_all(terms.into_iter().map(Term::close)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    result
+}
+
+/// The echo levels and the memory figure.
+async fn fixed_levels(
+    server: &ServerProcess,
+    engine: &Engine,
+    plan: &Plan,
+    terms: &mut Vec<Term>,
+    result: &mut Climb,
+) -> Result<()> {
+    let mut levels: Vec<usize> = plan.echo_levels.clone();
+    levels.push(plan.memory_at);
+    levels.sort_unstable();
+    levels.dedup();
+    let available_before = settled_available(plan.settle_readings).await?;
+    let accounted_before = accounted(Some(server.pid()), &[]);
+    let rss_before = server.rss()?;
+    for n in levels {
+        grow(server, terms, n).await?;
+        if n == plan.memory_at {
+            let available = settled_available(plan.settle_readings).await?;
+            let containers = engine.labelled(&server.instance).await?;
+            let accounted_now = accounted(Some(server.pid()), &containers);
+            result.memory = PerSession {
+                n,
+                host: per_session(available_before, available, n),
+                accounted: per_session(accounted_now.total(), accounted_before.total(), n),
+                parts: accounted_now.growth_per_session(&accounted_before, n),
+                server_rss: (server.rss()? as f64 - rss_before as f64) / n as f64,
+            };
+        }
+        if plan.echo_levels.contains(&n) {
+            let (back, samples) = echo::measure(std::mem::take(terms), plan.echo_typing).await?;
+            *terms = back;
+            let summary = Summary::of(&samples);
+            println!(
+                "  echo at {n}: p50 {:.2} ms p99 {:.2} ms",
+                summary.p50, summary.p99
+            );
+            result.echo.push((n, summary));
+        }
+    }
+    Ok(())
+}
+
+/// Adds sessions level by level until echo p99 reaches the limit, a session fails to open, or
+/// the time budget runs out.
+async fn capacity(server: &ServerProcess, plan: &Plan, terms: &mut Vec<Term>, result: &mut Climb) {
+    result.stopped = "reached the top of the ramp".into();
+    let ramp_started = tokio::time::Instant::now();
+    for &n in &plan.capacity_levels {
+        if ramp_started.elapsed() > plan.capacity_budget {
+            result.stopped = format!(
+                "the ramp's time budget ({} s) ran out before {n} sessions",
+                plan.capacity_budget.as_secs()
+            );
+            return;
+        }
+        if let Err(error) = grow(server, terms, n).await {
+            result.stopped = format!("opening session {} failed: {error:#}", terms.len() + 1);
+            return;
+        }
+        let (back, samples) = match echo::measure(std::mem::take(terms), plan.capacity_typing).await
+        {
+            Ok(measured) => measured,
+            Err(error) => {
+                result.stopped = format!("echo at {n} sessions failed: {error:#}");
+                return;
+            }
+        };
+        *terms = back;
+        let summary = Summary::of(&samples);
+        result.capacity.push((n, summary));
+        println!(
+            "  capacity: {n} sessions, echo p50 {:.1} ms, p99 {:.1} ms",
+            summary.p50, summary.p99
+        );
+        if summary.p99 >= plan.capacity_p99_ms {
+            result.stopped = format!("echo p99 reached {:.1} ms at {n} sessions", summary.p99);
+            return;
+        }
+        result.capacity_ok = n;
+    }
+}

@@ -1,0 +1,254 @@
+//! Everything one run measured, and its markdown report: every figure beside its target and its
+//! comparison (the bare engine or the peer), then the details and the machine.
+
+use std::fmt::Write;
+
+use crate::first_load::FirstLoad;
+use crate::machine::Machine;
+use crate::memory::{Accounted, PerSession};
+use crate::ramp::Climb;
+use crate::stats::Summary;
+use crate::throughput::Throughput;
+use crate::ttp::Ttp;
+
+/// The results of one bench run.
+#[derive(Debug)]
+pub struct Results {
+    /// Where it ran.
+    pub machine: Machine,
+    /// Whether this was the short smoke run (figures meaningless).
+    pub smoke: bool,
+    /// Time to prompt without a pool.
+    pub cold: Ttp,
+    /// Bare engine create + start + exec → prompt.
+    pub bare: Ttp,
+    /// Time to prompt with the warm pool.
+    pub warm: Ttp,
+    /// Echo, memory and capacity on RootResume.
+    pub climb: Climb,
+    /// Echo on the peer, by session count.
+    pub peer_echo: Vec<(usize, Summary)>,
+    /// Output throughput on RootResume.
+    pub throughput: Throughput,
+    /// Output throughput of a bare engine exec (no server): the engine's own ceiling.
+    pub bare_throughput: Throughput,
+    /// Output throughput on the peer.
+    pub peer_throughput: Option<Throughput>,
+    /// Memory per idle bare container.
+    pub bare_memory: PerSession,
+    /// First load of the home page, or why it was not measured.
+    pub first_load: Result<FirstLoad, String>,
+    /// Why the peer was not measured, if it was not.
+    pub peer_missing: Option<String>,
+    /// Phases that failed, and why.
+    pub problems: Vec<String>,
+}
+
+fn ms(value: f64) -> String {
+    format!("{value:.1} ms")
+}
+
+fn pct(s: &Summary) -> String {
+    format!("{:.1} / {:.1} / {:.1} ms", s.p50, s.p95, s.p99)
+}
+
+fn mib(bytes: f64) -> String {
+    format!("{:.2} MiB", bytes / (1024.0 * 1024.0))
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
+/// The verdict, unless nothing was measured (a failed phase must not read as a target met).
+fn verdict_of(measured: bool, met: bool) -> &'static str {
+    if measured {
+        verdict(met)
+    } else {
+        "not measured"
+    }
+}
+
+impl Results {
+    /// Echo at `n` sessions on RootResume.
+    pub fn echo_at(&self, n: usize) -> Option<Summary> {
+        self.climb
+            .echo
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, s)| *s)
+    }
+
+    /// Echo at `n` sessions on the peer.
+    pub fn peer_echo_at(&self, n: usize) -> Option<Summary> {
+        self.peer_echo
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, s)| *s)
+    }
+
+    /// The markdown report.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let cold = Summary::of(&self.cold.total);
+        let cold_socket = Summary::of(&self.cold.from_socket);
+        let bare = Summary::of(&self.bare.total);
+        let warm = Summary::of(&self.warm.total);
+        let cold_ratio = cold.p50 / bare.p50.max(1e-9);
+        let _ = writeln!(md, "# RootResume benchmarks\n");
+        if self.smoke {
+            let _ = writeln!(md, "> Smoke run: tiny counts, the figures mean nothing.\n");
+        }
+        let _ = writeln!(md, "Produced by `scripts/bench.sh` (the `rootresume-bench` tool) in one run on {}; chart: [benchmarks.svg](benchmarks.svg).\n", self.machine.date);
+        let _ = writeln!(md, "| Figure | RootResume | Comparison | Target | |");
+        let _ = writeln!(md, "|---|---|---|---|---|");
+        let _ = writeln!(md, "| Time to prompt, warm pool, p50 / p95 / p99 (n = {}) | {} | — | p50 ≤ 30 ms, p99 ≤ 100 ms | {} |", warm.n, pct(&warm), verdict_of(warm.n > 0, warm.p50 <= 30.0 && warm.p99 <= 100.0));
+        let _ = writeln!(md, "| Time to prompt, cold, p50 / p95 / p99 (n = {}) | {} | bare engine {} | ≤ 1.1× bare (p50) | {:.2}× — {} |", cold.n, pct(&cold), pct(&bare), cold_ratio, verdict_of(cold.n > 0 && bare.n > 0, cold_ratio <= 1.1));
+        for (n, ours) in &self.climb.echo {
+            let peer = self.peer_echo_at(*n).map_or("—".to_owned(), |p| {
+                format!("terminado {} / {}", ms(p.p50), ms(p.p99))
+            });
+            let (target, met) = if *n == 50 {
+                ("p99 ≤ 5 ms", verdict(ours.p99 <= 5.0))
+            } else {
+                ("", "")
+            };
+            let _ = writeln!(md, "| Echo round trip p50 / p99, {n} live session(s) | {} / {} | {peer} | {target} | {met} |", ms(ours.p50), ms(ours.p99));
+        }
+        let ours_mb = self.throughput.mb_per_s();
+        let _ = writeln!(md, "| Output throughput of a bare engine exec, same command (the engine's ceiling) | — | {:.1} MB/s | | |", self.bare_throughput.mb_per_s());
+        match self.peer_throughput {
+            Some(peer) => {
+                let ratio = ours_mb / peer.mb_per_s().max(1e-9);
+                let _ = writeln!(md, "| Output throughput (`head -c 200M /dev/zero \\| base64`) | {ours_mb:.1} MB/s | terminado {:.1} MB/s | ≥ 2× peer and ≥ 100 MB/s | {ratio:.2}× — {} |", peer.mb_per_s(), verdict_of(self.throughput.bytes > 0 && peer.bytes > 0, ratio >= 2.0 && ours_mb >= 100.0));
+            }
+            None => {
+                let _ = writeln!(md, "| Output throughput | {ours_mb:.1} MB/s | peer not measured | ≥ 2× peer and ≥ 100 MB/s | {} |", verdict_of(false, false));
+            }
+        }
+        let memory = &self.climb.memory;
+        let compared = |ours: f64, bare: f64| -> String {
+            if memory.n == 0 || self.bare_memory.n == 0 {
+                "not measured".into()
+            } else if ours <= 0.0 || bare <= 0.0 {
+                // Something else on the machine freed more than the sessions took.
+                "not comparable: the machine's memory moved by more than the sessions took".into()
+            } else {
+                format!("{:.2}× — {}", ours / bare, verdict(ours / bare <= 1.05))
+            }
+        };
+        let _ = writeln!(md, "| Host memory per idle session (drop in MemAvailable / N, N = {}) | {} | bare containers {} | ≤ 1.05× bare | {} |", memory.n, mib(memory.host), mib(self.bare_memory.host), compared(memory.host, self.bare_memory.host));
+        let per_container = |p: &Accounted<f64>| p.cgroups + p.shims + p.server;
+        let (ours_own, bare_own) = (
+            per_container(&memory.parts),
+            per_container(&self.bare_memory.parts),
+        );
+        let _ = writeln!(md, "| Host memory per idle session, accounted (engine daemons' PSS + shims' PSS + container cgroups + server PSS) | {} | bare containers {} | ≤ 1.05× bare | {} |", mib(memory.accounted), mib(self.bare_memory.accounted), compared(memory.accounted, self.bare_memory.accounted));
+        let _ = writeln!(md, "| Host memory per idle session, each session's own (shims + container cgroups + server, without the engine daemons' heap) | {} | bare containers {} | ≤ 1.05× bare | {} |", mib(ours_own), mib(bare_own), compared(ours_own, bare_own));
+        let parts = |p: &Accounted<f64>| {
+            format!(
+                "cgroups {:.0} KiB, shims {:.0} KiB, dockerd + containerd {:.0} KiB, server {:.0} KiB",
+                p.cgroups / 1024.0,
+                p.shims / 1024.0,
+                p.daemons / 1024.0,
+                p.server / 1024.0
+            )
+        };
+        let _ = writeln!(
+            md,
+            "| … accounted, by source | {} | bare: {} | | |",
+            parts(&memory.parts),
+            parts(&self.bare_memory.parts)
+        );
+        let _ = writeln!(
+            md,
+            "| Server RSS per idle session | {:.1} KiB | bare: no server | ≤ 64 KB | {} |",
+            memory.server_rss / 1024.0,
+            verdict_of(memory.n > 0, memory.server_rss <= 64_000.0)
+        );
+        let _ = writeln!(
+            md,
+            "| Most concurrent sessions with echo p99 < 50 ms | {} | — | ≥ 500 | {} |",
+            self.climb.capacity_ok,
+            verdict(self.climb.capacity_ok >= 500)
+        );
+        match &self.first_load {
+            Ok(load) => {
+                let kb = load.sent_kib * 1.024;
+                let _ = writeln!(md, "| First-load transfer of the home page (HTML + JS + WASM + CSS) | {:.1} KiB sent ({kb:.1} KB); {:.1} KiB as gzip -9 | — | ≤ 350 KB gzip | {} |", load.sent_kib, load.gzip9_kib, verdict(kb <= 350.0));
+            }
+            Err(why) => {
+                let _ = writeln!(
+                    md,
+                    "| First-load transfer | not measured: {why} | — | ≤ 350 KB gzip | |"
+                );
+            }
+        }
+        let _ = writeln!(md, "\nCold time to prompt counts from the `create_session` request (where the container starts) to the first prompt byte; from socket open alone it is {}. The bare baseline is create + start + exec of the same image with the server's own container spec, through the engine API, timed to the first prompt byte; cold and bare samples alternate.\n", pct(&cold_socket));
+        self.details(&mut md);
+        md
+    }
+
+    fn details(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "## How each figure is taken
+"
+        );
+        let _ = writeln!(md, "- **Echo**: at each level every live session types at once, five keys a second (a letter, then a delete, so the line stays empty), 40 keys each; a round trip runs from sending the key to the next output frame. Sessions stay open from one level to the next.");
+        let _ = writeln!(md, "- **Throughput**: bytes of terminal output (base64 of the zeros, with the pty's line endings) from sending the command to its end marker, read by the same client; the bare figure reads the engine's exec stream directly, with no server.");
+        let _ = writeln!(md, "- **Memory**: idle sessions at the prompt, their sockets open. `MemAvailable` is the issue's measure but moves with everything else the machine runs; the accounted figure adds up only what the sessions cost: proportional set size of dockerd, containerd, the sessions' shims and the server, plus the containers' memory cgroups. Server RSS is the server's resident growth over the same sessions. The engine daemons' growth depends on the order of the phases (dockerd's Go heap keeps its high-water mark, and RootResume's sessions come first, the bare containers after), so the session's own memory — its shim, its container and its share of the server — is given without it.");
+        let _ = writeln!(md, "- **Capacity**: sessions are added a hundred at a time (eight opening at once); at each level every session types a key a second for six seconds.\n");
+        let _ = writeln!(md, "## Capacity ramp\n\nEvery live session types one key per {:.1} s; a level counts when echo p99 stays under 50 ms. Stopped: {}.\n", self.climb_typing_secs(), self.climb.stopped);
+        let _ = writeln!(md, "| Live sessions | Echo p50 | Echo p99 |\n|---|---|---|");
+        for (n, s) in &self.climb.capacity {
+            let _ = writeln!(md, "| {n} | {} | {} |", ms(s.p50), ms(s.p99));
+        }
+        if let Some(why) = &self.peer_missing {
+            let _ = writeln!(md, "\nThe peer was not measured: {why}.");
+        } else {
+            let _ = writeln!(md, "\n## The peer\n\n[terminado](https://pypi.org/project/terminado/) (Jupyter's terminal server), installed by `scripts/bench.sh` into a scratch virtualenv, serves each socket `docker exec -it CONTAINER rootresume-shell` in a container created with the server's own container spec. Echo and throughput use the same client code as for RootResume; only the framing differs (terminado's JSON text frames).");
+        }
+        if let Ok(load) = &self.first_load {
+            let _ = writeln!(md, "\n## First load\n\nRelease build, Chromium, cache disabled (end2end/bench/first-load.mjs):\n\n```");
+            for line in &load.files {
+                let _ = writeln!(md, "{line}");
+            }
+            let _ = writeln!(md, "```");
+        }
+        self.problems(md);
+        let _ = writeln!(md, "\n## Machine\n\n{}", self.machine.markdown());
+    }
+
+    /// Failed phases and failed samples, so a figure's gaps are explained where it stands.
+    fn problems(&self, md: &mut String) {
+        let mut lines = self.problems.clone();
+        for (name, series) in [
+            ("cold", &self.cold),
+            ("bare", &self.bare),
+            ("warm", &self.warm),
+        ] {
+            if let Some(first) = series.errors.first() {
+                let count = series.errors.len();
+                lines.push(format!(
+                    "{count} {name} time-to-prompt sample(s) failed; the first: {first}"
+                ));
+            }
+        }
+        if lines.is_empty() {
+            return;
+        }
+        let _ = writeln!(md, "\n## Problems in this run\n");
+        for line in lines {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
+
+    fn climb_typing_secs(&self) -> f64 {
+        crate::CAPACITY_TYPING.interval.as_secs_f64()
+    }
+}

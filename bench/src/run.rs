@@ -1,0 +1,200 @@
+//! One run, phase by phase. A phase that fails is written into the report's problems and the
+//! run goes on: a run takes a quarter of an hour and hundreds of containers, and the figures of
+//! the phases that worked are worth keeping.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::engine::Engine;
+use crate::first_load;
+use crate::machine::Machine;
+use crate::memory::{self, PerSession};
+use crate::options::{Options, Sizes};
+use crate::peer::Peer;
+use crate::ramp::{self, Climb};
+use crate::report::Results;
+use crate::server::{ServerProcess, ServerSetup};
+use crate::stats::Summary;
+use crate::term::Term;
+use crate::throughput::{self, Throughput};
+use crate::ttp::{self, Ttp};
+use crate::{echo, OPEN_CONCURRENCY};
+
+fn step(what: &str) {
+    println!("== {what}");
+}
+
+/// Keeps a phase's value, or records why it failed and goes on with a default.
+fn keep<T: Default>(problems: &mut Vec<String>, phase: &str, result: Result<T>) -> T {
+    result.unwrap_or_else(|error| {
+        println!("  {phase} failed: {error:#}");
+        problems.push(format!("{phase}: {error:#}"));
+        T::default()
+    })
+}
+
+/// Runs every phase against the server, the bare engine and the peer.
+pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<Results> {
+    let sizes = Sizes::for_run(options);
+    let mut problems = Vec::new();
+    let setup = ServerSetup {
+        binary: options.server.clone(),
+        site_root: options.site_root.clone(),
+        instance: instance.to_owned(),
+        scratch: options.scratch.clone(),
+    };
+    let mut results = Results {
+        machine: Machine::describe(engine.describe().await),
+        smoke: options.smoke,
+        cold: Ttp::default(),
+        bare: Ttp::default(),
+        warm: Ttp::default(),
+        climb: Climb::default(),
+        peer_echo: Vec::new(),
+        throughput: Throughput::default(),
+        bare_throughput: Throughput::default(),
+        peer_throughput: None,
+        bare_memory: PerSession::default(),
+        first_load: Err("not reached".into()),
+        peer_missing: None,
+        problems: Vec::new(),
+    };
+
+    step("server without a pool: throughput, cold time to prompt beside the bare engine");
+    let cold_server = ServerProcess::start(&setup, 0).await?;
+    let ours = async {
+        let mut term = cold_server.open().await?;
+        let measured = throughput::measure(&mut term, sizes.throughput_mib).await;
+        term.close().await;
+        measured
+    };
+    results.throughput = keep(&mut problems, "throughput", ours.await);
+    let bare = async {
+        let (mut shell, _) = engine.start_shell("throughput").await?;
+        let measured = throughput::measure(&mut shell, sizes.throughput_mib).await;
+        engine.remove(&shell.container).await;
+        measured
+    };
+    results.bare_throughput = keep(&mut problems, "bare engine throughput", bare.await);
+    println!(
+        "  throughput {:.1} MB/s; bare engine exec {:.1} MB/s",
+        results.throughput.mb_per_s(),
+        results.bare_throughput.mb_per_s()
+    );
+    (results.cold, results.bare) =
+        ttp::cold_and_bare(&cold_server, engine, sizes.ttp_sessions).await;
+    let (c, b) = (
+        Summary::of(&results.cold.total),
+        Summary::of(&results.bare.total),
+    );
+    println!(
+        "  cold p50 {:.1} ms p99 {:.1} ms; bare p50 {:.1} ms p99 {:.1} ms",
+        c.p50, c.p99, b.p50, b.p99
+    );
+    // The closed sessions' containers go after the grace period; let that finish.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    step("echo, memory per idle session and capacity on one climb");
+    results.climb = ramp::climb(&cold_server, engine, &sizes.plan).await;
+    let memory = &results.climb.memory;
+    println!(
+        "  memory per idle session: MemAvailable {:.0} KiB, accounted {:.0} KiB, server RSS {:.1} KiB",
+        memory.host / 1024.0,
+        memory.accounted / 1024.0,
+        memory.server_rss / 1024.0
+    );
+    println!("  capacity ramp stopped: {}", results.climb.stopped);
+    keep(
+        &mut problems,
+        "stopping the server",
+        cold_server.stop().await,
+    );
+
+    step("bare containers: memory per idle session");
+    let bare_memory = memory::bare_idle(engine, sizes.plan.memory_at, sizes.plan.settle_readings);
+    results.bare_memory = keep(&mut problems, "bare memory", bare_memory.await);
+    println!(
+        "  bare: MemAvailable {:.0} KiB, accounted {:.0} KiB per container",
+        results.bare_memory.host / 1024.0,
+        results.bare_memory.accounted / 1024.0
+    );
+
+    step("server with a warm pool: warm time to prompt, first load");
+    match ServerProcess::start(&setup, sizes.warm_pool).await {
+        Ok(warm_server) => {
+            tokio::time::sleep(sizes.pool_fill).await;
+            results.warm = ttp::warm(&warm_server, sizes.ttp_sessions, sizes.warm_pause).await;
+            let w = Summary::of(&results.warm.total);
+            println!("  warm p50 {:.1} ms p99 {:.1} ms", w.p50, w.p99);
+            results.first_load = if options.first_load {
+                first_load::measure(&options.repo, &format!("http://{}", warm_server.addr()))
+                    .map_err(|e| format!("{e:#}"))
+            } else {
+                Err("skipped (--no-first-load or --smoke)".into())
+            };
+            keep(
+                &mut problems,
+                "stopping the warm server",
+                warm_server.stop().await,
+            );
+        }
+        Err(error) => problems.push(format!("starting the warm server: {error:#}")),
+    }
+
+    match &options.peer_python {
+        Some(python) => {
+            step("peer (terminado): throughput and echo");
+            let peer_instance = format!("{instance}-peer");
+            let peer_engine = Engine::connect(&peer_instance)?;
+            let log = options.scratch.join("peer.log");
+            match Peer::start(python, &options.peer_script, peer_engine.clone(), &log).await {
+                Ok(peer) => {
+                    let measured = measure_peer(&peer, &sizes, &mut results).await;
+                    keep(&mut problems, "peer", measured);
+                    keep(&mut problems, "stopping the peer", peer.stop().await);
+                }
+                Err(error) => problems.push(format!("starting the peer: {error:#}")),
+            }
+            keep(
+                &mut problems,
+                "removing the peer's containers",
+                peer_engine.remove_all(&peer_instance).await,
+            );
+        }
+        None => results.peer_missing = Some("no --peer-python given".to_owned()),
+    }
+    results.problems = problems;
+    Ok(results)
+}
+
+/// The peer's throughput and echo levels, with the same client logic as RootResume's; each
+/// figure goes into `results` as soon as it is measured.
+async fn measure_peer(peer: &Peer, sizes: &Sizes, results: &mut Results) -> Result<()> {
+    let mut term = peer.open("peer-throughput").await?;
+    let measured = throughput::measure(&mut term, sizes.throughput_mib).await;
+    term.close().await;
+    let measured = measured?;
+    println!("  peer throughput {:.1} MB/s", measured.mb_per_s());
+    results.peer_throughput = Some(measured);
+    let mut terms = Vec::new();
+    for &n in &sizes.peer_levels {
+        let more: Vec<Term> = futures_util::stream::iter(terms.len()..n)
+            .map(|i| async move { peer.open(&format!("peer-{i}")).await })
+            .buffer_unordered(OPEN_CONCURRENCY)
+            .try_collect()
+            .await?;
+        terms.extend(more);
+        let (back, samples) = echo::measure(terms, sizes.plan.echo_typing).await?;
+        terms = back;
+        let summary = Summary::of(&samples);
+        println!(
+            "  peer echo at {n}: p50 {:.2} ms p99 {:.2} ms",
+            summary.p50, summary.p99
+        );
+        results.peer_echo.push((n, summary));
+    }
+    futures_util::future::join_all(terms.into_iter().map(Term::close)).await;
+    Ok(())
+}

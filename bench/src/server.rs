@@ -1,0 +1,194 @@
+//! The RootResume server under test: the release binary run as a child process, so its memory
+//! is its own and it is configured exactly as an operator would configure it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rootresume_protocol::WS_PATH;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::term::{Flavour, Shell, Term, PROMPT};
+
+/// Where the server binary and the built site are, and what to call its containers.
+#[derive(Debug, Clone)]
+pub struct ServerSetup {
+    /// The release `server` binary.
+    pub binary: PathBuf,
+    /// cargo-leptos' site root (holds `pkg/`); pages are not needed for the socket figures.
+    pub site_root: PathBuf,
+    /// Instance label for the server's containers.
+    pub instance: String,
+    /// Folder for the server's log.
+    pub scratch: PathBuf,
+}
+
+/// A running server process.
+pub struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    /// The instance label of its containers.
+    pub instance: String,
+}
+
+impl ServerProcess {
+    /// Starts the server with a warm pool of `pool_size` and waits until it answers.
+    pub async fn start(setup: &ServerSetup, pool_size: usize) -> Result<Self> {
+        let addr = free_port()?;
+        let log = std::fs::File::create(setup.scratch.join(format!("server-pool{pool_size}.log")))?;
+        let child = Command::new(&setup.binary)
+            .env("LEPTOS_OUTPUT_NAME", "rootresume")
+            .env("LEPTOS_SITE_ROOT", &setup.site_root)
+            .env("LEPTOS_SITE_PKG_DIR", "pkg")
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_ENV", "PROD")
+            .env("RUST_LOG", "warn")
+            .env("ROOTRESUME_INSTANCE", &setup.instance)
+            .env("ROOTRESUME_SESSIONS_POOL_SIZE", pool_size.to_string())
+            // Every bench client is 127.0.0.1: lift the per-client limits and the global cap.
+            .env("ROOTRESUME_SESSIONS_MAX_SESSIONS", "5000")
+            .env("ROOTRESUME_SESSIONS_MAX_PER_CLIENT", "1000")
+            // Every bench client is this machine: lift the per-address socket and connection caps.
+            .env("ROOTRESUME_SECURITY_MAX_SOCKETS_PER_CLIENT", "10000")
+            .env("ROOTRESUME_SECURITY_MAX_CONNECTIONS_PER_ADDRESS", "100000")
+            .env("ROOTRESUME_SESSIONS_RATE_BURST", "1000000")
+            .env("ROOTRESUME_SESSIONS_RATE_PER_MINUTE", "1000000")
+            // Closed sessions give their containers back quickly, as a closed tab would.
+            .env("ROOTRESUME_SESSIONS_GRACE_SECS", "1")
+            // Removing hundreds of containers at the end takes a while on two cores.
+            .env("ROOTRESUME_SHUTDOWN_TIMEOUT_SECS", "900")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", setup.binary.display()))?;
+        let mut server = Self {
+            child,
+            addr,
+            instance: setup.instance.clone(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).await.is_err() {
+            if let Some(status) = server.child.try_wait()? {
+                bail!(
+                    "the server exited at start ({status}); see its log in {}",
+                    setup.scratch.display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!("the server did not listen within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(server)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory, in bytes.
+    pub fn rss(&self) -> Result<u64> {
+        rss_of(self.child.id())
+    }
+
+    /// Creates a session the way the page does (the `create_session` server function).
+    pub async fn create_session(&self) -> Result<String> {
+        let (status, body) = post(self.addr, "/api/create_session").await?;
+        if status != 200 {
+            bail!("create_session answered {status}: {body}");
+        }
+        Ok(body.trim().trim_matches('"').to_owned())
+    }
+
+    /// The terminal socket URL of a session.
+    pub fn socket_url(&self, session: &str) -> String {
+        format!("ws://{}{WS_PATH}?session={session}", self.addr)
+    }
+
+    /// Creates a session and opens its terminal, returning once the prompt is on screen.
+    pub async fn open(&self) -> Result<Term> {
+        let session = self.create_session().await?;
+        let mut term = Term::connect(&self.socket_url(&session), Flavour::RootResume).await?;
+        term.read_until(PROMPT, Duration::from_secs(60)).await?;
+        Ok(term)
+    }
+
+    /// Stops the server (SIGTERM) and waits while it removes every container it made.
+    pub async fn stop(mut self) -> Result<()> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let status = tokio::task::spawn_blocking(move || self.child.wait()).await??;
+        if !status.success() {
+            bail!("the server exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+/// A free port on 127.0.0.1 (the listener is dropped; the server binds it right after).
+fn free_port() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Resident memory of a process, from `/proc/PID/status`, in bytes.
+pub fn rss_of(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    kib_field(&status, "VmRSS:").context("no VmRSS in /proc status")
+}
+
+/// A `Name:   1234 kB` field of a /proc file, in bytes.
+pub fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(name))?;
+    let kib: u64 = line[name.len()..].split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A minimal HTTP/1.1 POST with an empty body; returns the status and the body.
+async fn post(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP head")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Ok((status, dechunk(body)));
+    }
+    Ok((status, body.to_owned()))
+}
+
+/// The payload of a chunked HTTP body: hex size line, data, repeated until size 0.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}

@@ -1,0 +1,181 @@
+//! One terminal client for both servers under test, so every figure of the comparison comes
+//! from the same client logic: RootResume's binary protocol, or terminado's JSON messages.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures_util::{SinkExt, StreamExt};
+use rootresume_protocol::{ClientMessage, ServerMessage, SessionNotice};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The text every prompt of the sandbox image contains (see sandbox/bashrc).
+pub const PROMPT: &[u8] = b"visitor@";
+
+/// Which wire protocol a terminal speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// RootResume: binary `[version][kind][payload]` frames.
+    RootResume,
+    /// terminado: text frames holding JSON arrays like `["stdin", "ls\r"]`.
+    Terminado,
+}
+
+/// A connected terminal.
+pub struct Term {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    flavour: Flavour,
+}
+
+impl Term {
+    /// Opens the WebSocket at `url` (Nagle off, as a browser's socket would be for small frames).
+    pub async fn connect(url: &str, flavour: Flavour) -> Result<Self> {
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+            .await
+            .with_context(|| format!("opening {url}"))?;
+        Ok(Self { socket, flavour })
+    }
+
+    /// Closes the socket politely.
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}
+
+impl Shell for Term {
+    async fn send_input(&mut self, bytes: &[u8]) -> Result<()> {
+        let message = match self.flavour {
+            Flavour::RootResume => {
+                Message::Binary(ClientMessage::Input(bytes.to_vec()).encode().into())
+            }
+            Flavour::Terminado => {
+                let text = std::str::from_utf8(bytes).context("terminado takes text input")?;
+                Message::Text(serde_json::json!(["stdin", text]).to_string().into())
+            }
+        };
+        self.socket.send(message).await?;
+        Ok(())
+    }
+
+    // Notices, pongs and terminado's `setup` are skipped; an error from the server is an error.
+    async fn next_output(&mut self) -> Result<Option<Vec<u8>>> {
+        loop {
+            let Some(frame) = self.socket.next().await else {
+                return Ok(None);
+            };
+            match (self.flavour, frame?) {
+                (_, Message::Close(_)) => return Ok(None),
+                (Flavour::RootResume, Message::Binary(bytes)) => {
+                    match ServerMessage::decode(&bytes)? {
+                        ServerMessage::Output(out) => return Ok(Some(out)),
+                        ServerMessage::Error { message, .. } => bail!("server error: {message}"),
+                        ServerMessage::Notice(SessionNotice::Ended { reason }) => {
+                            bail!("session ended: {reason:?}")
+                        }
+                        ServerMessage::Notice(_) | ServerMessage::Pong(_) => {}
+                    }
+                }
+                (Flavour::Terminado, Message::Text(text)) => {
+                    let value: serde_json::Value = serde_json::from_str(&text)?;
+                    match (value.get(0).and_then(|v| v.as_str()), value.get(1)) {
+                        (Some("stdout"), Some(serde_json::Value::String(out))) => {
+                            return Ok(Some(out.clone().into_bytes()))
+                        }
+                        (Some("disconnect"), _) => return Ok(None),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A shell seen from a client: keys go in, output comes out. Implemented by the WebSocket
+/// clients and by a bare engine exec, so every figure uses the same reading logic.
+pub(crate) trait Shell {
+    /// Sends keystrokes or a command line to the shell.
+    async fn send_input(&mut self, bytes: &[u8]) -> Result<()>;
+
+    /// The next piece of shell output; `None` once the shell's stream ended.
+    async fn next_output(&mut self) -> Result<Option<Vec<u8>>>;
+
+    /// Reads output until `needle` has appeared, and returns how many bytes were read.
+    async fn read_until(&mut self, needle: &[u8], timeout: Duration) -> Result<u64> {
+        let deadline = Instant::now() + timeout;
+        let mut finder = Finder::new(needle);
+        let mut total = 0u64;
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, self.next_output())
+                .await
+                .map_err(|_| anyhow!("no {:?} within {timeout:?}", lossy(needle)))??
+                .ok_or_else(|| anyhow!("socket closed before {:?}", lossy(needle)))?;
+            total += chunk.len() as u64;
+            if finder.feed(&chunk) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Reads and discards output for `period`; fails if the socket closes.
+    async fn drain_for(&mut self, period: Duration) -> Result<()> {
+        let until = Instant::now() + period;
+        while let Ok(output) = tokio::time::timeout_at(until, self.next_output()).await {
+            if output?.is_none() {
+                bail!("socket closed");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finds a needle in a stream of chunks, across chunk boundaries, keeping only a needle-sized
+/// tail: constant memory however much output comes before the needle.
+pub struct Finder<'a> {
+    needle: &'a [u8],
+    tail: Vec<u8>,
+}
+
+impl<'a> Finder<'a> {
+    /// A finder for `needle`.
+    pub fn new(needle: &'a [u8]) -> Self {
+        Self {
+            needle,
+            tail: Vec::new(),
+        }
+    }
+
+    /// Looks at the next chunk; true once the needle has appeared.
+    pub fn feed(&mut self, chunk: &[u8]) -> bool {
+        self.tail.extend_from_slice(chunk);
+        if self
+            .tail
+            .windows(self.needle.len())
+            .any(|w| w == self.needle)
+        {
+            return true;
+        }
+        let keep = self.tail.len().saturating_sub(self.needle.len());
+        self.tail.drain(..keep);
+        false
+    }
+}
+
+/// Bytes as text, for error messages.
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finder_sees_a_needle_split_across_chunks() {
+        let mut finder = Finder::new(b"DONE");
+        assert!(!finder.feed(b"xxxxDO"));
+        assert!(finder.feed(b"NEyy"));
+    }
+}

@@ -1,0 +1,40 @@
+//! Output throughput: how fast a flood of shell output reaches the WebSocket client.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::time::Instant;
+
+use crate::term::Shell;
+
+/// One throughput run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Throughput {
+    /// Bytes of terminal output received.
+    pub bytes: u64,
+    /// From sending the command to its end marker.
+    pub elapsed: Duration,
+}
+
+impl Throughput {
+    /// Megabytes (10^6 bytes) per second.
+    pub fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Runs `head -c {mib}M /dev/zero | base64` in the shell at its prompt and times the output.
+pub async fn measure(term: &mut impl Shell, mib: u32) -> Result<Throughput> {
+    // The shell expands the marker, so the echoed command line does not end the read early.
+    let command = format!("head -c {mib}M /dev/zero | base64; echo BENCH_$((6*7))_DONE\r");
+    term.drain_for(Duration::from_millis(200)).await?;
+    let started = Instant::now();
+    term.send_input(command.as_bytes()).await?;
+    let bytes = term
+        .read_until(b"BENCH_42_DONE", Duration::from_secs(600))
+        .await?;
+    Ok(Throughput {
+        bytes,
+        elapsed: started.elapsed(),
+    })
+}
