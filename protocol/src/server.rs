@@ -105,6 +105,18 @@ macro_rules! wire_codes {
     };
 }
 
+impl EndReason {
+    /// Every reason, in wire order.
+    pub const ALL: [EndReason; 6] = [
+        Self::ShellExited,
+        Self::Expired,
+        Self::Idle,
+        Self::ServerShutdown,
+        Self::ContainerGone,
+        Self::Abandoned,
+    ];
+}
+
 wire_codes!(EndReason, "end reason", {
     ShellExited = 1, Expired = 2, Idle = 3, ServerShutdown = 4, ContainerGone = 5,
     Abandoned = 6,

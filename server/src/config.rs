@@ -426,7 +426,8 @@ mod seconds {
 mod tests {
     use super::*;
 
-    fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    /// Loads from literal flags and variables (no process state); shared with submodules' tests.
+    pub(super) fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::load(
             args.iter().map(|s| s.to_string()),
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),

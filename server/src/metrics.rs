@@ -170,14 +170,7 @@ impl Metrics {
         );
         // Every labelled series exists from the start at 0, so dashboards and alerts see a
         // rate of 0 instead of no data.
-        for reason in [
-            EndReason::ShellExited,
-            EndReason::Expired,
-            EndReason::Idle,
-            EndReason::ServerShutdown,
-            EndReason::ContainerGone,
-            EndReason::Abandoned,
-        ] {
+        for reason in EndReason::ALL {
             let labels = EndLabels {
                 reason: reason.into(),
             };

@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use common::relay::Relay;
 use common::{test_config, Event, TestServer};
 use rootresume_protocol::ErrorCode;
-use tokio::net::{UnixListener, UnixStream};
 
 #[tokio::test]
 async fn unreachable_engine_is_explained_and_recovery_is_automatic() -> Result<()> {
@@ -36,22 +36,13 @@ async fn unreachable_engine_is_explained_and_recovery_is_automatic() -> Result<(
     }
 
     // The engine "comes back": a relay to the real engine appears at that path.
-    let listener = UnixListener::bind(&socket)?;
-    let relay = tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                if let Ok(mut engine) = UnixStream::connect("/var/run/docker.sock").await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
-                }
-            });
-        }
-    });
+    let relay = Relay::start(&socket)?;
     let id = server.create_session().await?;
     let mut term = server.connect(&id).await?;
     term.started().await?;
     assert_eq!(term.run("echo recovered").await?, "recovered");
     server.server.shutdown().await;
-    relay.abort();
+    relay.stop();
     common::wait_removed(&id, Duration::from_secs(10)).await?;
     std::fs::remove_dir_all(dir)?;
     Ok(())

@@ -3,15 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
+use common::relay::Relay;
 use common::{http_get, test_config, Event, TestServer};
 use rootresume_protocol::{EndReason, SessionNotice};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixListener, UnixStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpStream;
 
 /// The value of a sample line such as `rootresume_sessions_live 1`, 0 when absent.
 fn sample(metrics: &str, series: &str) -> f64 {
@@ -113,41 +112,6 @@ async fn a_metrics_token_is_required_when_set() -> Result<()> {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     server.server.shutdown().await;
     Ok(())
-}
-
-/// A stand-in for the engine's socket that relays to the real one and can be pulled.
-struct Relay {
-    path: PathBuf,
-    connections: JoinSet<()>,
-}
-
-impl Relay {
-    fn start(path: &Path) -> Result<Self> {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)?;
-        let mut connections = JoinSet::new();
-        connections.spawn(async move {
-            let mut relays = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                relays.spawn(async move {
-                    if let Ok(mut engine) = UnixStream::connect("/var/run/docker.sock").await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
-                    }
-                });
-            }
-        });
-        Ok(Self {
-            path: path.to_owned(),
-            connections,
-        })
-    }
-
-    /// The engine "goes away": the socket and every open connection through it.
-    fn stop(mut self) {
-        // Aborting the accept loop drops its JoinSet, which aborts every relayed connection.
-        self.connections.abort_all();
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 async fn readyz(server: &TestServer) -> Result<String> {

@@ -63,11 +63,7 @@ mod tests {
     use crate::config::Config;
 
     fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
-        Config::load(
-            args.iter().map(|s| s.to_string()),
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        )
-        .map_err(|e| e.to_string())
+        crate::config::tests::load(args, env).map_err(|e| e.to_string())
     }
 
     #[test]

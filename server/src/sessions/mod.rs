@@ -119,11 +119,6 @@ impl SessionManager {
         self
     }
 
-    /// Whether shutdown leaves visitors' containers for re-adoption.
-    pub fn keeps_on_shutdown(&self) -> bool {
-        self.keep_on_shutdown
-    }
-
     /// The metrics this manager counts into.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod real_server;
+pub mod relay;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

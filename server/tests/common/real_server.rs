@@ -123,9 +123,4 @@ impl RealServer {
     pub fn log(&self) -> Result<String> {
         Ok(std::fs::read_to_string(&self.log)?)
     }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
 }
