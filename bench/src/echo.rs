@@ -23,9 +23,19 @@ pub struct Typing {
 /// Longest wait for an echo; a key that gets none counts as this long.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Has every terminal type per `typing`, all at once; returns the terminals and every round
-/// trip measured.
-pub async fn measure(terms: Vec<Term>, typing: Typing) -> Result<(Vec<Term>, Vec<Duration>)> {
+/// What one echo measurement gives back.
+pub struct Measured {
+    /// The terminals still working.
+    pub terms: Vec<Term>,
+    /// Every round trip measured.
+    pub samples: Vec<Duration>,
+    /// Why sessions were lost on the way (a session whose container went away, say): a lost
+    /// session costs its samples, not the measurement.
+    pub lost: Vec<String>,
+}
+
+/// Has every terminal type per `typing`, all at once.
+pub async fn measure(terms: Vec<Term>, typing: Typing) -> Measured {
     let count = terms.len().max(1) as u32;
     let tasks: Vec<_> = terms
         .into_iter()
@@ -35,14 +45,22 @@ pub async fn measure(terms: Vec<Term>, typing: Typing) -> Result<(Vec<Term>, Vec
             tokio::spawn(type_keys(term, typing, phase))
         })
         .collect();
-    let mut terms = Vec::with_capacity(tasks.len());
-    let mut samples = Vec::new();
+    let mut measured = Measured {
+        terms: Vec::with_capacity(tasks.len()),
+        samples: Vec::new(),
+        lost: Vec::new(),
+    };
     for task in tasks {
-        let (term, rtts) = task.await??;
-        terms.push(term);
-        samples.extend(rtts);
+        match task.await {
+            Ok(Ok((term, rtts))) => {
+                measured.terms.push(term);
+                measured.samples.extend(rtts);
+            }
+            Ok(Err(error)) => measured.lost.push(format!("{error:#}")),
+            Err(error) => measured.lost.push(format!("{error:#}")),
+        }
     }
-    Ok((terms, samples))
+    measured
 }
 
 async fn type_keys(

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 
 use crate::echo::{self, Typing};
 use crate::engine::Engine;
@@ -48,17 +48,39 @@ pub struct Climb {
     pub capacity_ok: usize,
     /// Why the ramp stopped.
     pub stopped: String,
+    /// Sessions that failed to open or died during a measurement, and why.
+    pub lost: Vec<String>,
 }
 
 /// Opens sessions until `terms` holds `n`, a few at a time as visitors would arrive.
-async fn grow(server: &ServerProcess, terms: &mut Vec<Term>, n: usize) -> Result<()> {
-    let missing = n.saturating_sub(terms.len());
-    let opened: Vec<Term> = futures_util::stream::iter(0..missing)
-        .map(|_| server.open())
-        .buffer_unordered(crate::OPEN_CONCURRENCY)
-        .try_collect()
-        .await?;
-    terms.extend(opened);
+async fn grow(
+    server: &ServerProcess,
+    terms: &mut Vec<Term>,
+    n: usize,
+    lost: &mut Vec<String>,
+) -> Result<()> {
+    // A few rounds: a session that fails to open is replaced, as a visitor would reload.
+    for _ in 0..3 {
+        let missing = n.saturating_sub(terms.len());
+        if missing == 0 {
+            return Ok(());
+        }
+        let opened: Vec<Result<Term>> = futures_util::stream::iter(0..missing)
+            .map(|_| server.open())
+            .buffer_unordered(crate::OPEN_CONCURRENCY)
+            .collect()
+            .await;
+        for result in opened {
+            match result {
+                Ok(term) => terms.push(term),
+                Err(error) => lost.push(format!("opening: {error:#}")),
+            }
+        }
+    }
+    anyhow::ensure!(
+        terms.len() >= n,
+        "could not open {n} sessions; see the lost sessions"
+    );
     Ok(())
 }
 
@@ -93,7 +115,7 @@ async fn fixed_levels(
     let accounted_before = accounted(Some(server.pid()), &[]);
     let rss_before = server.rss()?;
     for n in levels {
-        grow(server, terms, n).await?;
+        grow(server, terms, n, &mut result.lost).await?;
         if n == plan.memory_at {
             let available = settled_available(plan.settle_readings).await?;
             let containers = engine.labelled(&server.instance).await?;
@@ -107,9 +129,10 @@ async fn fixed_levels(
             };
         }
         if plan.echo_levels.contains(&n) {
-            let (back, samples) = echo::measure(std::mem::take(terms), plan.echo_typing).await?;
-            *terms = back;
-            let summary = Summary::of(&samples);
+            let measured = echo::measure(std::mem::take(terms), plan.echo_typing).await;
+            *terms = measured.terms;
+            result.lost.extend(measured.lost);
+            let summary = Summary::of(&measured.samples);
             println!(
                 "  echo at {n}: p50 {:.2} ms p99 {:.2} ms",
                 summary.p50, summary.p99
@@ -133,20 +156,14 @@ async fn capacity(server: &ServerProcess, plan: &Plan, terms: &mut Vec<Term>, re
             );
             return;
         }
-        if let Err(error) = grow(server, terms, n).await {
+        if let Err(error) = grow(server, terms, n, &mut result.lost).await {
             result.stopped = format!("opening session {} failed: {error:#}", terms.len() + 1);
             return;
         }
-        let (back, samples) = match echo::measure(std::mem::take(terms), plan.capacity_typing).await
-        {
-            Ok(measured) => measured,
-            Err(error) => {
-                result.stopped = format!("echo at {n} sessions failed: {error:#}");
-                return;
-            }
-        };
-        *terms = back;
-        let summary = Summary::of(&samples);
+        let measured = echo::measure(std::mem::take(terms), plan.capacity_typing).await;
+        *terms = measured.terms;
+        result.lost.extend(measured.lost);
+        let summary = Summary::of(&measured.samples);
         result.capacity.push((n, summary));
         println!(
             "  capacity: {n} sessions, echo p50 {:.1} ms, p99 {:.1} ms",

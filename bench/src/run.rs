@@ -165,6 +165,13 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         }
         None => results.peer_missing = Some("no --peer-python given".to_owned()),
     }
+    if let Some(first) = results.climb.lost.first() {
+        problems.push(format!(
+            "{} RootResume session(s) failed to open or were lost during the climb (replaced); the first: {first}",
+            results.climb.lost.len()
+        ));
+    }
+    problems.append(&mut results.problems);
     results.problems = problems;
     Ok(results)
 }
@@ -186,9 +193,15 @@ async fn measure_peer(peer: &Peer, sizes: &Sizes, results: &mut Results) -> Resu
             .try_collect()
             .await?;
         terms.extend(more);
-        let (back, samples) = echo::measure(terms, sizes.plan.echo_typing).await?;
-        terms = back;
-        let summary = Summary::of(&samples);
+        let measured = echo::measure(terms, sizes.plan.echo_typing).await;
+        terms = measured.terms;
+        if let Some(first) = measured.lost.first() {
+            results.problems.push(format!(
+                "{} peer session(s) lost during echo; the first: {first}",
+                measured.lost.len()
+            ));
+        }
+        let summary = Summary::of(&measured.samples);
         println!(
             "  peer echo at {n}: p50 {:.2} ms p99 {:.2} ms",
             summary.p50, summary.p99
