@@ -125,6 +125,7 @@ impl Server {
             Duration::from_secs(config.reaper.interval_secs),
             stop.clone(),
         ));
+        tasks.spawn(reaper::watch(sessions.clone(), stop.clone()));
         let app = routes::router(&config, leptos_options, sessions.clone());
         let serve_stop = stop.clone();
         let behind_proxy = !config.sessions.trusted_proxy_header.is_empty();

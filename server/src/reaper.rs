@@ -1,9 +1,11 @@
 //! Removes containers that no live session owns: left by a crash, by an earlier run, or by a
-//! session whose removal failed.
+//! session whose removal failed. Between sweeps, [`watch`] ends a session as soon as the engine
+//! reports its container stopped.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::spec_epoch_now;
@@ -111,5 +113,52 @@ pub async fn run(sessions: Arc<SessionManager>, interval: Duration, stop: Cancel
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "reaper sweep failed"),
         }
+    }
+}
+
+/// Longest wait before watching the engine's events again after the stream failed.
+const WATCH_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Ends the session of each container the engine reports stopped, with `ContainerGone`, so its
+/// tab is told at once; the container itself is then removed by the session's supervisor. Runs
+/// until `stop` is cancelled, watching again (with backoff) whenever the engine's stream breaks;
+/// the sweeps of [`run`] cover whatever happens while it is not watching.
+pub async fn watch(sessions: Arc<SessionManager>, stop: CancellationToken) {
+    let mut retry = Duration::from_secs(1);
+    loop {
+        match sessions.sandbox().stopped().await {
+            Ok(mut stopped) => loop {
+                let next = tokio::select! {
+                    () = stop.cancelled() => return,
+                    next = stopped.next() => next,
+                };
+                match next {
+                    Some(Ok(container)) => {
+                        retry = Duration::from_secs(1);
+                        if let Some(session) = sessions.find(&container.session) {
+                            // Also reported when a session's own removal stops its container;
+                            // asking an ending session to end again changes nothing.
+                            if !session.is_ending() {
+                                tracing::info!(container = %container.id.0, "container stopped under a live session");
+                                session.end_with(rootresume_protocol::EndReason::ContainerGone);
+                            }
+                        }
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "watching containers failed; the reaper's sweeps still run");
+                        break;
+                    }
+                    None => break,
+                }
+            },
+            Err(error) => {
+                tracing::debug!(%error, "cannot watch containers yet; the reaper's sweeps still run")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(WATCH_RETRY_MAX);
     }
 }

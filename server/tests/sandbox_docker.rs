@@ -249,3 +249,33 @@ async fn missing_image_names_the_image_and_the_fix() -> Result<()> {
     assert!(common::labelled(Some(&id)).await?.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_container_that_dies_is_reported_with_its_session() -> Result<()> {
+    // An instance of its own: the other tests' removals are not this test's events.
+    let instance = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let sandbox = Arc::new(sandbox().with_instance(&instance));
+    let mut stopped = sandbox.stopped().await?;
+    let spec = spec();
+    let container = sandbox.create(&spec).await?;
+    let guard = ContainerGuard::new(sandbox.clone(), container.clone());
+
+    // Killed behind the server's back, as an out-of-memory kill or a crashed gVisor would.
+    common::docker()
+        .await?
+        .kill_container(
+            &container.0,
+            None::<bollard::query_parameters::KillContainerOptions>,
+        )
+        .await?;
+    let reported = tokio::time::timeout(Duration::from_secs(10), stopped.next())
+        .await
+        .map_err(|_| anyhow!("no report within 10 s of the kill"))?
+        .ok_or_else(|| anyhow!("the engine closed the event stream"))??;
+    assert_eq!(reported.id, container);
+    assert_eq!(reported.session, spec.session);
+
+    guard.shutdown().await?;
+    assert!(common::labelled(Some(&spec.session)).await?.is_empty());
+    Ok(())
+}

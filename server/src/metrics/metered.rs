@@ -6,17 +6,19 @@ use async_trait::async_trait;
 
 use super::{Metrics, OperationLabels};
 use crate::sandbox::{
-    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId, TermSize,
+    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
+    StoppedStream, TermSize,
 };
 
 /// The operations counted, as their label values.
-pub(super) const OPERATIONS: [&str; 6] = [
+pub(super) const OPERATIONS: [&str; 7] = [
     "check",
     "create",
     "open_shell",
     "resize_shell",
     "remove",
     "list",
+    "stopped",
 ];
 
 /// Passes every call to the inner sandbox and counts the ones that fail, by operation.
@@ -74,5 +76,9 @@ impl Sandbox for MeteredSandbox {
 
     async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError> {
         self.count("list", self.inner.list().await)
+    }
+
+    async fn stopped(&self) -> Result<StoppedStream, SandboxError> {
+        self.count("stopped", self.inner.stopped().await)
     }
 }

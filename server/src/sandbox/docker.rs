@@ -7,7 +7,7 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, ResizeExecOptions};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
@@ -16,8 +16,8 @@ use tokio::sync::OnceCell;
 use super::raw_exec::RawExecError;
 use super::spec::{EXPIRES_LABEL, INSTANCE_LABEL};
 use super::{
-    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId, TermSize,
-    SESSION_LABEL,
+    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
+    StoppedContainer, StoppedStream, TermSize, SESSION_LABEL,
 };
 
 /// Seconds to wait for the engine to answer a request (streams are not cut by this).
@@ -84,6 +84,17 @@ impl DockerSandbox {
     }
 
     /// Turns an engine error into one a person can act on.
+    /// The engine's filter for this deployment's containers.
+    fn label_filter(&self) -> (String, Vec<String>) {
+        (
+            "label".to_owned(),
+            vec![
+                SESSION_LABEL.to_owned(),
+                format!("{INSTANCE_LABEL}={}", self.instance),
+            ],
+        )
+    }
+
     fn classify(&self, action: &'static str, error: BollardError) -> SandboxError {
         match error {
             BollardError::DockerResponseServerError {
@@ -319,13 +330,7 @@ impl Sandbox for DockerSandbox {
         let docker = self.client().await?;
         let options = ListContainersOptions {
             all: true,
-            filters: Some(HashMap::from([(
-                "label".to_owned(),
-                vec![
-                    SESSION_LABEL.to_owned(),
-                    format!("{INSTANCE_LABEL}={}", self.instance),
-                ],
-            )])),
+            filters: Some(HashMap::from([self.label_filter()])),
             ..Default::default()
         };
         let found = docker
@@ -344,5 +349,38 @@ impl Sandbox for DockerSandbox {
                 })
             })
             .collect())
+    }
+
+    async fn stopped(&self) -> Result<StoppedStream, SandboxError> {
+        let docker = self.client().await?;
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned()]),
+            ("event".to_owned(), vec!["die".to_owned()]),
+            self.label_filter(),
+        ]);
+        // The engine is asked only when the stream is first polled: `since` keeps what stops
+        // in between.
+        let options = EventsOptions {
+            since: Some(super::spec_epoch_now().to_string()),
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let events = docker.events(Some(options)).filter_map(|event| async move {
+            match event {
+                Ok(event) => {
+                    let actor = event.actor?;
+                    let session = actor.attributes?.get(SESSION_LABEL)?.clone();
+                    Some(Ok(StoppedContainer {
+                        id: ContainerId(actor.id?),
+                        session,
+                    }))
+                }
+                Err(error) => Some(Err(SandboxError::Engine {
+                    action: "watch containers",
+                    detail: error.to_string(),
+                })),
+            }
+        });
+        Ok(events.boxed())
     }
 }

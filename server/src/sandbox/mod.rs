@@ -13,6 +13,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use tokio::io::AsyncWrite;
 
 pub use spec::{
@@ -69,6 +70,18 @@ pub struct LabelledContainer {
     /// Expiry time from the labels, in seconds since the Unix epoch, if readable.
     pub expires_at: Option<u64>,
 }
+
+/// A container of this deployment that stopped, as the engine reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedContainer {
+    /// The engine's id.
+    pub id: ContainerId,
+    /// The value of the [`SESSION_LABEL`] label.
+    pub session: String,
+}
+
+/// Reports of containers that stop, for as long as the engine keeps the stream open.
+pub type StoppedStream = BoxStream<'static, Result<StoppedContainer, SandboxError>>;
 
 /// Why a sandbox operation failed, phrased for the person who can fix it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -128,4 +141,12 @@ pub trait Sandbox: Send + Sync + 'static {
     /// Lists every container of this deployment carrying the [`SESSION_LABEL`] label, running
     /// or not.
     async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError>;
+
+    /// Watches this deployment's containers and reports each one that stops from the moment of
+    /// the call (a second earlier at most), so a session whose container dies (killed, out of
+    /// memory, a crashed gVisor sandbox) ends within moments rather than at the reaper's next
+    /// sweep. The default reports nothing: the reaper alone then notices.
+    async fn stopped(&self) -> Result<StoppedStream, SandboxError> {
+        Ok(futures_util::stream::pending().boxed())
+    }
 }

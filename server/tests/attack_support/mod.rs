@@ -204,13 +204,20 @@ pub async fn run_or_end(term: &mut Term, command: &str, timeout: Duration) -> Re
     use crate::common::Event;
     let marker = format!("E{}X", uuid::Uuid::new_v4().simple());
     let from = term.screen.len();
-    term.type_text(&format!("{command}; printf '%s%s\\n' '{marker}' '-done'\r"))
-        .await?;
+    // Markers printed by the shell around the output, from split strings so the echoed command
+    // line never contains them: what readline writes around the line (the echo, bracketed-paste
+    // switches) stays outside.
+    term.type_text(&format!(
+        "printf '%s%s\\n' '{marker}' '-begin'; {command}; printf '%s%s\\n' '{marker}' '-done'\r"
+    ))
+    .await?;
     let deadline = Instant::now() + timeout;
     loop {
         let seen = String::from_utf8_lossy(&term.screen[from..]).replace('\r', "");
-        if let Some(end) = seen.rfind(&format!("{marker}-done")) {
-            let start = seen.find('\n').map_or(0, |n| n + 1);
+        let begin = format!("{marker}-begin\n");
+        if let (Some(start), Some(end)) = (seen.find(&begin), seen.rfind(&format!("{marker}-done")))
+        {
+            let start = start + begin.len();
             return Ok(Outcome::Ran(seen[start.min(end)..end].trim().to_owned()));
         }
         let left = deadline.saturating_duration_since(Instant::now());
