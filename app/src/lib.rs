@@ -26,11 +26,49 @@ pub const IMPORT_MAP: &str = r#"{"imports":{"xterm":"/vendor/xterm/lib/xterm.mjs
 /// hash.
 pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.classList.add("js");try{var t=localStorage.getItem("theme");if(t==="light"||t==="dark")d.dataset.theme=t}catch(e){}document.addEventListener("click",function(e){var b=e.target.closest&&e.target.closest("[data-theme-toggle]");if(!b)return;var dark=d.dataset.theme?d.dataset.theme==="dark":matchMedia("(prefers-color-scheme: dark)").matches;var n=dark?"light":"dark";d.dataset.theme=n;try{localStorage.setItem("theme",n)}catch(e){}})})();"#;
 
+/// Loads the terminal (xterm.js's stylesheet, then the WASM bundle, which hydrates the page)
+/// when it is wanted: at once where the page is the terminal (`data-start="load"`), else when the
+/// visitor reaches for it — presses or focuses the terminal panel, or follows a link to
+/// `#shell` — or at once if this tab already has a session (a reload gets its shell back). A reading page with a shell further down thus stays a small HTML page, and no
+/// container is made for a visitor who only reads. The file names come from the element's data
+/// attributes so the text stays fixed; public so the server's CSP can allow it by hash.
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,kinds=["pointerdown","focusin","click"];function go(){if(started)return;started=true;kinds.forEach(function(k){removeEventListener(k,wanted,true)});var l=document.createElement("link");l.rel="stylesheet";l.href=d.css;document.head.appendChild(l);import(d.js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate()})})}function wanted(e){var t=e.target;if(t&&t.closest&&t.closest("[data-terminal-panel],a[href='#shell']"))go()}var resumed=false;try{resumed=!!sessionStorage.getItem("rootresume.session")}catch(e){}if(d.start==="load"||resumed){go()}else{kinds.forEach(function(k){addEventListener(k,wanted,true)})}})(document.currentScript);"#;
+
 /// Paths whose page holds the live terminal: only these load the WASM bundle and xterm.js.
 /// Reading pages are complete as server-rendered HTML, so they ship no script beyond the theme
 /// toggle and stay small and fast.
 pub fn is_interactive(path: &str) -> bool {
     matches!(path.trim_end_matches('/'), "" | "/terminal")
+}
+
+/// Whether the page at `path` is the terminal itself, which starts the shell on load.
+fn is_terminal_page(path: &str) -> bool {
+    path.trim_end_matches('/') == "/terminal"
+}
+
+/// The script that loads the WASM bundle and xterm.js's stylesheet (see [`TERMINAL_LOADER`]),
+/// in place of Leptos' `HydrationScripts`: the same files, but loaded on demand instead of
+/// preloaded on every page that has a terminal.
+#[component]
+fn TerminalScripts(options: LeptosOptions, eager: bool) -> impl IntoView {
+    let pkg = format!("/{}", options.site_pkg_dir);
+    let js = format!("{pkg}/{}.js", options.output_name);
+    // cargo-leptos names the WASM file as Leptos' own hydration script expects it.
+    let wasm_suffix = if option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+        "_bg"
+    } else {
+        ""
+    };
+    let wasm = format!("{pkg}/{}{wasm_suffix}.wasm", options.output_name);
+    view! {
+        <script
+            data-js=js
+            data-wasm=wasm
+            data-css="/vendor/xterm/css/xterm.css"
+            data-start=if eager { "load" } else { "request" }
+            inner_html=TERMINAL_LOADER
+        ></script>
+    }
 }
 
 /// The request's path while rendering on the server; `/` in the browser, which never renders
@@ -45,7 +83,8 @@ fn request_path() -> String {
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let interactive = is_interactive(&request_path());
+    let path = request_path();
+    let interactive = is_interactive(&path);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -60,11 +99,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 {interactive
                     .then(|| {
                         view! {
-                            <link rel="stylesheet" href="/vendor/xterm/css/xterm.css" />
                             <AutoReload options=options.clone() />
-                            // Deferred to idle time: the page is complete as HTML, so the WASM
-                            // stays off the critical path and the first paint does not wait.
-                            <HydrationScripts options defer=true />
+                            <TerminalScripts options eager=is_terminal_page(&path) />
                         }
                     })}
                 <MetaTags />

@@ -25,9 +25,9 @@ export async function eventually(check: () => boolean, timeoutMs: number, what: 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** Opens the home page and waits for the shell prompt. */
+/** Opens the terminal page (which starts the shell on load) and waits for the prompt. */
 export async function openShell(page: Page) {
-  await page.goto("/");
+  await page.goto("/terminal");
   await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
   await expect(page.locator(".xterm-rows")).toContainText("visitor@", { timeout: 30_000 });
 }

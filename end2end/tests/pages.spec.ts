@@ -181,7 +181,9 @@ test("the sitemap parses and lists every page and published post; robots.txt poi
 
 test("with JavaScript on, the hydrated home page navigates in place and the theme toggles", async ({ page }) => {
   await page.goto("/");
-  await expect(page.getByTestId("terminal-status")).not.toHaveAttribute("data-state", "starting", { timeout: 60_000 });
+  // The page hydrates when the visitor reaches for the shell.
+  await page.getByRole("link", { name: "Try the shell" }).click();
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
   await page.getByRole("navigation", { name: "Site" }).getByRole("link", { name: "Blog" }).click();
   await expect(page.locator("h1")).toHaveText("Blog");
   await expect(page).toHaveTitle("Blog — Ada Quill");

@@ -9,8 +9,40 @@ test("the page is rendered on the server before any script runs", async ({ reque
   expect(response.status()).toBe(200);
   const html = await response.text();
   expect(html).toContain("Ada Quill");
-  expect(html).toContain("starting your sandbox");
+  expect(html).toContain("Start your sandbox");
   expect(html).toContain('type="importmap"');
+  const terminalPage = await (await request.get("/terminal")).text();
+  expect(terminalPage).toContain("starting your sandbox");
+});
+
+test("the home page loads no WASM and makes no sandbox until the visitor starts the shell", async ({ page }) => {
+  const fetched: string[] = [];
+  page.on("request", (request) => fetched.push(request.url()));
+  const sockets: string[] = [];
+  page.on("websocket", (socket) => sockets.push(socket.url()));
+  await page.goto("/");
+  await page.waitForLoadState("networkidle");
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "waiting");
+  expect(fetched.filter((url) => /\.(wasm|mjs)$|\/pkg\/.*\.js$|xterm\.css$/.test(url))).toEqual([]);
+  expect(sockets).toEqual([]);
+  expect(await page.evaluate(() => sessionStorage.getItem("rootresume.session"))).toBeNull();
+
+  await page.getByTestId("terminal-start").click();
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
+  await expect(page.locator(".xterm-rows")).toContainText("visitor@", { timeout: 30_000 });
+  expect(fetched.some((url) => url.endsWith(".wasm"))).toBe(true);
+  // The start button hands the keyboard to the terminal: typing goes straight to the shell.
+  await page.keyboard.type("echo started-$((20+22))");
+  await page.keyboard.press("Enter");
+  await expectRow(page, /^started-42$/);
+  const id = await sessionId(page);
+  expect(labelledContainers(id)).toHaveLength(1);
+
+  // A reload of the same tab gets the same shell back without asking again.
+  await page.reload();
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
+  expect(await sessionId(page)).toBe(id);
+  await page.close();
 });
 
 test("unknown pages answer 404", async ({ request }) => {
@@ -84,7 +116,7 @@ test("closing a tab removes its container after the grace period", async ({ page
 });
 
 test("a stale session id in the tab gets a fresh sandbox", async ({ page }) => {
-  await page.goto("/");
+  await page.goto("/terminal");
   await page.evaluate(() => sessionStorage.setItem("rootresume.session", "00000000-0000-4000-8000-000000000000"));
   await page.reload();
   await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });

@@ -24,7 +24,7 @@ pub fn Home() -> impl IntoView {
                                 <p class="role">{format!("{} — {}", capitalise(&profile.role), profile.focus)}</p>
                                 <p class="summary">{profile.summary.clone()}</p>
                                 <p class="summary">
-                                    "Below is a real Linux shell in a container made for this tab alone: "
+                                    "Below is a real Linux shell, in a container made for this tab alone when you start it: "
                                     <code>"cat about.md"</code>", compile some C, run Python."
                                 </p>
                                 <p class="actions">
@@ -33,8 +33,10 @@ pub fn Home() -> impl IntoView {
                                     <a class="button" href="/blog">"Read the blog"</a>
                                 </p>
                             </header>
+                            // Starts when asked for: a reader who never scrolls to it costs no
+                            // container, and the page stays a small HTML page until then.
                             <div id="shell">
-                                <Terminal />
+                                <Terminal on_request=true />
                             </div>
                             <p class="terminal-note">
                                 "No network, an hour at most, and your files vanish when you leave: "

@@ -24,6 +24,8 @@ pub struct PanelSignals {
 /// What the panel is doing, shown to the visitor and exposed as `data-state` for tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PanelState {
+    /// Server-rendered on a page where the shell starts when the visitor asks for it.
+    Waiting,
     /// Creating the session or waiting for the container.
     Starting,
     /// The shell is attached.
@@ -40,6 +42,7 @@ impl PanelState {
     /// The `data-state` attribute value.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Waiting => "waiting",
             Self::Starting => "starting",
             Self::Ready => "ready",
             Self::Reconnecting => "reconnecting",
@@ -59,13 +62,19 @@ pub fn format_time_left(seconds: u64) -> String {
     }
 }
 
-/// The live shell panel.
+/// The live shell panel. With `on_request`, the page loads the terminal only when the visitor
+/// presses or focuses the panel (see [`crate::TERMINAL_LOADER`]); until then it offers a button.
 #[component]
-pub fn Terminal() -> impl IntoView {
+pub fn Terminal(#[prop(optional)] on_request: bool) -> impl IntoView {
     let host = NodeRef::<leptos::html::Div>::new();
+    let (first_state, first_status) = if on_request {
+        (PanelState::Waiting, "not started")
+    } else {
+        (PanelState::Starting, "starting your sandbox…")
+    };
     let panel = PanelSignals {
-        state: RwSignal::new(PanelState::Starting),
-        status: RwSignal::new(String::from("starting your sandbox…")),
+        state: RwSignal::new(first_state),
+        status: RwSignal::new(String::from(first_status)),
         deadline_ms: RwSignal::new(None),
         ctrl: RwSignal::new(false),
     };
@@ -128,7 +137,7 @@ pub fn Terminal() -> impl IntoView {
     };
 
     view! {
-        <section class="terminal-panel" aria-label="Your sandbox shell">
+        <section class="terminal-panel" aria-label="Your sandbox shell" data-terminal-panel="">
             <div class="terminal-bar">
                 <span class="terminal-title">"visitor@sandbox"</span>
                 <span
@@ -148,6 +157,16 @@ pub fn Terminal() -> impl IntoView {
                 </span>
             </div>
             <div class="terminal-host" node_ref=host></div>
+            <Show when=move || state.get() == PanelState::Waiting>
+                // Pressing it is what the page's loader waits for; the hydrated client then
+                // starts the session, and this goes.
+                <div class="terminal-waiting">
+                    <button class="button primary" type="button" data-testid="terminal-start">
+                        "Start your sandbox"
+                    </button>
+                    <p>"A Linux shell in a container made for this tab: about a second to start."</p>
+                </div>
+            </Show>
             <Show when=move || state.get() == PanelState::Ended>
                 <div class="terminal-ended">
                     <button class="button" data-testid="terminal-restart" on:click=restart>

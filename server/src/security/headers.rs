@@ -1,10 +1,10 @@
 //! Security headers on every response, and the Content Security Policy of pages.
 //!
 //! The policy lets pages run only the site's own scripts: files from this origin, the WASM
-//! bundle (`'wasm-unsafe-eval'` allows compiling it, not `eval` of text), the two fixed inline
-//! scripts of the page shell (the import map and the theme script) by SHA-256 hash, and Leptos'
-//! hydration script by the per-response nonce Leptos puts on it. An injected `<script>` has
-//! neither. Frames of other sites may not embed the pages (`frame-ancestors 'none'`).
+//! bundle (`'wasm-unsafe-eval'` allows compiling it, not `eval` of text), the fixed inline
+//! scripts of the page shell (the import map, the theme script and the terminal loader) by
+//! SHA-256 hash, and Leptos' own scripts (live reload in development) by the per-response nonce
+//! Leptos puts on them. An injected `<script>` has neither. Frames of other sites may not embed the pages (`frame-ancestors 'none'`).
 
 use std::sync::LazyLock;
 
@@ -42,7 +42,7 @@ impl ScriptHashes {
 }
 
 static SHELL_SCRIPTS: LazyLock<ScriptHashes> =
-    LazyLock::new(|| ScriptHashes::of(&[app::IMPORT_MAP, app::THEME_SCRIPT]));
+    LazyLock::new(|| ScriptHashes::of(&[app::IMPORT_MAP, app::THEME_SCRIPT, app::TERMINAL_LOADER]));
 
 /// The Content Security Policy for a response to a request for `host`, with the page's
 /// `nonce` when it has one.
