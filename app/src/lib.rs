@@ -26,13 +26,13 @@ pub const IMPORT_MAP: &str = r#"{"imports":{"xterm":"/vendor/xterm/lib/xterm.mjs
 /// hash.
 pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.classList.add("js");try{var t=localStorage.getItem("theme");if(t==="light"||t==="dark")d.dataset.theme=t}catch(e){}document.addEventListener("click",function(e){var b=e.target.closest&&e.target.closest("[data-theme-toggle]");if(!b)return;var dark=d.dataset.theme?d.dataset.theme==="dark":matchMedia("(prefers-color-scheme: dark)").matches;var n=dark?"light":"dark";d.dataset.theme=n;try{localStorage.setItem("theme",n)}catch(e){}})})();"#;
 
-/// Loads the terminal (xterm.js's stylesheet, then the WASM bundle, which hydrates the page)
-/// when it is wanted: at once where the page is the terminal (`data-start="load"`), else when the
+/// Loads the terminal (xterm.js's stylesheet, then the WASM bundle, which hydrates the page's
+/// islands: the terminal panel, nothing else) when it is wanted: at once where the page is the terminal (`data-start="load"`), else when the
 /// visitor reaches for it — presses or focuses the terminal panel, or follows a link to
 /// `#shell` — or at once if this tab already has a session (a reload gets its shell back). A reading page with a shell further down thus stays a small HTML page, and no
 /// container is made for a visitor who only reads. The file names come from the element's data
 /// attributes so the text stays fixed; public so the server's CSP can allow it by hash.
-pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,kinds=["pointerdown","focusin","click"];function go(){if(started)return;started=true;kinds.forEach(function(k){removeEventListener(k,wanted,true)});var l=document.createElement("link");l.rel="stylesheet";l.href=d.css;document.head.appendChild(l);import(d.js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate()})})}function wanted(e){var t=e.target;if(t&&t.closest&&t.closest("[data-terminal-panel],a[href='#shell']"))go()}var resumed=false;try{resumed=!!sessionStorage.getItem("rootresume.session")}catch(e){}if(d.start==="load"||resumed){go()}else{kinds.forEach(function(k){addEventListener(k,wanted,true)})}})(document.currentScript);"#;
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,kinds=["pointerdown","focusin","click"];function go(){if(started)return;started=true;kinds.forEach(function(k){removeEventListener(k,wanted,true)});var l=document.createElement("link");l.rel="stylesheet";l.href=d.css;document.head.appendChild(l);import(d.js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})})}function wanted(e){var t=e.target;if(t&&t.closest&&t.closest("[data-terminal-panel],a[href='#shell']"))go()}var resumed=false;try{resumed=!!sessionStorage.getItem("rootresume.session")}catch(e){}if(d.start==="load"||resumed){go()}else{kinds.forEach(function(k){addEventListener(k,wanted,true)})}})(document.currentScript);"#;
 
 /// Paths whose page holds the live terminal: only these load the WASM bundle and xterm.js.
 /// Reading pages are complete as server-rendered HTML, so they ship no script beyond the theme

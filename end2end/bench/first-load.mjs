@@ -38,7 +38,9 @@ async function firstLoad() {
   const rows = [];
   for (const [id, bytes] of sent) {
     const info = kinds.get(id);
-    if (!info || info.type === "WebSocket" || info.type === "Fetch" || info.type === "XHR") continue;
+    // Server-function calls are not the page; the WASM bundle is, though it arrives by fetch().
+    const call = (info?.type === "Fetch" || info?.type === "XHR") && !info.url.endsWith(".wasm");
+    if (!info || info.type === "WebSocket" || call) continue;
     const body = bodies.find((b) => b.url === info.url)?.body ?? Buffer.alloc(0);
     rows.push({ url: info.url.replace(base, ""), type: info.type, sent: bytes, gzip9: gzipSync(body, { level: 9 }).length, raw: body.length });
   }

@@ -179,9 +179,9 @@ test("the sitemap parses and lists every page and published post; robots.txt poi
   expect(robots).toMatch(/^Sitemap: https?:\/\/\S+\/sitemap\.xml$/m);
 });
 
-test("with JavaScript on, the hydrated home page navigates in place and the theme toggles", async ({ page }) => {
+test("with JavaScript on, the home page starts its shell, links navigate and the theme toggles", async ({ page }) => {
   await page.goto("/");
-  // The page hydrates when the visitor reaches for the shell.
+  // The terminal island hydrates when the visitor reaches for the shell.
   await page.getByRole("link", { name: "Try the shell" }).click();
   await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
   await page.getByRole("navigation", { name: "Site" }).getByRole("link", { name: "Blog" }).click();

@@ -1,8 +1,11 @@
-//! The WebAssembly entry point: hydrates the server-rendered page.
+//! The WebAssembly entry point: brings the page's islands (the terminal) to life.
 
-/// Called by the hydration script Leptos puts in the page.
+// Linked for its islands: each is a function this module exports, called by the page's loader.
+pub use app;
+
+/// Called once by the page's loader (`app::TERMINAL_LOADER`) before it hydrates each island.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -9,11 +9,10 @@ use crate::terminal::Terminal;
 /// Who and what, a call to use the shell (right here), recent posts and selected projects.
 #[component]
 pub fn Home() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_home());
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
-                match data.await {
+                match get_home().await {
                     Ok(data) => {
                         let profile = data.profile;
                         let title = format!("{} — {}", profile.name, profile.role);

@@ -22,10 +22,9 @@ use leptos::prelude::*;
 
 use crate::content::model::{PostMeta, SiteInfo};
 
-// Reading pages (About, Projects, Blog, Tag, Post) await their server function inside a
-// `Suspend` rather than a `Resource`: they are never hydrated (see `crate::is_interactive`), so a
-// resource would only copy the whole page into a JSON script for nobody. When the hydrated Home
-// page navigates to them in the browser, the same code calls the server function over HTTP.
+// Pages await their server function inside a `Suspend` rather than a `Resource`: only the
+// terminal island is ever hydrated, so a resource would only copy the whole page into a JSON
+// script for nobody.
 
 /// The site's name and address, read once per render and shared through context.
 pub fn site_info() -> SiteInfo {
@@ -36,8 +35,8 @@ pub fn site_info() -> SiteInfo {
     })
 }
 
-/// What a page shows while its content loads (only seen on in-app navigation: server-rendered
-/// pages arrive complete).
+/// What a page would show while its content loads: never sent in practice, since pages render in
+/// async mode and arrive whole, but `Suspense` needs a fallback.
 #[component]
 pub fn Loading() -> impl IntoView {
     view! { <p class="loading" aria-live="polite">"Loading…"</p> }

@@ -64,8 +64,9 @@ pub fn format_time_left(seconds: u64) -> String {
 
 /// The live shell panel. With `on_request`, the page loads the terminal only when the visitor
 /// presses or focuses the panel (see [`crate::TERMINAL_LOADER`]); until then it offers a button.
-#[component]
-pub fn Terminal(#[prop(optional)] on_request: bool) -> impl IntoView {
+/// An island: the only part of a page that runs in the browser.
+#[island]
+pub fn Terminal(on_request: bool) -> impl IntoView {
     let host = NodeRef::<leptos::html::Div>::new();
     let (first_state, first_status) = if on_request {
         (PanelState::Waiting, "not started")
