@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use bollard::models::ContainerSummaryStateEnum;
-use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+use bollard::query_parameters::{EventsOptions, ListContainersOptions, RemoveContainerOptions};
+use futures_util::StreamExt;
 
 use crate::common::{docker, http_get, labelled, test_config, Term, TestServer};
 
@@ -55,11 +56,12 @@ where
     for runtime in runtimes().await? {
         let started = Instant::now();
         let instances = Arc::new(Mutex::new(Vec::new()));
+        let deaths = DeathWatch::start().await?;
         let outcome = INSTANCES
             .scope(instances.clone(), attack(runtime.clone()))
             .await;
         let instances = instances.lock().map(|i| i.clone()).unwrap_or_default();
-        let died = sandboxes_died(&instances).await?;
+        let died = sandboxes_died(&instances).await? + deaths.died(&instances).await;
         remove_all(&instances).await?;
         let result = match outcome {
             Ok(result) => result,
@@ -86,6 +88,64 @@ fn instance_filter(instance: &str) -> ListContainersOptions {
             vec![format!("rootresume.instance={instance}")],
         )])),
         ..Default::default()
+    }
+}
+
+/// Containers that stop on their own while an attack runs, from the engine's `die` events. The
+/// server's own removals kill with SIGKILL (exit code 137), so any other exit code is a death;
+/// this sees deaths whose container the server already removed.
+struct DeathWatch {
+    /// (instance, exit code) of each container that stopped.
+    stopped: Arc<Mutex<Vec<(String, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DeathWatch {
+    async fn start() -> Result<Self> {
+        let docker = docker().await?;
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let options = EventsOptions {
+            since: Some(since.to_string()),
+            filters: Some(HashMap::from([
+                ("type".to_owned(), vec!["container".to_owned()]),
+                ("event".to_owned(), vec!["die".to_owned()]),
+                ("label".to_owned(), vec!["rootresume.session".to_owned()]),
+            ])),
+            ..Default::default()
+        };
+        let mut events = docker.events(Some(options));
+        let stopped = Arc::new(Mutex::new(Vec::new()));
+        let sink = stopped.clone();
+        let task = tokio::spawn(async move {
+            while let Some(Ok(event)) = events.next().await {
+                let attributes = event.actor.and_then(|a| a.attributes).unwrap_or_default();
+                let field = |key: &str| attributes.get(key).cloned().unwrap_or_default();
+                if let Ok(mut stopped) = sink.lock() {
+                    stopped.push((field("rootresume.instance"), field("exitCode")));
+                }
+            }
+        });
+        Ok(Self { stopped, task })
+    }
+
+    /// How many containers of these instances died by themselves so far.
+    async fn died(&self, instances: &[String]) -> usize {
+        // Events trail the deaths by a moment.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.stopped.lock().map_or(0, |stopped| {
+            stopped
+                .iter()
+                .filter(|(instance, code)| instances.contains(instance) && code != "137")
+                .count()
+        })
+    }
+}
+
+impl Drop for DeathWatch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
