@@ -45,6 +45,19 @@ test("the home page loads no WASM and makes no sandbox until the visitor starts 
   await page.close();
 });
 
+test("if the terminal cannot load, the panel says so and the next press tries again", async ({ page }) => {
+  let refused = 0;
+  await page.route("**/*.wasm", (route) => (refused++ === 0 ? route.abort() : route.continue()));
+  await page.goto("/");
+  await page.getByTestId("terminal-start").click();
+  await expect(page.getByRole("alert")).toHaveText(/could not load/);
+  await page.getByTestId("terminal-start").click();
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  expect(refused).toBe(2);
+  await page.close();
+});
+
 test("unknown pages answer 404", async ({ request }) => {
   const response = await request.get("/no-such-page");
   expect(response.status()).toBe(404);
