@@ -26,15 +26,18 @@ pub const IMPORT_MAP: &str = r#"{"imports":{"xterm":"/vendor/xterm/lib/xterm.mjs
 /// hash.
 pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.classList.add("js");try{var t=localStorage.getItem("theme");if(t==="light"||t==="dark")d.dataset.theme=t}catch(e){}document.addEventListener("click",function(e){var b=e.target.closest&&e.target.closest("[data-theme-toggle]");if(!b)return;var dark=d.dataset.theme?d.dataset.theme==="dark":matchMedia("(prefers-color-scheme: dark)").matches;var n=dark?"light":"dark";d.dataset.theme=n;try{localStorage.setItem("theme",n)}catch(e){}})})();"#;
 
-/// Loads the terminal (xterm.js's stylesheet, then the WASM bundle, which hydrates the page's
-/// islands: the terminal panel, nothing else) when it is wanted: at once where the page is the terminal (`data-start="load"`), else when the
-/// visitor reaches for it — presses or focuses the terminal panel, or follows a link to
-/// `#shell` — or at once if this tab already has a session (a reload gets its shell back). If
-/// the files cannot be fetched, a note after the panel (outside the island, which must stay as
-/// the server rendered it until it hydrates) says so, and the next press tries again (the
-/// script's URL changes, since a browser remembers a module that failed to load). A reading page with a shell further down thus stays a small HTML page, and no
-/// container is made for a visitor who only reads. The file names come from the element's data
-/// attributes so the text stays fixed; public so the server's CSP can allow it by hash.
+/// Loads the terminal — xterm.js's stylesheet, then the WASM bundle, which hydrates the page's
+/// islands (the terminal panel, nothing else) — when it is wanted: at once where the page is the
+/// terminal (`data-start="load"`) or this tab already has a session (a reload gets its shell
+/// back), else when the visitor reaches for it: presses or focuses the terminal panel, or follows
+/// a link to `#shell`. A reading page with a shell further down thus stays a small HTML page, and
+/// no container is made for a visitor who only reads.
+///
+/// If the files cannot be fetched, a note after the panel says so (outside the island, which
+/// must stay as the server rendered it until it hydrates) and the next press tries again, under a
+/// new script URL since a browser remembers a module that failed to load. The file names come
+/// from the element's data attributes so the text stays fixed; public so the server's CSP can
+/// allow it by hash.
 pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css)}var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function wanted(e){var t=e.target;if(t&&t.closest&&t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});var resumed=false;try{resumed=!!sessionStorage.getItem("rootresume.session")}catch(e){}if(d.start==="load"||resumed)go()})(document.currentScript);"#;
 
 /// Paths whose page holds the live terminal: only these load the WASM bundle and xterm.js.
