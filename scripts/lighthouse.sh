@@ -8,7 +8,7 @@
 # ($ROOTRESUME_LIGHTHOUSE_DIR, default /var/tmp/rootresume-lighthouse), never committed.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh" --test
-target=${CARGO_TARGET_DIR:-target}
+source scripts/release-server.sh  # setup.sh left us at the repository root
 tool=${ROOTRESUME_LIGHTHOUSE_DIR:-/var/tmp/rootresume-lighthouse}
 port=${ROOTRESUME_LIGHTHOUSE_PORT:-3230}
 out=$(mktemp -d)
@@ -22,13 +22,8 @@ fi
 say "building the release site and server"
 cargo leptos build --release >/dev/null
 
-LEPTOS_OUTPUT_NAME=rootresume LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
-  LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_ENV=PROD RUST_LOG=warn \
-  ROOTRESUME_SESSIONS_POOL_SIZE=2 ROOTRESUME_INSTANCE="lighthouse-$$" \
-  "$target/release/server" &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$out"' EXIT
-until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.2; done
+start_release_server "$port" 2 "lighthouse-$$"
+trap 'kill -TERM $release_server 2>/dev/null; wait $release_server 2>/dev/null; rm -rf "$out"' EXIT
 
 if [ $# -eq 0 ]; then
   post=$(curl -sf "http://127.0.0.1:$port/blog" | grep -o 'href="/blog/[^"]*"' | head -1 | cut -d'"' -f2)

@@ -61,12 +61,6 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     term.load_addon(fit.clone().unchecked_into::<TerminalAddon>());
     fit.fit();
     term.write("\x1b[90mstarting your sandbox…\x1b[0m\r\n");
-    if panel.state.get_untracked() == PanelState::Waiting {
-        // The visitor asked for the shell: take the keyboard, as a click on it would.
-        panel.state.set(PanelState::Starting);
-        panel.status.set(String::from("starting your sandbox…"));
-        term.focus();
-    }
 
     let client = Rc::new(Client {
         term,
@@ -79,6 +73,11 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
         ctrl: panel.ctrl,
         backoff_ms: Cell::new(500),
     });
+    if client.state.get_untracked() == PanelState::Waiting {
+        // The visitor asked for the shell: take the keyboard, as a click on it would.
+        client.set(PanelState::Starting, "starting your sandbox…");
+        client.term.focus();
+    }
     client.listen(&host);
     connect(client.clone());
     let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));

@@ -12,7 +12,7 @@ use bollard::models::ContainerSummaryStateEnum;
 use bollard::query_parameters::{EventsOptions, ListContainersOptions, RemoveContainerOptions};
 use futures_util::StreamExt;
 
-use crate::common::{docker, http_get, labelled, test_config, Term, TestServer};
+use crate::common::{docker, http_get, labelled, test_config, Marked, Term, TestServer};
 
 /// Runtimes the attacks run under: `runc`, plus `runsc` (gVisor) when the engine has it.
 /// `ROOTRESUME_SANDBOX_RUNTIME` picks one.
@@ -262,23 +262,14 @@ pub enum Outcome {
 /// error: the visitor must then have been told, by an `Ended` notice or a close reason.
 pub async fn run_or_end(term: &mut Term, command: &str, timeout: Duration) -> Result<Outcome> {
     use crate::common::Event;
-    let marker = format!("E{}X", uuid::Uuid::new_v4().simple());
+    let marked = Marked::new(command);
     let from = term.screen.len();
-    // Markers printed by the shell around the output, from split strings so the echoed command
-    // line never contains them: what readline writes around the line (the echo, bracketed-paste
-    // switches) stays outside.
-    term.type_text(&format!(
-        "printf '%s%s\\n' '{marker}' '-begin'; {command}; printf '%s%s\\n' '{marker}' '-done'\r"
-    ))
-    .await?;
+    term.type_text(&marked.line).await?;
     let deadline = Instant::now() + timeout;
     loop {
-        let seen = String::from_utf8_lossy(&term.screen[from..]).replace('\r', "");
-        let begin = format!("{marker}-begin\n");
-        if let (Some(start), Some(end)) = (seen.find(&begin), seen.rfind(&format!("{marker}-done")))
-        {
-            let start = start + begin.len();
-            return Ok(Outcome::Ran(seen[start.min(end)..end].trim().to_owned()));
+        let seen = String::from_utf8_lossy(&term.screen[from..]).into_owned();
+        if let Some(output) = marked.output(&seen) {
+            return Ok(Outcome::Ran(output));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

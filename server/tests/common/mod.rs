@@ -283,24 +283,50 @@ impl Term {
 
     /// Runs a command in the shell and returns what it printed between two markers.
     pub async fn run(&mut self, command: &str) -> Result<String> {
-        let marker = format!("M{}K", rand_tag());
+        let marked = Marked::new(command);
         let from = self.screen.len();
+        self.type_text(&marked.line).await?;
+        let seen = self
+            .wait_for(from, &marked.end(), Duration::from_secs(30))
+            .await
+            .with_context(|| format!("running {command:?}"))?;
+        marked
+            .output(&seen)
+            .ok_or_else(|| anyhow!("no start marker in {seen}"))
+    }
+}
+
+/// A command line that prints a marker before and after `command`, so its output can be cut
+/// from the screen whatever readline writes around the line (the echo, bracketed-paste
+/// switches).
+pub struct Marked {
+    /// What to type, Enter included.
+    pub line: String,
+    marker: String,
+}
+
+impl Marked {
+    pub fn new(command: &str) -> Self {
+        let marker = format!("M{}K", rand_tag());
         // The markers are printed by printf from split strings, so the echoed command line
         // itself never contains them.
         let line = format!(
             "printf '%s%s\\n' '<{marker}' '>'; {command}; printf '%s%s\\n' '</{marker}' '>'\r"
         );
-        self.type_text(&line).await?;
-        let seen = self
-            .wait_for(from, &format!("</{marker}>"), Duration::from_secs(30))
-            .await
-            .with_context(|| format!("running {command:?}"))?;
-        let start = seen
-            .find(&format!("<{marker}>"))
-            .ok_or_else(|| anyhow!("no start marker in {seen}"))?;
-        let body = &seen[start + marker.len() + 2..];
-        let end = body.find(&format!("</{marker}>")).unwrap_or(body.len());
-        Ok(body[..end].replace('\r', "").trim().to_owned())
+        Self { line, marker }
+    }
+
+    /// The end marker as it appears on the screen.
+    pub fn end(&self) -> String {
+        format!("</{}>", self.marker)
+    }
+
+    /// What the command printed, once both markers are on `seen`.
+    pub fn output(&self, seen: &str) -> Option<String> {
+        let start = seen.find(&format!("<{}>", self.marker))?;
+        let body = &seen[start + self.marker.len() + 2..];
+        let end = body.find(&self.end())?;
+        Some(body[..end].replace('\r', "").trim().to_owned())
     }
 }
 
