@@ -20,7 +20,9 @@ pub use operate::{parse_address, LogFormat, MetricsSettings, ShutdownMode};
 /// The file read when no `--config` flag or `ROOTRESUME_CONFIG` variable names one.
 pub const DEFAULT_CONFIG_FILE: &str = "rootresume.toml";
 const ENV_PREFIX: &str = "ROOTRESUME_";
-const SECTIONS: [&str; 5] = ["sessions", "sandbox", "reaper", "metrics", "security"];
+const SECTIONS: [&str; 6] = [
+    "sessions", "sandbox", "reaper", "metrics", "security", "store",
+];
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -53,6 +55,20 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// Web-side defences: allowed origins, per-client caps, header deadline.
     pub security: SecuritySettings,
+    /// Where sessions are recorded: this process's memory, or Redis shared by replicas.
+    pub store: StoreSettings,
+}
+
+/// Where sessions are recorded, so that several replicas can serve the same tabs.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `redis://host:port/db` of the Redis shared by every replica; empty keeps sessions in this
+    /// process's memory (one server, no other service). Default: empty.
+    pub redis_url: String,
+    /// This replica's name in the shared store (letters, digits, '-', '_', '.'); empty picks a
+    /// random one at start. Two live replicas must never share a name. Default: empty.
+    pub replica: String,
 }
 
 /// Session lifetimes and caps.
@@ -124,6 +140,7 @@ impl Default for Config {
             reaper: ReaperSettings::default(),
             metrics: MetricsSettings::default(),
             security: SecuritySettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -326,6 +343,20 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "instance = {:?} must be 1 to 63 letters, digits, '-', '_' or '.'",
                 self.instance
+            )));
+        }
+        if !self.store.replica.is_empty()
+            && (self.store.replica.len() > 63 || !self.store.replica.chars().all(valid_name))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "store.replica = {:?} must be 1 to 63 letters, digits, '-', '_' or '.'",
+                self.store.replica
+            )));
+        }
+        let redis = &self.store.redis_url;
+        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return Err(ConfigError::Invalid(format!(
+                "store.redis_url = {redis:?} must start with redis:// or rediss:// (or be empty for the in-memory store)"
             )));
         }
         parse_address("listen", &self.listen).map_err(ConfigError::Invalid)?;
