@@ -21,6 +21,7 @@ pub async fn create_session() -> Result<String, ServerFnError> {
         .unwrap_or_default();
     launcher
         .launch(launcher::ClientInfo { peer, headers })
+        .await
         .map_err(|refused| {
             let response = expect_context::<leptos_axum::ResponseOptions>();
             response.set_status(
@@ -60,10 +61,15 @@ pub mod launcher {
         pub headers: http::HeaderMap,
     }
 
+    /// What [`SessionLauncher::launch`] returns: the new session's id, once admitted (which may
+    /// ask a shared store, so it is asynchronous).
+    pub type Launch<'a> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, Refused>> + Send + 'a>>;
+
     /// Starts sessions. Implemented by the server's session manager.
     pub trait SessionLauncher: Send + Sync + 'static {
         /// Registers a new session and returns its id.
-        fn launch(&self, client: ClientInfo) -> Result<String, Refused>;
+        fn launch(&self, client: ClientInfo) -> Launch<'_>;
     }
 
     /// The launcher, as provided in the Leptos context.

@@ -1,21 +1,21 @@
 //! The bare engine baseline: the same image, limits and login shell started straight through the
-//! Docker engine API (create + start + exec), with no server in between; and the bookkeeping
+//! Docker engine API (create + attach + start, as the server does), with no server in between;
+//! and the bookkeeping
 //! that proves the bench leaves no container behind.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use bollard::container::LogOutput;
-use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
 };
 use bollard::Docker;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use server::sandbox::docker::{container_body, shell_exec};
+use server::sandbox::docker::container_body;
 use server::sandbox::{ContainerSpec, SandboxLimits, INSTANCE_LABEL, SESSION_LABEL};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
@@ -64,9 +64,9 @@ impl Engine {
         })
     }
 
-    /// Creates and starts a container exactly as the server would (its own container spec and
-    /// labels); `name` is unique within this bench run. Returns the container id.
-    pub async fn start_container(&self, name: &str) -> Result<String> {
+    /// Creates a container exactly as the server would (its own container spec and labels);
+    /// `name` is unique within this bench run. Returns the container id.
+    pub async fn create_container(&self, name: &str) -> Result<String> {
         let name = format!("{}-{name}", self.instance);
         let spec = ContainerSpec::new(&name, Duration::from_secs(3600), SandboxLimits::default());
         let mut body = container_body(&spec);
@@ -77,7 +77,13 @@ impl Engine {
             name: Some(format!("rootresume-{name}")),
             ..Default::default()
         };
-        let id = self.docker.create_container(Some(options), body).await?.id;
+        Ok(self.docker.create_container(Some(options), body).await?.id)
+    }
+
+    /// Creates and starts a container whose shell nobody attaches to (it waits on its open
+    /// stdin), for the peer to exec its own shell in.
+    pub async fn start_container(&self, name: &str) -> Result<String> {
+        let id = self.create_container(name).await?;
         if let Err(error) = self.docker.start_container(&id, None).await {
             self.remove(&id).await;
             return Err(error.into());
@@ -85,12 +91,12 @@ impl Engine {
         Ok(id)
     }
 
-    /// Starts a container ([`Engine::start_container`]), opens the login shell in it as the
-    /// server does, and waits for the prompt. Returns the shell and the time from the first
+    /// Creates a container ([`Engine::create_container`]), attaches to its login shell and
+    /// starts it as the server does, and waits for the prompt. Returns the shell and the time from the first
     /// engine request to the prompt.
     pub async fn start_shell(&self, name: &str) -> Result<(BareShell, Duration)> {
         let started = Instant::now();
-        let id = self.start_container(name).await?;
+        let id = self.create_container(name).await?;
         let shell = self.attach_shell(&id).await;
         if shell.is_err() {
             self.remove(&id).await;
@@ -112,16 +118,16 @@ impl Engine {
         BoxStream<'static, Result<LogOutput, bollard::errors::Error>>,
         Pin<Box<dyn AsyncWrite + Send>>,
     )> {
-        let exec = self.docker.create_exec(id, shell_exec()).await?;
-        let options = StartExecOptions {
-            detach: false,
-            tty: true,
-            output_capacity: None,
+        let options = AttachContainerOptions {
+            stream: true,
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
         };
-        match self.docker.start_exec(&exec.id, Some(options)).await? {
-            StartExecResults::Attached { output, input } => Ok((output.boxed(), input)),
-            StartExecResults::Detached => Err(anyhow!("the engine started the shell detached")),
-        }
+        let attached = self.docker.attach_container(id, Some(options)).await?;
+        self.docker.start_container(id, None).await?;
+        Ok((attached.output.boxed(), attached.input))
     }
 
     /// The engine's version, storage driver and default runtime, for the report.

@@ -11,6 +11,7 @@ pub mod routes;
 pub mod sandbox;
 pub mod security;
 pub mod sessions;
+pub mod store;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -26,7 +27,8 @@ use config::{Config, ShutdownMode};
 use metrics::{MeteredSandbox, Metrics};
 use sandbox::docker::DockerSandbox;
 use sandbox::{Sandbox, SandboxError};
-use sessions::{InMemoryStore, SessionManager};
+use sessions::SessionManager;
+use store::{MemoryStore, RedisStore, SessionStore, StoreError};
 
 /// A running server: the HTTP listener, the session manager and the reaper.
 pub struct Server {
@@ -46,6 +48,9 @@ pub enum StartError {
     /// The listener's address could not be read.
     #[error("cannot read the listening address: {0}")]
     Listener(#[from] std::io::Error),
+    /// The shared store in the configuration cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The separate metrics address could not be bound.
     #[error("cannot listen for metrics on {addr} (metrics.listen): {source}")]
     MetricsListener {
@@ -80,10 +85,25 @@ impl Server {
         let addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::new());
         let sandbox: Arc<dyn Sandbox> = Arc::new(MeteredSandbox::new(sandbox, metrics.clone()));
+        let replica = if config.store.replica.is_empty() {
+            store::random_replica_name()
+        } else {
+            config.store.replica.clone()
+        };
+        let store: Arc<dyn SessionStore> = if config.store.redis_url.is_empty() {
+            Arc::new(MemoryStore::new(&replica))
+        } else {
+            tracing::info!(%replica, "sessions are shared through Redis");
+            Arc::new(RedisStore::new(
+                &config.store.redis_url,
+                &config.instance,
+                &replica,
+            )?)
+        };
         let sessions = Arc::new(
-            SessionManager::new(
+            SessionManager::with_store(
                 sandbox.clone(),
-                Arc::new(InMemoryStore::default()),
+                store,
                 config.sessions.clone(),
                 config.sandbox.clone(),
             )
@@ -117,6 +137,7 @@ impl Server {
             }
         }
 
+        sessions.start_heartbeat();
         sessions.start_pool();
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();

@@ -88,6 +88,8 @@ pub struct Metrics {
     registry: Registry,
     /// Sessions handed to visitors.
     pub sessions_started: Counter,
+    /// Sessions this replica took over from another (shared store only).
+    pub takeovers: Counter,
     /// Sessions that ended, by reason.
     pub sessions_ended: Family<EndLabels, Counter>,
     /// Sessions alive now (set at scrape time).
@@ -116,6 +118,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("rootresume");
         let metrics = Self {
             sessions_started: Counter::default(),
+            takeovers: Counter::default(),
             sessions_ended: Family::default(),
             sessions_live: Gauge::default(),
             pool_size: Gauge::default(),
@@ -132,6 +135,11 @@ impl Metrics {
             "sessions_started",
             "Sessions handed to visitors",
             metrics.sessions_started.clone(),
+        );
+        registry.register(
+            "takeovers",
+            "Sessions taken over from another replica",
+            metrics.takeovers.clone(),
         );
         registry.register(
             "sessions_ended",

@@ -2,14 +2,50 @@
 //! session whose removal failed. Between sweeps, [`watch`] ends a session as soon as the engine
 //! reports its container stopped.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::sandbox::spec_epoch_now;
+use crate::sandbox::{spec_epoch_now, LabelledContainer};
 use crate::sessions::{SessionManager, SessionState};
+use crate::store::{id_hash, Lease};
+
+/// Sessions of other replicas whose holder was found dead, by id hash: the lease seen and when.
+/// A later sweep ends one whose lease is unchanged after the grace period (no tab came back to
+/// take it over), so a replica's death leaks nothing.
+#[derive(Default)]
+pub struct Orphans {
+    seen: Mutex<HashMap<String, (Option<Lease>, Instant)>>,
+}
+
+impl Orphans {
+    /// Whether the session `hash`, whose lease is `lease`, has been an orphan (holder dead, lease
+    /// unchanged) for at least `grace`; starts or resets its clock otherwise.
+    fn due(&self, hash: &str, lease: Option<&Lease>, holder_alive: bool, grace: Duration) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if holder_alive {
+            seen.remove(hash);
+            return false;
+        }
+        match seen.get(hash) {
+            Some((first, at)) if first.as_ref() == lease => {
+                if at.elapsed() < grace {
+                    return false;
+                }
+                seen.remove(hash);
+                true
+            }
+            _ => {
+                seen.insert(hash.to_owned(), (lease.cloned(), Instant::now()));
+                false
+            }
+        }
+    }
+}
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +57,32 @@ pub struct Sweep {
 }
 
 /// Removes every labelled container that is not owned by a live session, is expired, or has
-/// stopped.
+/// stopped. With a shared store, one replica sweeps an engine at a time, a container whose
+/// session another replica holds is left alone, and one whose holder died is removed once no tab
+/// has taken it over for the grace period.
 pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::SandboxError> {
+    sweep_with(sessions, &Orphans::default(), Duration::from_secs(60)).await
+}
+
+/// [`sweep`], remembering orphans across sweeps in `orphans`; `interval` is the time between
+/// sweeps (the sweep's lease lasts a little less).
+pub async fn sweep_with(
+    sessions: &SessionManager,
+    orphans: &Orphans,
+    interval: Duration,
+) -> Result<Sweep, crate::sandbox::SandboxError> {
+    let store = sessions.store();
+    if store.is_shared() {
+        match store.try_singleton("sweep", interval.mul_f32(0.9)).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(Sweep::default()),
+            Err(error) => {
+                // Without the store no one can tell whose a container is: remove nothing.
+                tracing::debug!(%error, "store unavailable; sweep skipped");
+                return Ok(Sweep::default());
+            }
+        }
+    }
     let sandbox = sessions.sandbox();
     let containers = sandbox.list().await?;
     let now = spec_epoch_now();
@@ -39,6 +99,11 @@ pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::S
             .as_ref()
             .is_some_and(|s| matches!(s.state(), SessionState::Starting));
         let stopped = !container.running && !starting;
+        if owner.is_none() && store.is_shared() && !expired {
+            if !ends_orphan(sessions, orphans, &container).await {
+                continue;
+            }
+        }
         if expired || stopped || owner.is_none() {
             if let Some(session) = owner {
                 // The supervisor owns this container: ask it to end, so the tab is told why.
@@ -58,6 +123,48 @@ pub async fn sweep(sessions: &SessionManager) -> Result<Sweep, crate::sandbox::S
     Ok(result)
 }
 
+/// Whether a container no session of this replica owns should go, asking the shared store:
+/// not while its record exists and its holder lives or a takeover may still come.
+async fn ends_orphan(
+    sessions: &SessionManager,
+    orphans: &Orphans,
+    container: &LabelledContainer,
+) -> bool {
+    let Ok(id) = uuid::Uuid::parse_str(&container.session) else {
+        return true;
+    };
+    let hash = id_hash(&id);
+    let store = sessions.store();
+    let record = match store.get(&hash).await {
+        Ok(record) => record,
+        Err(_) => return false,
+    };
+    if record.is_none() {
+        return true;
+    }
+    let Ok(lease) = store.lease(&hash).await else {
+        return false;
+    };
+    let holder_alive = match &lease {
+        Some(lease) => store.is_alive(&lease.replica).await.unwrap_or(true),
+        None => false,
+    };
+    if !orphans.due(&hash, lease.as_ref(), holder_alive, sessions.grace_period()) {
+        return false;
+    }
+    // Take the lease before ending, so a takeover that came in between wins instead.
+    let expires = record.map_or(0, |r| r.expires_at_ms);
+    match store.take_lease(&hash, lease.as_ref(), expires).await {
+        Ok(Some(mine)) => {
+            let _ = store.finish(&hash, &mine).await;
+            let _ = store.release_slot(&hash, None).await;
+            tracing::info!(container = %container.id.0, "removing a session whose server died and whose tab never came back");
+            true
+        }
+        _ => false,
+    }
+}
+
 /// What the start-up reconcile did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reconcile {
@@ -74,11 +181,16 @@ pub async fn reconcile(
     adopt: bool,
 ) -> Result<Reconcile, crate::sandbox::SandboxError> {
     let mut result = Reconcile::default();
+    if sessions.store().is_shared() {
+        // Other replicas' sessions are on the engine too: the sweeps sort them out, never a
+        // replica that just started.
+        return Ok(result);
+    }
     for container in sessions.sandbox().list().await? {
         if sessions.is_live(&container.session) {
             continue;
         }
-        if adopt && sessions.adopt(&container).is_some() {
+        if adopt && sessions.adopt(&container).await.is_some() {
             result.adopted += 1;
             continue;
         }
@@ -100,13 +212,14 @@ pub async fn run(sessions: Arc<SessionManager>, interval: Duration, stop: Cancel
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
+    let orphans = Orphans::default();
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
         let started = SystemTime::now();
-        match sweep(&sessions).await {
+        match sweep_with(&sessions, &orphans, interval).await {
             Ok(sweep) if sweep.removed > 0 => {
                 tracing::info!(?sweep, elapsed = ?started.elapsed().unwrap_or_default(), "reaper removed containers")
             }

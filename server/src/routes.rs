@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use app::api::launcher::{ClientInfo, Launcher, Refused, SessionLauncher};
+use app::api::launcher::{ClientInfo, Launch, Launcher, Refused, SessionLauncher};
 use app::{shell, App};
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -45,26 +45,30 @@ struct ManagerLauncher {
 }
 
 impl SessionLauncher for ManagerLauncher {
-    fn launch(&self, client: ClientInfo) -> Result<String, Refused> {
+    fn launch(&self, client: ClientInfo) -> Launch<'_> {
         let address = client_address(client.peer, &client.headers, &self.trusted_proxy_header);
-        self.sessions
-            .create(address)
-            .map(|session| session.id.to_string())
-            .map_err(|error| {
-                let (status, retry_after) = match &error {
-                    SessionError::AtCapacity { .. } => (503, Some(60)),
-                    SessionError::ShuttingDown => (503, Some(5)),
-                    SessionError::TooManyForClient { .. } => (429, None),
-                    SessionError::RateLimited { retry_after } => {
-                        (429, Some(retry_after.as_secs().max(1)))
+        Box::pin(async move {
+            self.sessions
+                .create(address)
+                .await
+                .map(|session| session.id.to_string())
+                .map_err(|error| {
+                    let (status, retry_after) = match &error {
+                        SessionError::AtCapacity { .. } => (503, Some(60)),
+                        SessionError::ShuttingDown => (503, Some(5)),
+                        SessionError::StoreUnavailable(_) => (503, Some(5)),
+                        SessionError::TooManyForClient { .. } => (429, None),
+                        SessionError::RateLimited { retry_after } => {
+                            (429, Some(retry_after.as_secs().max(1)))
+                        }
+                    };
+                    Refused {
+                        status,
+                        retry_after_secs: retry_after,
+                        message: error.to_string(),
                     }
-                };
-                Refused {
-                    status,
-                    retry_after_secs: retry_after,
-                    message: error.to_string(),
-                }
-            })
+                })
+        })
     }
 }
 

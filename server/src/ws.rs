@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::sandbox::{SandboxError, TermSize};
 use crate::security::SocketPermit;
-use crate::sessions::{Session, SessionManager, SessionState};
+use crate::sessions::{Session, SessionError, SessionManager, SessionState};
 
 /// Close code for a policy violation (RFC 6455): the client sent something it must not.
 const CLOSE_POLICY: u16 = 1008;
@@ -52,12 +52,17 @@ pub async fn terminal_socket(
         .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |socket| async move {
             // Someone else's id is as unknown as a forged one.
-            let session = sessions
-                .get(&query.session)
-                .filter(|session| permit.admits(session.client()));
-            let span = session
-                .as_ref()
-                .map_or_else(tracing::Span::none, |session| session.span());
+            let session = match sessions
+                .attach_target(&query.session, permit.client())
+                .await
+            {
+                Ok(session) => Ok(session.filter(|session| permit.admits(session.client()))),
+                Err(error) => Err(error),
+            };
+            let span = match &session {
+                Ok(Some(session)) => session.span(),
+                _ => tracing::Span::none(),
+            };
             let handler = tracing::Instrument::instrument(serve(socket, &sessions, session), span);
             sessions.track_socket(handler).await;
             // Only now: the permit is the client's slot under its socket cap.
@@ -105,7 +110,24 @@ fn error_code(error: &SandboxError) -> ErrorCode {
     }
 }
 
-async fn serve(mut socket: WebSocket, sessions: &SessionManager, session: Option<Arc<Session>>) {
+async fn serve(
+    mut socket: WebSocket,
+    sessions: &SessionManager,
+    session: Result<Option<Arc<Session>>, SessionError>,
+) {
+    let session = match session {
+        Ok(session) => session,
+        Err(error) => {
+            let message = error.to_string();
+            return fail(
+                socket,
+                ErrorCode::SandboxUnavailable,
+                message,
+                CLOSE_TRY_AGAIN,
+            )
+            .await;
+        }
+    };
     let Some(session) = session else {
         let message = "this sandbox session is unknown or has expired; starting a new one".into();
         return fail(socket, ErrorCode::UnknownSession, message, CLOSE_NORMAL).await;

@@ -4,16 +4,16 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
-use bollard::exec::{CreateExecOptions, ResizeExecOptions};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
+    ResizeContainerTTYOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
-use super::raw_exec::RawExecError;
+use super::hijack::HijackError;
 use super::spec::{EXPIRES_LABEL, INSTANCE_LABEL};
 use super::{
     ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
@@ -24,8 +24,11 @@ use super::{
 const REQUEST_TIMEOUT_SECS: u64 = 30;
 /// Largest chunk read from a shell's output at once.
 const OUTPUT_CHUNK: usize = 32 * 1024;
-/// The program that seeds the home directory and becomes the visitor's login shell.
-const SHELL_COMMAND: &str = "/usr/local/bin/rootresume-shell";
+/// The program that seeds the home directory and becomes the visitor's login shell. It is the
+/// container's own process (under the init), not an exec: an exec's shell gets end-of-file and
+/// exits when the connection that started it closes, while the container's process outlives
+/// any one attach, so another replica can attach to the same running shell after this one dies.
+pub const SHELL_COMMAND: &str = "/usr/local/bin/rootresume-shell";
 
 /// Containers on a Docker engine.
 pub struct DockerSandbox {
@@ -154,7 +157,14 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         .collect();
     ContainerCreateBody {
         image: Some(limits.image.clone()),
-        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        cmd: Some(vec![SHELL_COMMAND.into()]),
+        // A terminal whose stdin stays open across attaches: detaching closes nothing.
+        tty: Some(true),
+        open_stdin: Some(true),
+        stdin_once: Some(false),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
         user: Some(limits.user.clone()),
         working_dir: Some(limits.home_dir.clone()),
         hostname: Some(spec.hostname.clone()),
@@ -193,19 +203,6 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     }
 }
 
-/// The visitor's shell: the image's login shell with a pty, every stream attached.
-pub fn shell_exec() -> CreateExecOptions<String> {
-    CreateExecOptions {
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        tty: Some(true),
-        cmd: Some(vec![SHELL_COMMAND.into()]),
-        env: Some(vec!["TERM=xterm-256color".into(), "LANG=C.UTF-8".into()]),
-        ..Default::default()
-    }
-}
-
 #[async_trait]
 impl Sandbox for DockerSandbox {
     async fn check(&self) -> Result<(), SandboxError> {
@@ -239,13 +236,7 @@ impl Sandbox for DockerSandbox {
             .create_container(Some(options), body)
             .await
             .map_err(|e| self.classify("create a container", e))?;
-        let id = ContainerId(created.id);
-        if let Err(error) = docker.start_container(&id.0, None).await {
-            // A created but unstarted container would leak: remove it before reporting.
-            let _ = self.remove(&id).await;
-            return Err(self.classify("start a container", error));
-        }
-        Ok(id)
+        Ok(ContainerId(created.id))
     }
 
     async fn open_shell(
@@ -254,27 +245,31 @@ impl Sandbox for DockerSandbox {
         size: TermSize,
     ) -> Result<Shell, SandboxError> {
         let docker = self.client().await?;
-        let exec = docker
-            .create_exec(&container.0, shell_exec())
-            .await
-            .map_err(|e| self.classify("start a shell", e))?;
-        // Not bollard's start_exec: its stream misreads TTY output (see raw_exec).
-        let (output, input) = super::raw_exec::start(&self.endpoint, &exec.id, OUTPUT_CHUNK)
+        // Attach first, then start: whatever the shell prints first (its prompt) is not lost.
+        let (output, input) = super::hijack::attach(&self.endpoint, &container.0, OUTPUT_CHUNK)
             .await
             .map_err(|error| match error {
-                RawExecError::Connect(e) => SandboxError::EngineUnreachable {
+                HijackError::Connect(e) => SandboxError::EngineUnreachable {
                     endpoint: self.endpoint.clone(),
                     detail: e.to_string(),
                 },
-                RawExecError::Refused { status, message } if status == 404 || status == 409 => {
+                HijackError::Refused { status, message } if status == 404 || status == 409 => {
                     SandboxError::ContainerGone { detail: message }
                 }
-                RawExecError::Refused { status, message } => SandboxError::Engine {
+                HijackError::Refused { status, message } => SandboxError::Engine {
                     action: "attach to the shell",
                     detail: format!("{status}: {message}"),
                 },
             })?;
-        let shell_id = ShellId(exec.id);
+        match docker.start_container(&container.0, None).await {
+            // 304: already running, as when another replica started it.
+            Ok(())
+            | Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(error) => return Err(self.classify("start a container", error)),
+        }
+        let shell_id = ShellId(container.0.clone());
         self.resize_shell(&shell_id, size).await?;
         let endpoint = self.endpoint.clone();
         let output = output
@@ -295,11 +290,11 @@ impl Sandbox for DockerSandbox {
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
         let docker = self.client().await?;
         docker
-            .resize_exec(
+            .resize_container_tty(
                 &shell.0,
-                ResizeExecOptions {
-                    height: size.rows.max(1),
-                    width: size.cols.max(1),
+                ResizeContainerTTYOptions {
+                    h: i32::from(size.rows.max(1)),
+                    w: i32::from(size.cols.max(1)),
                 },
             )
             .await

@@ -5,7 +5,7 @@
 //! it with the Docker engine API; a Kubernetes implementation would slot in beside it.
 
 pub mod docker;
-mod raw_exec;
+mod hijack;
 mod spec;
 
 use std::pin::Pin;
@@ -122,10 +122,12 @@ pub trait Sandbox: Send + Sync + 'static {
     /// Checks that the engine answers and the sandbox image is present.
     async fn check(&self) -> Result<(), SandboxError>;
 
-    /// Creates and starts a container for `spec`.
+    /// Creates a container for `spec`; it starts when its shell is first opened.
     async fn create(&self, spec: &ContainerSpec) -> Result<ContainerId, SandboxError>;
 
-    /// Starts an interactive login shell with a pty of `size` in the container.
+    /// Attaches to the container's login shell (a pty of `size`), starting the container if it
+    /// is not running yet. May be called again on a running container, by this replica or
+    /// another, after an earlier attach was lost: the shell and its processes live on.
     async fn open_shell(
         &self,
         container: &ContainerId,

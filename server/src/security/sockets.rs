@@ -65,6 +65,11 @@ pub struct SocketPermit {
 }
 
 impl SocketPermit {
+    /// The client this socket comes from, when known.
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
+    }
+
     /// Whether this socket's client may attach to a session created by `owner`. A session id
     /// is a bearer token, but one that leaked (a shared screenshot, a copied URL) must not hand
     /// the shell to someone elsewhere: only the address that created the session may attach.

@@ -7,11 +7,12 @@
 
 mod admission;
 mod guard;
+mod live;
 mod output;
 mod pool;
 mod session;
-mod store;
 mod supervisor;
+mod takeover;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -24,12 +25,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-pub use admission::{client_address, RateLimiter};
+pub use admission::client_address;
 pub use guard::ContainerGuard;
+pub use live::LiveTable;
 pub use output::OutputLog;
 pub use pool::Pool;
 pub use session::{Attachment, Session, SessionState};
-pub use store::{InMemoryStore, SessionStore};
 
 use supervisor::Supervisor;
 
@@ -37,6 +38,10 @@ use crate::config::SessionSettings;
 use crate::metrics::{Metrics, RejectLabel};
 use crate::sandbox::{
     spec_epoch_now, ContainerId, LabelledContainer, Sandbox, SandboxError, SandboxLimits, TermSize,
+};
+use crate::store::{
+    id_hash, ms_from_now, Caps, ClientKey, MemoryStore, Refusal, SessionStore, SlotRequest,
+    StoreError,
 };
 
 /// Why a session could not be created.
@@ -63,15 +68,26 @@ pub enum SessionError {
     /// The server is shutting down and takes no new sessions.
     #[error("the server is restarting; please try again in a moment")]
     ShuttingDown,
+    /// The shared session store does not answer.
+    #[error("{0}")]
+    StoreUnavailable(String),
+}
+
+impl From<StoreError> for SessionError {
+    fn from(error: StoreError) -> Self {
+        Self::StoreUnavailable(error.to_string())
+    }
 }
 
 /// Creates, finds and ends sessions.
 pub struct SessionManager {
     sandbox: Arc<dyn Sandbox>,
+    /// Records, leases and slots: this process's memory, or Redis shared with other replicas.
     store: Arc<dyn SessionStore>,
+    /// The sessions this replica streams.
+    live: Arc<LiveTable>,
     settings: SessionSettings,
     limits: SandboxLimits,
-    rate: RateLimiter,
     pool: Pool,
     refill: Notify,
     tasks: TaskTracker,
@@ -83,19 +99,28 @@ pub struct SessionManager {
 }
 
 impl SessionManager {
-    /// A manager handing out containers from `sandbox`.
+    /// A manager handing out containers from `sandbox`, one process alone (in-memory store).
     pub fn new(
+        sandbox: Arc<dyn Sandbox>,
+        settings: SessionSettings,
+        limits: SandboxLimits,
+    ) -> Self {
+        Self::with_store(sandbox, Arc::new(MemoryStore::default()), settings, limits)
+    }
+
+    /// A manager recording sessions in `store` (shared with other replicas when it is Redis).
+    pub fn with_store(
         sandbox: Arc<dyn Sandbox>,
         store: Arc<dyn SessionStore>,
         settings: SessionSettings,
         limits: SandboxLimits,
     ) -> Self {
         Self {
-            rate: RateLimiter::new(settings.rate_burst, settings.rate_per_minute),
             pool: Pool::default(),
             refill: Notify::new(),
             sandbox,
             store,
+            live: Arc::new(LiveTable::default()),
             settings,
             limits,
             tasks: TaskTracker::new(),
@@ -130,10 +155,10 @@ impl SessionManager {
     }
 
     /// Starts a new session for `client` (its address, when known); the container is created
-    /// in the background. Refuses when the server is full, the client has its share, or the
+    /// in the background. Refuses when the cluster is full, the client has its share, or the
     /// client creates sessions too fast.
-    pub fn create(&self, client: Option<IpAddr>) -> Result<Arc<Session>, SessionError> {
-        let created = self.admit(client);
+    pub async fn create(&self, client: Option<IpAddr>) -> Result<Arc<Session>, SessionError> {
+        let created = self.admit(client).await;
         match &created {
             Ok(_) => {
                 self.metrics.sessions_started.inc();
@@ -142,54 +167,139 @@ impl SessionManager {
                 SessionError::AtCapacity { .. } => RejectLabel::at_capacity,
                 SessionError::TooManyForClient { .. } => RejectLabel::per_client,
                 SessionError::RateLimited { .. } => RejectLabel::rate_limited,
-                SessionError::ShuttingDown => RejectLabel::shutting_down,
+                SessionError::ShuttingDown | SessionError::StoreUnavailable(_) => {
+                    RejectLabel::shutting_down
+                }
             }),
         }
         created
     }
 
-    fn admit(&self, client: Option<IpAddr>) -> Result<Arc<Session>, SessionError> {
+    fn caps(&self) -> Caps {
+        Caps {
+            max_sessions: self.settings.max_sessions,
+            max_per_client: self.settings.max_per_client,
+            rate_burst: self.settings.rate_burst,
+            rate_per_minute: self.settings.rate_per_minute,
+        }
+    }
+
+    fn refusal(&self, refusal: Refusal) -> SessionError {
+        match refusal {
+            Refusal::AtCapacity => SessionError::AtCapacity {
+                max: self.settings.max_sessions,
+            },
+            Refusal::PerClient => SessionError::TooManyForClient {
+                max: self.settings.max_per_client,
+            },
+            Refusal::Rate(retry_after) => SessionError::RateLimited { retry_after },
+        }
+    }
+
+    async fn admit(&self, client: Option<IpAddr>) -> Result<Arc<Session>, SessionError> {
         if self.shutdown.is_cancelled() {
             return Err(SessionError::ShuttingDown);
         }
-        let live: Vec<Arc<Session>> = self
-            .store
-            .all()
-            .into_iter()
-            .filter(|s| !s.is_ending())
-            .collect();
-        if let Some(client) = client {
-            let max = self.settings.max_per_client;
-            if live.iter().filter(|s| s.client() == Some(client)).count() >= max {
-                return Err(SessionError::TooManyForClient { max });
+        let key = client.map(ClientKey::of);
+        let caps = self.caps();
+        // A pooled sandbox already holds a slot: handing it out checks only the client's caps.
+        if let Some(session) = self.pool.take() {
+            let request = SlotRequest {
+                member: session.hash.clone(),
+                client: key.clone(),
+                expires_at_ms: ms_from_now(self.settings.max_lifetime),
+                claiming: true,
+                replace: None,
+            };
+            match self.store.admit(&request, &caps).await {
+                Ok(Ok(())) => {
+                    session.claim(client, self.settings.max_lifetime);
+                    self.live.insert(session.clone());
+                    self.refill.notify_one();
+                    if let (Some(lease), Some(container)) = (session.lease(), session.container()) {
+                        // The record now names the visitor; a failure only delays a takeover.
+                        let _ = self.store.update(&session.record(&container), &lease).await;
+                    }
+                    return Ok(session);
+                }
+                Ok(Err(refusal)) => {
+                    self.pool.push(session);
+                    return Err(self.refusal(refusal));
+                }
+                Err(error) => {
+                    self.pool.push(session);
+                    return Err(error.into());
+                }
             }
-            self.rate
-                .take(client)
-                .map_err(|retry_after| SessionError::RateLimited { retry_after })?;
         }
-        if let Some(session) = self.pool.take(|session| {
-            session.claim(client, self.settings.max_lifetime);
-            self.store.insert(session.clone());
-        }) {
-            self.refill.notify_one();
-            return Ok(session);
+        let id = Uuid::new_v4();
+        let mut request = SlotRequest {
+            member: id_hash(&id),
+            client: key,
+            expires_at_ms: ms_from_now(self.settings.max_lifetime),
+            claiming: false,
+            replace: None,
+        };
+        let mut victim = None;
+        match self.store.admit(&request, &caps).await? {
+            Ok(()) => {}
+            Err(Refusal::AtCapacity) => {
+                // Full: free the slot of this replica's idlest session, in the same atomic step
+                // as taking it, so two visitors cannot both count on one victim.
+                let idlest = self.idlest().ok_or(SessionError::AtCapacity {
+                    max: self.settings.max_sessions,
+                })?;
+                request.replace = Some(idlest.hash.clone());
+                self.store
+                    .admit(&request, &caps)
+                    .await?
+                    .map_err(|r| self.refusal(r))?;
+                victim = Some(idlest);
+            }
+            Err(refusal) => return Err(self.refusal(refusal)),
         }
-        if live.len() + self.pool.len() >= self.settings.max_sessions && !self.reclaim_idle(&live) {
-            return Err(SessionError::AtCapacity {
-                max: self.settings.max_sessions,
-            });
+        if let Some(victim) = victim {
+            tracing::info!(session = %victim.tag(), idle = ?victim.idle_for(), "reclaiming an idle session for a new visitor");
+            victim.end_with(EndReason::Idle);
         }
         let session = Arc::new(Session::new(
-            Uuid::new_v4(),
+            id,
             client,
             Instant::now() + self.settings.max_lifetime,
             self.settings.idle_timeout,
             self.settings.output_buffer_bytes,
             self.shutdown.child_token(),
         ));
-        self.store.insert(session.clone());
+        if let Err(error) = self.record(&session).await {
+            let _ = self
+                .store
+                .release_slot(&session.hash, session.client_key().as_ref())
+                .await;
+            return Err(error.into());
+        }
+        self.live.insert(session.clone());
         self.spawn(session.clone(), None, None);
         Ok(session)
+    }
+
+    /// Writes a new session's record (its container comes later) and takes its lease.
+    async fn record(&self, session: &Session) -> Result<(), StoreError> {
+        let lease = self
+            .store
+            .insert(&session.record(&ContainerId(String::new())))
+            .await?;
+        session.set_lease(lease);
+        Ok(())
+    }
+
+    /// This replica's session idle the longest, if one has been idle past the reclaim threshold.
+    fn idlest(&self) -> Option<Arc<Session>> {
+        let after = self.settings.reclaim_idle_after?;
+        self.live
+            .all()
+            .into_iter()
+            .filter(|s| !s.is_ending() && s.is_claimed() && s.idle_for() >= after)
+            .max_by_key(|s| s.idle_for())
     }
 
     /// Keeps the warm pool at its configured size, in the background, until shutdown. The pool
@@ -209,9 +319,11 @@ impl SessionManager {
                         ?backoff,
                         "pooled sandboxes failed to start; refilling later"
                     );
+                } else if let Err(error) = manager.fill_pool().await {
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    tracing::warn!(%error, ?backoff, "cannot fill the pool; trying later");
                 } else {
                     backoff = Duration::from_secs(1);
-                    manager.fill_pool();
                 }
                 tokio::select! {
                     () = manager.shutdown.cancelled() => return,
@@ -222,23 +334,39 @@ impl SessionManager {
         });
     }
 
-    fn fill_pool(&self) {
-        let live = self.store.all().iter().filter(|s| !s.is_ending()).count();
-        let room = self.settings.max_sessions.saturating_sub(live);
-        let want = self.settings.pool_size.min(room);
-        while self.pool.len() < want && !self.shutdown.is_cancelled() {
+    /// Adds pooled sandboxes until the pool has its size or admission says the cluster is full
+    /// (a pooled sandbox takes a slot like a visitor's).
+    async fn fill_pool(&self) -> Result<(), StoreError> {
+        let caps = self.caps();
+        while self.pool.len() < self.settings.pool_size && !self.shutdown.is_cancelled() {
+            let lifetime = self.settings.pool_ttl + self.settings.max_lifetime;
             let session = Arc::new(Session::new(
                 Uuid::new_v4(),
                 None,
-                Instant::now() + self.settings.pool_ttl + self.settings.max_lifetime,
+                Instant::now() + lifetime,
                 self.settings.idle_timeout,
                 self.settings.output_buffer_bytes,
                 self.shutdown.child_token(),
             ));
+            let request = SlotRequest {
+                member: session.hash.clone(),
+                client: None,
+                expires_at_ms: ms_from_now(lifetime),
+                claiming: false,
+                replace: None,
+            };
+            if self.store.admit(&request, &caps).await?.is_err() {
+                return Ok(());
+            }
+            if let Err(error) = self.record(&session).await {
+                let _ = self.store.release_slot(&session.hash, None).await;
+                return Err(error);
+            }
             session.set_pooled();
             self.pool.push(session.clone());
             self.spawn(session, None, Some(self.settings.pool_ttl));
         }
+        Ok(())
     }
 
     /// The warm pool.
@@ -249,10 +377,10 @@ impl SessionManager {
     /// Takes over a container left by an earlier run of the server (after a crash or restart):
     /// the session keeps its id, files and remaining lifetime, and gets a fresh shell. Returns
     /// `None` when the container's labels do not describe a resumable session.
-    pub fn adopt(&self, container: &LabelledContainer) -> Option<Arc<Session>> {
+    pub async fn adopt(&self, container: &LabelledContainer) -> Option<Arc<Session>> {
         let id = Uuid::parse_str(&container.session).ok()?;
         let left = container.expires_at?.checked_sub(spec_epoch_now())?;
-        if !container.running || left == 0 || self.store.get(&id).is_some() {
+        if !container.running || left == 0 || self.live.get(&id_hash(&id)).is_some() {
             return None;
         }
         let session = Arc::new(Session::new(
@@ -263,29 +391,24 @@ impl SessionManager {
             self.settings.output_buffer_bytes,
             self.shutdown.child_token(),
         ));
-        self.store.insert(session.clone());
+        let request = SlotRequest {
+            member: session.hash.clone(),
+            client: None,
+            expires_at_ms: ms_from_now(Duration::from_secs(left)),
+            claiming: true,
+            replace: None,
+        };
+        // A restart's own containers were admitted before: their slots are taken again.
+        self.store.admit(&request, &self.caps()).await.ok()?.ok()?;
+        let lease = self
+            .store
+            .insert(&session.record(&container.id))
+            .await
+            .ok()?;
+        session.set_lease(lease);
+        self.live.insert(session.clone());
         self.spawn(session.clone(), Some(container.id.clone()), None);
         Some(session)
-    }
-
-    /// Ends the session idle the longest, if one has been idle past the reclaim threshold, to
-    /// make room when the server is full. Returns whether a slot is being freed.
-    fn reclaim_idle(&self, live: &[Arc<Session>]) -> bool {
-        let Some(after) = self.settings.reclaim_idle_after else {
-            return false;
-        };
-        let idlest = live
-            .iter()
-            .filter(|s| s.idle_for() >= after)
-            .max_by_key(|s| s.idle_for());
-        match idlest {
-            Some(session) => {
-                tracing::info!(session = %session.tag(), idle = ?session.idle_for(), "reclaiming an idle session for a new visitor");
-                session.end_with(EndReason::Idle);
-                true
-            }
-            None => false,
-        }
     }
 
     fn spawn(
@@ -297,6 +420,7 @@ impl SessionManager {
         let supervisor = Supervisor {
             session,
             sandbox: self.sandbox.clone(),
+            live: self.live.clone(),
             store: self.store.clone(),
             grace: self.settings.grace_period,
             lifetime: self.settings.max_lifetime,
@@ -312,10 +436,12 @@ impl SessionManager {
         ));
     }
 
-    /// Finds a live session by the id a browser sent; `None` for unknown, malformed or ended ids.
+    /// Finds a session this replica streams by the id a browser sent; `None` for unknown,
+    /// malformed or ended ids. See [`SessionManager::attach_target`] for sessions another
+    /// replica may hold.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
         let id = Uuid::parse_str(id).ok()?;
-        self.store.get(&id)
+        self.live.get(&id_hash(&id))
     }
 
     /// Resizes a session's terminal.
@@ -330,12 +456,22 @@ impl SessionManager {
     /// first: a session handed out moves to the table before it leaves the pool.
     pub fn find(&self, id: &str) -> Option<Arc<Session>> {
         let id = Uuid::parse_str(id).ok()?;
-        self.pool.get(&id).or_else(|| self.store.get(&id))
+        self.pool.get(&id).or_else(|| self.live.get(&id_hash(&id)))
+    }
+
+    /// The session store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
     }
 
     /// Whether a session with this id is live or waits in the pool.
     pub fn is_live(&self, id: &str) -> bool {
         self.find(id).is_some()
+    }
+
+    /// How long a session waits for its tab to come back.
+    pub fn grace_period(&self) -> Duration {
+        self.settings.grace_period
     }
 
     /// The most sessions alive at once (`sessions.max_sessions`).
@@ -348,9 +484,9 @@ impl SessionManager {
         self.shutdown.is_cancelled()
     }
 
-    /// How many sessions are live.
+    /// How many sessions this replica streams.
     pub fn live_count(&self) -> usize {
-        self.store.len()
+        self.live.len()
     }
 
     /// Ends every session and waits, at most `timeout`, for their containers to be removed.

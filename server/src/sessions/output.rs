@@ -124,6 +124,18 @@ impl OutputLog {
         cursor
     }
 
+    /// Everything the ring holds and the position just past it: what a takeover replays. The
+    /// position tells a caller saving it periodically whether anything changed since.
+    pub fn snapshot(&self) -> (u64, Vec<u8>) {
+        let state = self.lock();
+        (state.end(), state.copy_out(0, state.buf.len()))
+    }
+
+    /// Where the output ends now (bytes since the shell started).
+    pub fn end(&self) -> u64 {
+        self.lock().end()
+    }
+
     /// Detaches the reader; the writer no longer waits for anyone.
     pub fn detach(&self) {
         self.lock().reader = None;

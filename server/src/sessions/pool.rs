@@ -25,19 +25,16 @@ impl Pool {
         self.list().push_back(session);
     }
 
-    /// Takes the session that has waited longest, preferring one whose shell already runs, and
-    /// hands it to `hand_over` before letting go of the pool. Whoever checks the pool and then
-    /// the session table therefore always finds it in one of them (the reaper relies on this).
-    pub fn take(&self, hand_over: impl FnOnce(&Arc<Session>)) -> Option<Arc<Session>> {
+    /// Takes the session that has waited longest, preferring one whose shell already runs. Each
+    /// pooled session is handed out once: taking it happens under the pool's lock.
+    pub fn take(&self) -> Option<Arc<Session>> {
         let mut list = self.list();
         list.retain(|s| !s.is_ending());
         let index = list
             .iter()
             .position(|s| matches!(s.state(), SessionState::Running))
             .or(if list.is_empty() { None } else { Some(0) })?;
-        let session = list.remove(index)?;
-        hand_over(&session);
-        Some(session)
+        list.remove(index)
     }
 
     /// Drops sessions that ended or failed; returns how many had failed to start (a sign the

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::output::OutputLog;
 use crate::sandbox::{SandboxError, ShellId};
+use crate::store::{ClientKey, Lease};
 
 /// Where a session is in its life.
 #[derive(Debug, Clone)]
@@ -37,6 +38,15 @@ pub enum SessionState {
 pub struct Session {
     /// The id the browser tab keeps to reattach.
     pub id: Uuid,
+    /// [`crate::store::id_hash`] of the id: the name of its record and slot in the store.
+    pub hash: String,
+    /// This replica's lease on the session in the store; `None` until the record is written.
+    lease: Mutex<Option<Lease>>,
+    /// When the session was created, in ms since the epoch.
+    created_at_ms: u64,
+    /// Cancelled when another replica takes the session over: this one stops streaming and
+    /// leaves the container running.
+    pub handover: CancellationToken,
     client: Mutex<Option<IpAddr>>,
     /// False while the session waits in the warm pool; true once a visitor has it.
     claimed: watch::Sender<bool>,
@@ -52,6 +62,8 @@ pub struct Session {
     state: watch::Sender<SessionState>,
     input: tokio::sync::Mutex<Option<Pin<Box<dyn AsyncWrite + Send>>>>,
     shell: OnceLock<ShellId>,
+    /// The session's container, once created or found.
+    container: OnceLock<crate::sandbox::ContainerId>,
     /// The attachment that currently owns the terminal; 0 when none.
     owner: watch::Sender<u64>,
     next_attachment: AtomicU64,
@@ -83,6 +95,10 @@ impl Session {
     ) -> Self {
         Self {
             id,
+            hash: crate::store::id_hash(&id),
+            lease: Mutex::new(None),
+            handover: CancellationToken::new(),
+            created_at_ms: crate::store::now_ms(),
             client: Mutex::new(client),
             claimed: watch::channel(true).0,
             requested_at: Mutex::new(Instant::now()),
@@ -93,6 +109,7 @@ impl Session {
             state: watch::channel(SessionState::Starting).0,
             input: tokio::sync::Mutex::new(None),
             shell: OnceLock::new(),
+            container: OnceLock::new(),
             owner: watch::channel(0).0,
             next_attachment: AtomicU64::new(1),
             end_request: Mutex::new(None),
@@ -103,6 +120,34 @@ impl Session {
     /// The address of the client the session belongs to, when known.
     pub fn client(&self) -> Option<IpAddr> {
         *lock(&self.client)
+    }
+
+    /// The client key per-client caps count this session under.
+    pub fn client_key(&self) -> Option<ClientKey> {
+        self.client().map(ClientKey::of)
+    }
+
+    /// This replica's lease on the session, once its record is written.
+    pub fn lease(&self) -> Option<Lease> {
+        lock(&self.lease).clone()
+    }
+
+    /// Records the lease this replica holds.
+    pub(super) fn set_lease(&self, lease: Lease) {
+        *lock(&self.lease) = Some(lease);
+    }
+
+    /// The session's record for the store, with its container.
+    pub fn record(&self, container: &crate::sandbox::ContainerId) -> crate::store::SessionRecord {
+        crate::store::SessionRecord {
+            id_hash: self.hash.clone(),
+            client: self.client_key(),
+            container: container.0.clone(),
+            created_at_ms: self.created_at_ms,
+            expires_at_ms: crate::store::ms_from_now(
+                self.expires_at().saturating_duration_since(Instant::now()),
+            ),
+        }
     }
 
     /// Marks a new session as waiting in the warm pool, unclaimed.
@@ -197,6 +242,15 @@ impl Session {
     pub(super) async fn set_shell(&self, id: ShellId, input: Pin<Box<dyn AsyncWrite + Send>>) {
         *self.input.lock().await = Some(input);
         let _ = self.shell.set(id);
+    }
+
+    /// The session's container, once created (or found, for a takeover).
+    pub fn container(&self) -> Option<crate::sandbox::ContainerId> {
+        self.container.get().cloned()
+    }
+
+    pub(super) fn set_container(&self, container: crate::sandbox::ContainerId) {
+        let _ = self.container.set(container);
     }
 
     /// The running shell's id, once it started.

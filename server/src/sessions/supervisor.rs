@@ -11,16 +11,32 @@ use rootresume_protocol::EndReason;
 use tokio::time::Instant;
 
 use super::guard::ContainerGuard;
+use super::live::LiveTable;
 use super::output::OutputLog;
 use super::session::{Session, SessionState};
-use super::store::SessionStore;
 use crate::metrics::Metrics;
 use crate::sandbox::{ContainerId, ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
+use crate::store::{ms_from_now, SessionStore};
+
+/// How often, at most, a session's screen is written to a shared store for a takeover.
+const SCREEN_EVERY: Duration = Duration::from_secs(1);
+
+/// Why the supervisor stops streaming.
+enum Stop {
+    /// The session is over: its container goes.
+    End(EndReason),
+    /// Another replica takes it over (or the server stops and keeps containers): the container
+    /// stays, the lease is released.
+    Handover,
+}
 
 /// The task that owns one session's container from creation to removal.
 pub(super) struct Supervisor {
     pub(super) session: Arc<Session>,
     pub(super) sandbox: Arc<dyn Sandbox>,
+    /// This replica's live sessions, which the session leaves when the supervisor ends.
+    pub(super) live: Arc<LiveTable>,
+    /// The session's record, lease and slot.
     pub(super) store: Arc<dyn SessionStore>,
     pub(super) grace: Duration,
     /// Lifetime written on the container's labels (a pooled one also waits in the pool).
@@ -38,6 +54,7 @@ impl Supervisor {
         let id = self.session.id;
         let lifetime = self.lifetime + self.pool_ttl.unwrap_or_default();
         let spec = ContainerSpec::new(&id.to_string(), lifetime, self.limits.clone());
+        let fresh = existing.is_none();
         let create = async {
             match existing {
                 Some(container) => Ok(container),
@@ -50,6 +67,12 @@ impl Supervisor {
             Ok(container) => ContainerGuard::new(self.sandbox.clone(), container),
             Err(error) => return self.fail(error).await,
         };
+        if let Some(container) = guard.id() {
+            self.session.set_container(container.clone());
+            if fresh {
+                self.record_container(container).await;
+            }
+        }
         if self.session.cancel.is_cancelled() {
             return self.end(self.session.cancel_reason(), guard).await;
         }
@@ -71,21 +94,112 @@ impl Supervisor {
         self.session.set_state(SessionState::Running);
         tracing::info!(container = %container.0, "session started");
 
-        let reason = tokio::select! {
-            () = pump(shell.output, &self.session.output) => EndReason::ShellExited,
-            () = self.session.cancel.cancelled() => self.session.cancel_reason(),
-            () = unclaimed(&self.session, self.pool_ttl) => EndReason::Expired,
-            () = expired(&self.session) => EndReason::Expired,
-            () = idle(&self.session) => EndReason::Idle,
-            () = abandoned(&self.session, self.grace) => EndReason::Abandoned,
+        let stop = tokio::select! {
+            () = pump(shell.output, &self.session.output) => Stop::End(EndReason::ShellExited),
+            () = self.session.cancel.cancelled() => Stop::End(self.session.cancel_reason()),
+            () = self.session.handover.cancelled() => Stop::Handover,
+            () = self.keep_screen() => Stop::Handover,
+            () = unclaimed(&self.session, self.pool_ttl) => Stop::End(EndReason::Expired),
+            () = expired(&self.session) => Stop::End(EndReason::Expired),
+            () = idle(&self.session) => Stop::End(EndReason::Idle),
+            () = abandoned(&self.session, self.grace) => Stop::End(EndReason::Abandoned),
         };
-        if reason == EndReason::ServerShutdown && self.keep_on_shutdown && self.session.is_claimed()
-        {
-            tracing::info!("server shutting down; container left for the next process");
-            return self.suspend(guard);
+        match stop {
+            Stop::End(EndReason::ServerShutdown)
+                if self.keep_on_shutdown && self.session.is_claimed() =>
+            {
+                tracing::info!("server shutting down; container left for the next process");
+                self.suspend(guard).await;
+            }
+            Stop::End(reason) => {
+                tracing::info!(?reason, "session ended");
+                self.end(reason, guard).await;
+            }
+            Stop::Handover => {
+                tracing::info!("another server takes this session over");
+                self.suspend(guard).await;
+            }
         }
-        tracing::info!(?reason, "session ended");
-        self.end(reason, guard).await;
+    }
+
+    /// Writes the recent screen to a shared store at most every [`SCREEN_EVERY`] while it
+    /// changes, for a takeover to replay. Completes only when the lease turns out lost.
+    async fn keep_screen(&self) {
+        if !self.store.is_shared() {
+            return std::future::pending().await;
+        }
+        let mut saved = 0;
+        loop {
+            tokio::time::sleep(SCREEN_EVERY).await;
+            if self.session.output.end() == saved {
+                continue;
+            }
+            if self.save_screen().await == Some(false) {
+                return;
+            }
+            saved = self.session.output.end();
+        }
+    }
+
+    /// Saves the screen; `Some(false)` when the lease is no longer this replica's.
+    async fn save_screen(&self) -> Option<bool> {
+        let lease = self.session.lease()?;
+        let (_, screen) = self.session.output.snapshot();
+        let until = ms_from_now(
+            self.session
+                .expires_at()
+                .saturating_duration_since(Instant::now()),
+        );
+        match self
+            .store
+            .save_screen(&self.session.hash, &lease, &screen, until)
+            .await
+        {
+            Ok(current) => Some(current),
+            Err(error) => {
+                tracing::debug!(%error, "could not save the screen");
+                None
+            }
+        }
+    }
+
+    /// Records the container in the session's record, so any replica can find it.
+    async fn record_container(&self, container: &ContainerId) {
+        let Some(lease) = self.session.lease() else {
+            return;
+        };
+        let record = self.session.record(container);
+        if let Err(error) = self.store.update(&record, &lease).await {
+            tracing::warn!(%error, "could not record the container; a takeover cannot find it");
+        }
+    }
+
+    /// Gives the session up as it is: the store loses this replica's lease, the container stays.
+    /// Returns whether this replica still held the lease, so the caller may remove things.
+    async fn finish_record(&self) -> bool {
+        let Some(lease) = self.session.lease() else {
+            return true;
+        };
+        match self.store.finish(&self.session.hash, &lease).await {
+            Ok(held) => held,
+            Err(error) => {
+                // Without the store we cannot know; the lease was ours when last seen, and a
+                // container left running would leak. The record lapses at the session's end.
+                tracing::warn!(%error, "could not end the session's record; removing anyway");
+                true
+            }
+        }
+    }
+
+    async fn release_slot(&self) {
+        let client = self.session.client_key();
+        if let Err(error) = self
+            .store
+            .release_slot(&self.session.hash, client.as_ref())
+            .await
+        {
+            tracing::warn!(%error, "could not free the session's slot; it lapses at the session's end");
+        }
     }
 
     /// Records why the session could not start and keeps it findable for the grace period, so
@@ -98,7 +212,10 @@ impl Supervisor {
             () = tokio::time::sleep(self.grace) => {}
             () = self.session.cancel.cancelled() => {}
         }
-        self.store.remove(&self.session.id);
+        if self.finish_record().await {
+            self.release_slot().await;
+        }
+        self.live.remove(&self.session);
     }
 
     /// Tells attached tabs why the session ended, removes the container, then forgets the
@@ -110,16 +227,29 @@ impl Supervisor {
         }
         self.session.set_state(SessionState::Ended(reason));
         self.session.output.close();
-        self.remove(guard).await;
-        self.store.remove(&self.session.id);
+        if self.finish_record().await {
+            self.remove(guard).await;
+            self.release_slot().await;
+        } else {
+            tracing::info!("another server holds this session now; its container stays");
+            guard.release();
+        }
+        self.live.remove(&self.session);
     }
 
-    /// Lets go of the container without removing it, and tells attached tabs to reconnect.
-    fn suspend(&self, guard: ContainerGuard) {
+    /// Lets go of the container without removing it: saves the screen, releases the lease and
+    /// tells attached tabs to reconnect (to whichever replica takes the session over).
+    async fn suspend(&self, guard: ContainerGuard) {
+        self.save_screen().await;
+        if let Some(lease) = self.session.lease() {
+            if let Err(error) = self.store.release_lease(&self.session.hash, &lease).await {
+                tracing::debug!(%error, "could not release the lease; it lapses with this replica's heartbeat");
+            }
+        }
         self.session.set_state(SessionState::Suspended);
         self.session.output.close();
         guard.release();
-        self.store.remove(&self.session.id);
+        self.live.remove(&self.session);
     }
 
     async fn remove(&self, guard: ContainerGuard) {

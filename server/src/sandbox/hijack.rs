@@ -1,11 +1,14 @@
-//! Starts a TTY exec and hands back its raw byte stream.
+//! Attaches to a container's TTY and hands back its raw byte stream.
 //!
 //! bollard's exec stream guesses the framing from the first byte of every read: 0, 1 or 2 is
 //! taken for a multiplexing header and the next 7 bytes for its length. A TTY stream has no
 //! headers, so a visitor printing `\001\0\0\0\177\377\377\377` (or `cat`ing any binary that puts
 //! such a byte at a read boundary) froze their terminal while bollard buffered up to 2 GiB of
 //! their output in the server. This module speaks the one request itself (`POST
-//! /exec/{id}/start` with `Upgrade: tcp`) and passes every byte through unchanged.
+//! /containers/{id}/attach` with `Upgrade: tcp`) and passes every byte through unchanged.
+//!
+//! Connecting and reading the response head are bounded by [`HEAD_TIMEOUT`]: an engine that
+//! accepts the connection and then says nothing must not leave a session starting forever.
 
 use std::io;
 use std::pin::Pin;
@@ -22,10 +25,12 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Connection for T {}
 
 /// The largest response head the engine may send before the raw stream begins.
 const MAX_HEAD: usize = 16 * 1024;
+/// How long connecting and reading the engine's response head may take together.
+pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Why the exec could not be started.
+/// Why the attach failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RawExecError {
+pub enum HijackError {
     /// The engine could not be reached.
     #[error("{0}")]
     Connect(#[from] io::Error),
@@ -40,7 +45,7 @@ pub enum RawExecError {
 }
 
 /// The shell's output (raw bytes, in chunks of at most `chunk`) and its input.
-pub type RawExec = (
+pub type Hijacked = (
     BoxStream<'static, io::Result<Bytes>>,
     Pin<Box<dyn AsyncWrite + Send>>,
 );
@@ -59,14 +64,38 @@ async fn connect(endpoint: &str) -> io::Result<(Box<dyn Connection>, String)> {
     Ok((Box::new(stream), "docker".to_owned()))
 }
 
-/// Starts exec `exec_id` attached with a TTY on the engine at `endpoint`.
-pub async fn start(endpoint: &str, exec_id: &str, chunk: usize) -> Result<RawExec, RawExecError> {
+/// Attaches to the TTY of container `container` on the engine at `endpoint`: its output and
+/// its input. The container may be created and not yet started (so nothing it prints is missed)
+/// or running (a takeover); closing the input does not close the container's stdin.
+pub async fn attach(
+    endpoint: &str,
+    container: &str,
+    chunk: usize,
+) -> Result<Hijacked, HijackError> {
+    let path = format!("/containers/{container}/attach?stream=1&stdin=1&stdout=1&stderr=1");
+    match tokio::time::timeout(HEAD_TIMEOUT, upgrade(endpoint, &path)).await {
+        Ok(result) => {
+            let connection = result?;
+            let (read, write) = tokio::io::split(connection);
+            let output = ReaderStream::with_capacity(read, chunk).boxed();
+            Ok((output, Box::pin(write)))
+        }
+        Err(_) => Err(HijackError::Connect(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the engine did not answer within {} s",
+                HEAD_TIMEOUT.as_secs()
+            ),
+        ))),
+    }
+}
+
+/// Sends `POST path` asking to upgrade the connection, and returns it once upgraded.
+async fn upgrade(endpoint: &str, path: &str) -> Result<Box<dyn Connection>, HijackError> {
     let (mut connection, host) = connect(endpoint).await?;
-    let body = r#"{"Detach":false,"Tty":true}"#;
     let request = format!(
-        "POST /exec/{exec_id}/start HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\
+         Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
     );
     connection.write_all(request.as_bytes()).await?;
     // Byte by byte so nothing of the raw stream after the head is consumed here.
@@ -95,12 +124,10 @@ pub async fn start(endpoint: &str, exec_id: &str, chunk: usize) -> Result<RawExe
         .unwrap_or(Ok(0))
         .unwrap_or(0);
         let message = String::from_utf8_lossy(&message[..n]);
-        return Err(RawExecError::Refused {
+        return Err(HijackError::Refused {
             status,
             message: message.trim().to_owned(),
         });
     }
-    let (read, write) = tokio::io::split(connection);
-    let output = ReaderStream::with_capacity(read, chunk).boxed();
-    Ok((output, Box::pin(write)))
+    Ok(connection)
 }

@@ -1,0 +1,490 @@
+//! The shared store on Redis (`store.redis_url`), for several replicas behind a load balancer.
+//!
+//! Keys, all under `rr:<instance>:`, one hash tag per session so a Redis Cluster keeps a
+//! session's keys in one slot, each expiring with its session:
+//! - `{<idhash>}:rec` (hash: client, container, created, expires), `{<idhash>}:lease`
+//!   (`replica|generation`), `{<idhash>}:screen` (recent output for a takeover to replay);
+//! - `{adm}:live` (sorted set: slot → lapse time), `{adm}:c:<client>` (the client's slots),
+//!   `{adm}:r:<client>` (the client's token bucket);
+//! - `{r:<replica>}:alive` (heartbeat, [`HEARTBEAT_TTL`]) and `{r:<replica>}:letgo` (sessions
+//!   other replicas asked it to let go of);
+//! - `{s:<name>}` (singleton leases, e.g. one engine sweep at a time).
+//!
+//! Every compare-then-act is a Lua script, so it is atomic on the server.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::{
+    now_ms, Caps, ClientKey, Lease, Refusal, SessionRecord, SessionStore, SlotRequest, StoreError,
+    HEARTBEAT_TTL,
+};
+
+/// How long one Redis request may take before the store counts as unavailable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Slots, records and leases in Redis.
+pub struct RedisStore {
+    replica: String,
+    prefix: String,
+    connection: ConnectionManager,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    admit: Script,
+    release_slot: Script,
+    insert: Script,
+    update: Script,
+    take_lease: Script,
+    release_lease: Script,
+    finish: Script,
+    save_screen: Script,
+    heartbeat: Script,
+}
+
+/// Frees expired slots, then checks every cap before changing anything: the client's count,
+/// the global count (unless the slot is already held), then the client's rate. Only when all
+/// pass is a token spent and the slot taken. Returns {0} admitted, {1} per client, {2} full,
+/// {3, ms} rate limited.
+const ADMIT: &str = r"
+local live, mine, rate = KEYS[1], KEYS[2], KEYS[3]
+local member, lapses, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local max, per, burst, per_min = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local replace, claiming, has_client = ARGV[8], ARGV[9] == '1', ARGV[10] == '1'
+redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+if replace ~= '' then redis.call('ZREM', live, replace) end
+if has_client then
+  redis.call('ZREMRANGEBYSCORE', mine, '-inf', now)
+  if redis.call('ZCARD', mine) >= per then return {1, 0} end
+end
+if not claiming and redis.call('ZCARD', live) >= max then return {2, 0} end
+if has_client then
+  local every = 60000 / per_min
+  local bucket = redis.call('HMGET', rate, 't', 'at')
+  local tokens = tonumber(bucket[1]) or burst
+  local at = tonumber(bucket[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) / every)
+  if tokens < 1 then return {3, math.ceil((1 - tokens) * every)} end
+  redis.call('HSET', rate, 't', tostring(tokens - 1), 'at', tostring(now))
+  redis.call('PEXPIRE', rate, math.ceil(burst * every) + 1000)
+  redis.call('ZADD', mine, lapses, member)
+  local last = redis.call('ZRANGE', mine, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', mine, math.floor(tonumber(last[2])))
+end
+redis.call('ZADD', live, lapses, member)
+local last = redis.call('ZRANGE', live, -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', live, math.floor(tonumber(last[2])))
+return {0, 0}
+";
+
+const RELEASE_SLOT: &str = r"
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+";
+
+/// Writes the record and a first lease, both expiring with the session.
+const INSERT: &str = r"
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[4])
+return 1
+";
+
+/// Rewrites the record if the lease is still ARGV[5].
+const UPDATE: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[5] then return 0 end
+redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+return 1
+";
+
+/// Sets the lease to ARGV[2] if it is still ARGV[1] ('' for none) and the record exists.
+const TAKE_LEASE: &str = r"
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+return 1
+";
+
+const RELEASE_LEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+";
+
+/// Deletes lease, record and screen if the lease is still ARGV[1].
+const FINISH: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return 1
+";
+
+const SAVE_SCREEN: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PXAT', ARGV[3])
+return 1
+";
+
+/// Renews the heartbeat and hands over (and clears) the requests to let go.
+const HEARTBEAT: &str = r"
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+local asked = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+return asked
+";
+
+impl RedisStore {
+    /// A store on the Redis at `url` for the deployment `instance`, as replica `replica`.
+    /// Nothing is sent until the first operation: the server starts while Redis is down and
+    /// the connection manager reconnects by itself when it returns.
+    pub fn new(url: &str, instance: &str, replica: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| {
+            StoreError::Unavailable(format!("store.redis_url is not a Redis URL: {e}"))
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REQUEST_TIMEOUT))
+            .set_response_timeout(Some(REQUEST_TIMEOUT))
+            .set_number_of_retries(2);
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            replica: replica.to_owned(),
+            prefix: format!("rr:{instance}"),
+            connection,
+            scripts: Scripts {
+                admit: Script::new(ADMIT),
+                release_slot: Script::new(RELEASE_SLOT),
+                insert: Script::new(INSERT),
+                update: Script::new(UPDATE),
+                take_lease: Script::new(TAKE_LEASE),
+                release_lease: Script::new(RELEASE_LEASE),
+                finish: Script::new(FINISH),
+                save_screen: Script::new(SAVE_SCREEN),
+                heartbeat: Script::new(HEARTBEAT),
+            },
+        })
+    }
+
+    fn session_key(&self, id_hash: &str, part: &str) -> String {
+        format!("{}:{{{id_hash}}}:{part}", self.prefix)
+    }
+
+    fn admission_key(&self, part: &str) -> String {
+        format!("{}:{{adm}}:{part}", self.prefix)
+    }
+
+    fn replica_key(&self, replica: &str, part: &str) -> String {
+        format!("{}:{{r:{replica}}}:{part}", self.prefix)
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        // A handle onto the one multiplexed connection: cloning is cheap.
+        self.connection.clone()
+    }
+
+    fn record_args(record: &SessionRecord) -> [String; 4] {
+        [
+            record
+                .client
+                .as_ref()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            record.container.clone(),
+            record.created_at_ms.to_string(),
+            record.expires_at_ms.to_string(),
+        ]
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn admit(
+        &self,
+        request: &SlotRequest,
+        caps: &Caps,
+    ) -> Result<Result<(), Refusal>, StoreError> {
+        let client = request
+            .client
+            .as_ref()
+            .map(ClientKey::as_str)
+            .unwrap_or("-");
+        let (code, wait_ms): (u8, u64) = self
+            .scripts
+            .admit
+            .key(self.admission_key("live"))
+            .key(self.admission_key(&format!("c:{client}")))
+            .key(self.admission_key(&format!("r:{client}")))
+            .arg(&request.member)
+            .arg(request.expires_at_ms)
+            .arg(now_ms())
+            .arg(caps.max_sessions)
+            .arg(caps.max_per_client)
+            .arg(caps.rate_burst)
+            .arg(caps.rate_per_minute)
+            .arg(request.replace.as_deref().unwrap_or(""))
+            .arg(if request.claiming { "1" } else { "0" })
+            .arg(if request.client.is_some() { "1" } else { "0" })
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(match code {
+            0 => Ok(()),
+            1 => Err(Refusal::PerClient),
+            2 => Err(Refusal::AtCapacity),
+            _ => Err(Refusal::Rate(Duration::from_millis(wait_ms))),
+        })
+    }
+
+    async fn release_slot(
+        &self,
+        member: &str,
+        client: Option<&ClientKey>,
+    ) -> Result<(), StoreError> {
+        let client = client.map(ClientKey::as_str).unwrap_or("-");
+        let _: i32 = self
+            .scripts
+            .release_slot
+            .key(self.admission_key("live"))
+            .key(self.admission_key(&format!("c:{client}")))
+            .arg(member)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn slots_taken(&self) -> Result<usize, StoreError> {
+        let live = self.admission_key("live");
+        let mut connection = self.connection();
+        let now = now_ms();
+        let count: usize = connection
+            .zcount(&live, format!("({now}"), "+inf")
+            .await
+            .map_err(unavailable)?;
+        Ok(count)
+    }
+
+    async fn insert(&self, record: &SessionRecord) -> Result<Lease, StoreError> {
+        let lease = Lease {
+            replica: self.replica.clone(),
+            generation: 1,
+        };
+        let [client, container, created, expires] = Self::record_args(record);
+        let _: i32 = self
+            .scripts
+            .insert
+            .key(self.session_key(&record.id_hash, "rec"))
+            .key(self.session_key(&record.id_hash, "lease"))
+            .arg(client)
+            .arg(container)
+            .arg(created)
+            .arg(expires)
+            .arg(lease.encode())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(lease)
+    }
+
+    async fn update(&self, record: &SessionRecord, lease: &Lease) -> Result<bool, StoreError> {
+        let [client, container, created, expires] = Self::record_args(record);
+        let done: i32 = self
+            .scripts
+            .update
+            .key(self.session_key(&record.id_hash, "rec"))
+            .key(self.session_key(&record.id_hash, "lease"))
+            .arg(client)
+            .arg(container)
+            .arg(created)
+            .arg(expires)
+            .arg(lease.encode())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(done == 1)
+    }
+
+    async fn get(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let fields: std::collections::HashMap<String, String> = self
+            .connection()
+            .hgetall(self.session_key(id_hash, "rec"))
+            .await
+            .map_err(unavailable)?;
+        let number = |name: &str| fields.get(name).and_then(|v| v.parse::<u64>().ok());
+        let (Some(created), Some(expires)) = (number("created"), number("expires")) else {
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            id_hash: id_hash.to_owned(),
+            client: fields
+                .get("client")
+                .filter(|c| !c.is_empty())
+                .map(|c| ClientKey::from_stored(c)),
+            container: fields.get("container").cloned().unwrap_or_default(),
+            created_at_ms: created,
+            expires_at_ms: expires,
+        }))
+    }
+
+    async fn lease(&self, id_hash: &str) -> Result<Option<Lease>, StoreError> {
+        let lease: Option<String> = self
+            .connection()
+            .get(self.session_key(id_hash, "lease"))
+            .await
+            .map_err(unavailable)?;
+        Ok(lease.as_deref().and_then(Lease::decode))
+    }
+
+    async fn take_lease(
+        &self,
+        id_hash: &str,
+        holder: Option<&Lease>,
+        expires_at_ms: u64,
+    ) -> Result<Option<Lease>, StoreError> {
+        let lease = Lease {
+            replica: self.replica.clone(),
+            generation: holder.map_or(1, |h| h.generation + 1),
+        };
+        let taken: i32 = self
+            .scripts
+            .take_lease
+            .key(self.session_key(id_hash, "lease"))
+            .key(self.session_key(id_hash, "rec"))
+            .arg(holder.map(Lease::encode).unwrap_or_default())
+            .arg(lease.encode())
+            .arg(expires_at_ms)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok((taken == 1).then_some(lease))
+    }
+
+    async fn release_lease(&self, id_hash: &str, lease: &Lease) -> Result<(), StoreError> {
+        let _: i32 = self
+            .scripts
+            .release_lease
+            .key(self.session_key(id_hash, "lease"))
+            .arg(lease.encode())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn finish(&self, id_hash: &str, lease: &Lease) -> Result<bool, StoreError> {
+        let done: i32 = self
+            .scripts
+            .finish
+            .key(self.session_key(id_hash, "lease"))
+            .key(self.session_key(id_hash, "rec"))
+            .key(self.session_key(id_hash, "screen"))
+            .arg(lease.encode())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(done == 1)
+    }
+
+    async fn save_screen(
+        &self,
+        id_hash: &str,
+        lease: &Lease,
+        screen: &[u8],
+        expires_at_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let done: i32 = self
+            .scripts
+            .save_screen
+            .key(self.session_key(id_hash, "lease"))
+            .key(self.session_key(id_hash, "screen"))
+            .arg(lease.encode())
+            .arg(screen)
+            .arg(expires_at_ms)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(done == 1)
+    }
+
+    async fn load_screen(&self, id_hash: &str) -> Result<Vec<u8>, StoreError> {
+        let screen: Option<Vec<u8>> = self
+            .connection()
+            .get(self.session_key(id_hash, "screen"))
+            .await
+            .map_err(unavailable)?;
+        Ok(screen.unwrap_or_default())
+    }
+
+    async fn heartbeat(&self) -> Result<Vec<String>, StoreError> {
+        self.scripts
+            .heartbeat
+            .key(self.replica_key(&self.replica, "alive"))
+            .key(self.replica_key(&self.replica, "letgo"))
+            .arg(u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000))
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn is_alive(&self, replica: &str) -> Result<bool, StoreError> {
+        self.connection()
+            .exists(self.replica_key(replica, "alive"))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn ask_to_let_go(&self, replica: &str, id_hash: &str) -> Result<(), StoreError> {
+        let key = self.replica_key(replica, "letgo");
+        let mut connection = self.connection();
+        let _: () = redis::pipe()
+            .rpush(&key, id_hash)
+            .ignore()
+            .pexpire(&key, 60_000)
+            .ignore()
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn try_singleton(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("{}:{{s:{name}}}", self.prefix);
+        let options = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(redis::SetExpiry::PX(
+                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            ));
+        let set: Option<String> = self
+            .connection()
+            .set_options(&key, &self.replica, options)
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
