@@ -2,7 +2,8 @@
 # Installs and starts whatever RootResume needs that this machine lacks, and says what it did.
 # Sourced by run.sh and test.sh (so PATH changes carry over); can also be run on its own.
 #   scripts/setup.sh          what the site needs
-#   scripts/setup.sh --test   plus what the tests need (Chromium)
+#   scripts/setup.sh --test   plus what the tests need (Chromium, and what the cluster needs)
+#   scripts/setup.sh --cluster  plus what scripts/cluster.sh needs (redis-server, haproxy)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -98,5 +99,10 @@ ensure_npm
 ensure_sandbox_image
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || apt_install chromium
+fi
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--cluster" ]; then
+  # scripts/cluster.sh runs its own redis-server and haproxy processes, never the packages' services.
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server redis-tools
+  command -v haproxy >/dev/null || apt_install haproxy
 fi
 say "ready"
