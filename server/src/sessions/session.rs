@@ -150,6 +150,12 @@ impl Session {
         }
     }
 
+    /// Marks a session taken over from another replica: a tab attached before, so the first
+    /// attachment here is a reattach.
+    pub(super) fn set_resumed(&self) {
+        self.next_attachment.store(2, Ordering::Relaxed);
+    }
+
     /// Marks a new session as waiting in the warm pool, unclaimed.
     pub(super) fn set_pooled(&self) {
         self.claimed.send_replace(false);

@@ -91,6 +91,7 @@ impl SessionManager {
             self.shutdown.child_token(),
         ));
         session.set_lease(lease);
+        session.set_resumed();
         let session = self.live.insert(session);
         match self.store.load_screen(&hash).await {
             Ok(screen) => session.output.push(&screen).await,

@@ -170,7 +170,11 @@ impl SessionStore for MemoryStore {
 
     async fn finish(&self, id_hash: &str, lease: &Lease) -> Result<bool, StoreError> {
         let mut state = self.state();
-        if state.leases.get(id_hash) != Some(lease) {
+        if state
+            .leases
+            .get(id_hash)
+            .is_some_and(|current| current != lease)
+        {
             return Ok(false);
         }
         state.leases.remove(id_hash);

@@ -213,8 +213,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// stops and keeps containers). No-op if `lease` is no longer current.
     async fn release_lease(&self, id_hash: &str, lease: &Lease) -> Result<(), StoreError>;
 
-    /// Deletes the session's record, lease and screen if `lease` is still current; returns
-    /// whether it was (only then may the caller remove the container).
+    /// Deletes the session's record, lease and screen unless another replica holds the lease;
+    /// returns whether none did (only then may the caller remove the container).
     async fn finish(&self, id_hash: &str, lease: &Lease) -> Result<bool, StoreError>;
 
     /// Stores the session's recent screen for a takeover to replay, if `lease` is current;

@@ -118,9 +118,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 ";
 
-/// Deletes lease, record and screen if the lease is still ARGV[1].
+/// Deletes lease, record and screen unless another replica holds the lease (a lease that is
+/// gone altogether, as after Redis lost its data, leaves the container to its last holder).
 const FINISH: &str = r"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return 1
 ";

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod real_server;
+pub mod redis;
 pub mod relay;
 
 use std::collections::HashMap;

@@ -1,0 +1,197 @@
+//! Several replicas on one real Redis and one real engine: a tab moves between replicas with
+//! its shell (same processes, files and screen), caps hold cluster-wide, a replica started
+//! later removes nothing, and nothing is left in Redis or on the engine afterwards.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use common::redis::TestRedis;
+use common::{labelled, labelled_in, test_config, wait_removed, TestServer};
+use server::config::Config;
+
+/// A replica's settings: one instance and one Redis shared by all, its own name.
+fn replica(instance: &str, redis: &TestRedis, name: &str) -> Config {
+    let mut config = test_config();
+    config.instance = instance.to_owned();
+    config.store.redis_url = redis.url();
+    config.store.replica = name.to_owned();
+    config
+}
+
+fn instance() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Shuts the replicas down and checks nothing of the instance is left, then removes the keys
+/// that lapse by themselves (heartbeats, rate buckets).
+async fn finish(servers: Vec<TestServer>, redis: &TestRedis, instance: &str) -> Result<()> {
+    for server in servers {
+        server.server.shutdown().await;
+    }
+    let left = labelled_in(instance).await?;
+    ensure!(left.is_empty(), "containers left: {left:?}");
+    let keys = redis.session_keys(instance).await?;
+    ensure!(keys.is_empty(), "session keys left in Redis: {keys:?}");
+    redis.clean(instance).await
+}
+
+#[tokio::test]
+async fn a_tab_moves_between_replicas_with_its_running_shell() -> Result<()> {
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let a = TestServer::start(replica(&instance, &redis, "a")).await?;
+    let b = TestServer::start(replica(&instance, &redis, "b")).await?;
+
+    let id = a.create_session().await?;
+    let mut term = a.connect(&id).await?;
+    term.started().await?;
+    term.run("echo kept > f.txt; sleep 1000 & :").await?;
+    let shell = term.run("echo $$").await?;
+    term.type_text("echo on-screen-before\n").await?;
+    term.wait_for(0, "on-screen-before\r\n", Duration::from_secs(10))
+        .await?;
+    drop(term);
+
+    // The tab comes back through the other replica: same shell process, same files, its
+    // background job still running, the recent screen replayed.
+    let mut moved = b.connect(&id).await?;
+    let (session, resumed) = moved.started().await?;
+    ensure!(
+        session == id && resumed,
+        "expected the same session, resumed"
+    );
+    moved
+        .wait_for(0, "on-screen-before", Duration::from_secs(10))
+        .await?;
+    ensure!(
+        moved.run("echo $$").await? == shell,
+        "a new shell was started"
+    );
+    ensure!(moved.run("cat f.txt").await? == "kept");
+    ensure!(moved.run("pgrep -c -f 'sleep 1000'").await? == "1");
+    ensure!(
+        labelled(Some(&id)).await?.len() == 1,
+        "one container, not two"
+    );
+
+    // And back, while b still holds it: b is asked to let go, and does.
+    let mut back = a.connect(&id).await?;
+    back.started().await?;
+    ensure!(back.run("echo $$").await? == shell);
+    drop(back);
+    drop(moved);
+
+    finish(vec![a, b], &redis, &instance).await?;
+    wait_removed(&id, Duration::from_secs(5)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn caps_hold_across_replicas_and_concurrent_creates() -> Result<()> {
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let mut servers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut config = replica(&instance, &redis, name);
+        config.sessions.max_sessions = 6;
+        config.sessions.reclaim_idle_after = None;
+        servers.push(TestServer::start(config).await?);
+    }
+    // Twelve visitors at once, four per replica: exactly six get in.
+    let attempts = (0..12).map(|i| servers[i % 3].try_create_as("198.51.100.1"));
+    let results = futures_util::future::join_all(attempts).await;
+    let admitted = results.iter().filter(|r| matches!(r, Ok((200, _)))).count();
+    ensure!(
+        admitted == 6,
+        "admitted {admitted} of 12 with max_sessions = 6: {results:?}"
+    );
+    for server in &servers {
+        let (status, body) = server.try_create_as("198.51.100.2").await?;
+        ensure!(status == 503, "a 7th session was admitted: {status} {body}");
+    }
+    finish(servers, &redis, &instance).await
+}
+
+#[tokio::test]
+async fn per_client_cap_and_rate_hold_across_replicas() -> Result<()> {
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let mut servers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut config = replica(&instance, &redis, name);
+        config.sessions.max_per_client = 2;
+        config.sessions.rate_burst = 3;
+        config.sessions.trusted_proxy_header = "x-forwarded-for".into();
+        servers.push(TestServer::start(config).await?);
+    }
+    ensure!(servers[0].try_create_as("203.0.113.1").await?.0 == 200);
+    ensure!(servers[1].try_create_as("203.0.113.1").await?.0 == 200);
+    let (status, body) = servers[2].try_create_as("203.0.113.1").await?;
+    ensure!(
+        status == 429 && body.contains("2 sandboxes"),
+        "{status} {body}"
+    );
+    // Another address of the same IPv6 /64 is the same client.
+    ensure!(servers[0].try_create_as("2001:db8:5:6::1").await?.0 == 200);
+    ensure!(servers[1].try_create_as("2001:db8:5:6::2").await?.0 == 200);
+    let (status, _) = servers[2].try_create_as("2001:db8:5:6:ffff::3").await?;
+    ensure!(status == 429, "a /64 counts as one client");
+    finish(servers, &redis, &instance).await
+}
+
+#[tokio::test]
+async fn a_replica_started_later_removes_none_of_the_others_containers() -> Result<()> {
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let a = TestServer::start(replica(&instance, &redis, "a")).await?;
+    let id = a.create_session().await?;
+    let mut term = a.connect(&id).await?;
+    term.started().await?;
+
+    let mut config = replica(&instance, &redis, "late");
+    config.reaper.reconcile_on_start = true;
+    let late = TestServer::start(config).await?;
+    let sweep = server::reaper::sweep(late.server.sessions()).await?;
+    ensure!(sweep.removed == 0, "{sweep:?}");
+    ensure!(
+        labelled(Some(&id)).await?.len() == 1,
+        "the late replica removed a live container"
+    );
+    ensure!(term.run("echo still-here").await? == "still-here");
+    drop(term);
+    finish(vec![a, late], &redis, &instance).await
+}
+
+#[tokio::test]
+async fn redis_down_keeps_shells_and_refuses_new_sessions_clearly() -> Result<()> {
+    let mut redis = TestRedis::start().await?;
+    let instance = instance();
+    let a = TestServer::start(replica(&instance, &redis, "a")).await?;
+    let id = a.create_session().await?;
+    let mut term = a.connect(&id).await?;
+    term.started().await?;
+
+    redis.stop();
+    ensure!(term.run("echo alive-without-redis").await? == "alive-without-redis");
+    let (status, body) = a.try_create_as("192.0.2.1").await?;
+    ensure!(
+        status == 503 && body.contains("session store"),
+        "{status} {body}"
+    );
+
+    let redis = TestRedis::start_on(redis.port).await?;
+    let mut admitted = false;
+    for _ in 0..50 {
+        if a.try_create_as("192.0.2.1").await?.0 == 200 {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(admitted, "no new session after Redis came back");
+    ensure!(term.run("echo still-attached").await? == "still-attached");
+    drop(term);
+    finish(vec![a], &redis, &instance).await
+}
