@@ -354,7 +354,8 @@ impl Config {
             )));
         }
         let redis = &self.store.redis_url;
-        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+        let supported = ["redis://", "rediss://"];
+        if !redis.is_empty() && !supported.iter().any(|scheme| redis.starts_with(scheme)) {
             return Err(ConfigError::Invalid(format!(
                 "store.redis_url = {redis:?} must start with redis:// or rediss:// (or be empty for the in-memory store)"
             )));

@@ -41,8 +41,9 @@ pub fn router(sessions: Arc<SessionManager>, token: &str, loopback_only: bool) -
         .with_state(ops)
 }
 
-/// Ready when the engine answers, the image is there and a session slot is free; otherwise
-/// 503 with one reason per line.
+/// Ready when the engine answers, the image is there and the session store answers; otherwise
+/// 503 with one reason per line. A full site is still ready: it serves pages, and the terminal
+/// tells a visitor who waits for a slot why (capacity is a metric, not unreadiness).
 async fn readyz(State(ops): State<Ops>) -> (StatusCode, String) {
     let sessions = &ops.sessions;
     let mut reasons = Vec::new();
@@ -54,10 +55,15 @@ async fn readyz(State(ops): State<Ops>) -> (StatusCode, String) {
             ENGINE_CHECK_TIMEOUT.as_secs()
         )),
     }
-    let (live, capacity) = (sessions.live_count(), sessions.capacity());
-    if live >= capacity {
-        reasons.push(format!("at capacity: {live} of {capacity} sessions in use"));
+    match tokio::time::timeout(ENGINE_CHECK_TIMEOUT, sessions.store().check()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => reasons.push(error.to_string()),
+        Err(_) => reasons.push(format!(
+            "the session store did not answer within {} s",
+            ENGINE_CHECK_TIMEOUT.as_secs()
+        )),
     }
+    let (live, capacity) = (sessions.live_count(), sessions.capacity());
     if sessions.is_shutting_down() {
         reasons.push("shutting down".into());
     }

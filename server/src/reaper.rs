@@ -99,10 +99,12 @@ pub async fn sweep_with(
             .as_ref()
             .is_some_and(|s| matches!(s.state(), SessionState::Starting));
         let stopped = !container.running && !starting;
-        if owner.is_none() && store.is_shared() && !expired {
-            if !ends_orphan(sessions, orphans, &container).await {
-                continue;
-            }
+        if owner.is_none()
+            && store.is_shared()
+            && !expired
+            && !ends_orphan(sessions, orphans, &container).await
+        {
+            continue;
         }
         if expired || stopped || owner.is_none() {
             if let Some(session) = owner {
@@ -229,6 +231,16 @@ pub async fn run(sessions: Arc<SessionManager>, interval: Duration, stop: Cancel
     }
 }
 
+/// Why a session whose container stopped ended: the shell is the container's process, so an
+/// exit code below 128 is the shell exiting by itself (`exit`, Ctrl-D); a signal's code, or
+/// none, means the container was killed (out of memory, a crashed gVisor sandbox, by hand).
+fn stop_reason(exit_code: Option<i64>) -> rootresume_protocol::EndReason {
+    match exit_code {
+        Some(code) if (0..128).contains(&code) => rootresume_protocol::EndReason::ShellExited,
+        _ => rootresume_protocol::EndReason::ContainerGone,
+    }
+}
+
 /// Longest wait before watching the engine's events again after the stream failed.
 const WATCH_RETRY_MAX: Duration = Duration::from_secs(30);
 
@@ -252,8 +264,8 @@ pub async fn watch(sessions: Arc<SessionManager>, stop: CancellationToken) {
                             // Also reported when a session's own removal stops its container;
                             // asking an ending session to end again changes nothing.
                             if !session.is_ending() {
-                                tracing::info!(container = %container.id.0, "container stopped under a live session");
-                                session.end_with(rootresume_protocol::EndReason::ContainerGone);
+                                tracing::info!(container = %container.id.0, exit_code = ?container.exit_code, "container stopped under a live session");
+                                session.end_with(stop_reason(container.exit_code));
                             }
                         }
                     }

@@ -29,6 +29,18 @@ const RESTARTING: &str = "the server is restarting; reconnecting to your sandbox
 /// Read buffer of each socket. Tungstenite's default (128 KiB) is zero-filled on every read, so
 /// it is resident for every idle tab; a browser only sends keystrokes and resizes.
 const SOCKET_READ_BUFFER: usize = 4096;
+/// How often the server pings an attached browser, so a half-open connection is noticed.
+const PING_EVERY: Duration = Duration::from_secs(15);
+/// A socket that sent nothing (not even a pong) for this long is taken for gone.
+const SILENT_FOR: Duration = Duration::from_secs(40);
+/// How long one frame may take to go out before the browser is taken for gone (it stopped
+/// reading, or the connection is half-open).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a socket waits for its session's container to start before telling the visitor.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// Resizes are applied at most this often per socket: a window being dragged sends dozens a
+/// second, each an engine call.
+const RESIZE_EVERY: Duration = Duration::from_millis(100);
 /// How long before the end of its lifetime a session warns the visitor.
 const WARN_BEFORE_END: [Duration; 2] = [Duration::from_secs(5 * 60), Duration::from_secs(60)];
 
@@ -71,10 +83,12 @@ pub async fn terminal_socket(
 }
 
 async fn send(socket: &mut WebSocket, message: ServerMessage) -> bool {
-    socket
-        .send(Message::Binary(message.encode().into()))
-        .await
-        .is_ok()
+    let sent = tokio::time::timeout(
+        SEND_TIMEOUT,
+        socket.send(Message::Binary(message.encode().into())),
+    )
+    .await;
+    matches!(sent, Ok(Ok(())))
 }
 
 async fn close(mut socket: WebSocket, code: u16, reason: &str) {
@@ -118,21 +132,31 @@ async fn serve(
     let session = match session {
         Ok(session) => session,
         Err(error) => {
-            let message = error.to_string();
-            return fail(
-                socket,
-                ErrorCode::SandboxUnavailable,
-                message,
-                CLOSE_TRY_AGAIN,
-            )
-            .await;
+            // The session may well exist (another replica is letting go of it, or the store
+            // is back in a moment): no error frame, which would make the tab drop its id; the
+            // tab reconnects by itself.
+            return close(socket, CLOSE_TRY_AGAIN, &error.to_string()).await;
         }
     };
     let Some(session) = session else {
         let message = "this sandbox session is unknown or has expired; starting a new one".into();
         return fail(socket, ErrorCode::UnknownSession, message, CLOSE_NORMAL).await;
     };
-    match session.started().await {
+    let state = tokio::select! {
+        state = session.started() => state,
+        () = tokio::time::sleep(START_TIMEOUT) => {
+            let message = "your sandbox is taking too long to start; retrying".to_owned();
+            return fail(socket, ErrorCode::SandboxUnavailable, message, CLOSE_TRY_AGAIN).await;
+        }
+        // A tab that leaves while its sandbox starts frees its socket at once.
+        left = socket.recv() => {
+            if matches!(left, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
+                return;
+            }
+            session.started().await
+        }
+    };
+    match state {
         SessionState::Running => {}
         SessionState::Failed(error) => {
             return fail(
@@ -152,10 +176,16 @@ async fn serve(
             return close(socket, CLOSE_NORMAL, "session ended").await;
         }
         SessionState::Suspended => return close(socket, CLOSE_RESTARTING, RESTARTING).await,
+        SessionState::HandedOver => return close(socket, CLOSE_NORMAL, DISPLACED).await,
         SessionState::Starting => return,
     }
 
     let attachment = session.attach();
+    // Detaches on every way out of this function, a dropped future included.
+    let _attached = Attached {
+        session: &session,
+        generation: attachment.generation,
+    };
     let mut cursor = attachment.cursor;
     let mut owner = session.owner();
     let started = SessionNotice::Started {
@@ -174,22 +204,17 @@ async fn serve(
             !attachment.resumed,
         )
         .await;
-        session.detach(attachment.generation);
         match outcome {
             Outcome::ClientLeft => {}
-            Outcome::Displaced => {
-                close(
-                    socket,
-                    CLOSE_NORMAL,
-                    "this terminal was opened in another tab",
-                )
-                .await;
-            }
+            Outcome::Displaced => close(socket, CLOSE_NORMAL, DISPLACED).await,
             Outcome::Ended => {
                 let reason = match session.state() {
                     SessionState::Ended(reason) => reason,
                     SessionState::Suspended => {
                         return close(socket, CLOSE_RESTARTING, RESTARTING).await;
+                    }
+                    SessionState::HandedOver => {
+                        return close(socket, CLOSE_NORMAL, DISPLACED).await
                     }
                     _ => EndReason::ContainerGone,
                 };
@@ -204,8 +229,22 @@ async fn serve(
                 fail(socket, ErrorCode::BadMessage, message, CLOSE_POLICY).await;
             }
         }
-    } else {
-        session.detach(attachment.generation);
+    }
+}
+
+/// Said to a socket whose terminal another tab (or another server's socket) now has.
+const DISPLACED: &str = "this terminal was opened in another tab";
+
+/// A socket's hold on its session's terminal, released when the socket's handler ends however
+/// it ends.
+struct Attached<'a> {
+    session: &'a Session,
+    generation: u64,
+}
+
+impl Drop for Attached<'_> {
+    fn drop(&mut self) {
+        self.session.detach(self.generation);
     }
 }
 
@@ -227,9 +266,32 @@ async fn pump(
 ) -> Outcome {
     // Warnings already given; input moves the idle deadline, which re-arms them.
     let mut warned_until = Instant::now();
+    let mut pings = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut heard = Instant::now();
+    // The latest size asked for and not yet applied, and when it may be.
+    let mut resize: Option<TermSize> = None;
+    let mut resize_at = Instant::now();
     loop {
         let warn_at = next_warning(session.ends_at(), warned_until);
         tokio::select! {
+            _ = pings.tick() => {
+                if heard.elapsed() >= SILENT_FOR {
+                    tracing::debug!("browser silent; taking the connection for gone");
+                    return Outcome::ClientLeft;
+                }
+                let ping = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Ping(Default::default()))).await;
+                if !matches!(ping, Ok(Ok(()))) {
+                    return Outcome::ClientLeft;
+                }
+            }
+            () = tokio::time::sleep_until(resize_at), if resize.is_some() => {
+                if let Some(size) = resize.take() {
+                    if let Err(error) = sessions.resize(session, size).await {
+                        tracing::debug!(%error, "resize failed");
+                    }
+                    resize_at = Instant::now() + RESIZE_EVERY;
+                }
+            }
             () = tokio::time::sleep_until(warn_at.unwrap_or(warned_until)), if warn_at.is_some() => {
                 let now = Instant::now();
                 // Input may have moved the end while we slept: warn only if it is still near.
@@ -242,6 +304,7 @@ async fn pump(
                 }
             }
             incoming = socket.recv() => {
+                heard = Instant::now();
                 let frame = match incoming {
                     Some(Ok(Message::Binary(frame))) => frame,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -262,10 +325,7 @@ async fn pump(
                     }
                     Ok(ClientMessage::Resize { cols, rows }) => {
                         // A zero or absurd size confuses full-screen programs: clamp to a screen.
-                        let size = TermSize { cols: cols.clamp(2, 1000), rows: rows.clamp(1, 500) };
-                        if let Err(error) = sessions.resize(session, size).await {
-                            tracing::debug!(%error, "resize failed");
-                        }
+                        resize = Some(TermSize { cols: cols.clamp(2, 1000), rows: rows.clamp(1, 500) });
                     }
                     Ok(ClientMessage::Ping(nonce)) => {
                         if !send(socket, ServerMessage::Pong(nonce)).await {

@@ -194,6 +194,14 @@ async fn removing_twice_is_fine_and_list_sees_ours() -> Result<()> {
     let spec = spec();
     let container = sandbox.create(&spec).await?;
     let listed = sandbox.list().await?;
+    let created = listed.iter().find(|c| c.id == container);
+    assert!(
+        created.is_some_and(|c| !c.running),
+        "created, not started until attached"
+    );
+    // Attaching starts it; the shell lives as long as the container.
+    let _shell = sandbox.open_shell(&container, TermSize::default()).await?;
+    let listed = sandbox.list().await?;
     let ours = listed
         .iter()
         .find(|c| c.id == container)
@@ -259,6 +267,7 @@ async fn a_container_that_dies_is_reported_with_its_session() -> Result<()> {
     let spec = spec();
     let container = sandbox.create(&spec).await?;
     let guard = ContainerGuard::new(sandbox.clone(), container.clone());
+    let _shell = sandbox.open_shell(&container, TermSize::default()).await?;
 
     // Killed behind the server's back, as an out-of-memory kill or a crashed gVisor would.
     common::docker()
@@ -277,5 +286,34 @@ async fn a_container_that_dies_is_reported_with_its_session() -> Result<()> {
 
     guard.shutdown().await?;
     assert!(common::labelled(Some(&spec.session)).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_shell_outlives_its_attach_and_a_second_attach_finds_it() -> Result<()> {
+    let sandbox = Arc::new(sandbox());
+    let spec = spec();
+    let container = sandbox.create(&spec).await?;
+    let guard = ContainerGuard::new(sandbox.clone(), container.clone());
+    let mut first = sandbox.open_shell(&container, TermSize::default()).await?;
+    let mut screen = Vec::new();
+    run(&mut first, &mut screen, "sleep 1000 & echo x > kept.txt").await?;
+    let pid = run(&mut first, &mut screen, "echo $$").await?;
+    // The attach closes, as when the replica streaming it dies: the shell must live on.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut second = sandbox.open_shell(&container, TermSize::default()).await?;
+    let mut screen = Vec::new();
+    assert_eq!(
+        run(&mut second, &mut screen, "echo $$").await?,
+        pid,
+        "a new shell"
+    );
+    assert_eq!(run(&mut second, &mut screen, "cat kept.txt").await?, "x");
+    assert_eq!(
+        run(&mut second, &mut screen, "pgrep -c -f 'sleep 1000'").await?,
+        "1"
+    );
+    guard.shutdown().await?;
     Ok(())
 }

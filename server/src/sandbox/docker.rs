@@ -364,10 +364,12 @@ impl Sandbox for DockerSandbox {
             match event {
                 Ok(event) => {
                     let actor = event.actor?;
-                    let session = actor.attributes?.get(SESSION_LABEL)?.clone();
+                    let attributes = actor.attributes?;
+                    let session = attributes.get(SESSION_LABEL)?.clone();
                     Some(Ok(StoppedContainer {
                         id: ContainerId(actor.id?),
                         session,
+                        exit_code: attributes.get("exitCode").and_then(|c| c.parse().ok()),
                     }))
                 }
                 Err(error) => Some(Err(SandboxError::Engine {

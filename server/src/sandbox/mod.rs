@@ -78,6 +78,9 @@ pub struct StoppedContainer {
     pub id: ContainerId,
     /// The value of the [`SESSION_LABEL`] label.
     pub session: String,
+    /// The exit code of the container's process (the visitor's shell), when reported: below
+    /// 128 the shell exited by itself; 128 + n it was killed by signal n.
+    pub exit_code: Option<i64>,
 }
 
 /// Reports of containers that stop, for as long as the engine keeps the stream open.

@@ -17,6 +17,9 @@ use super::output::OutputLog;
 use crate::sandbox::{SandboxError, ShellId};
 use crate::store::{ClientKey, Lease};
 
+/// How long one write of a visitor's input may wait for the shell to take it.
+pub const INPUT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where a session is in its life.
 #[derive(Debug, Clone)]
 pub enum SessionState {
@@ -31,6 +34,8 @@ pub enum SessionState {
     /// The server shut down and left the container running for the next process to re-adopt;
     /// the tab should reconnect with the same id.
     Suspended,
+    /// Another replica took the session over; this replica no longer streams it.
+    HandedOver,
 }
 
 /// A live session. The session's supervisor task owns its container; this object is what
@@ -264,18 +269,30 @@ impl Session {
         self.shell.get()
     }
 
-    /// Writes the visitor's keystrokes to the shell.
+    /// Writes the visitor's keystrokes to the shell, giving up after [`INPUT_TIMEOUT`] (a
+    /// shell that reads nothing while the tab pastes megabytes must not hold the socket, or the
+    /// lock, forever).
     pub async fn write_input(&self, bytes: &[u8]) -> std::io::Result<()> {
         *lock(&self.last_input) = Instant::now();
-        let mut input = self.input.lock().await;
-        let Some(writer) = input.as_mut() else {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::NotConnected,
-                "the shell is not running",
-            ));
+        let write = async {
+            let mut input = self.input.lock().await;
+            let Some(writer) = input.as_mut() else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "the shell is not running",
+                ));
+            };
+            writer.write_all(bytes).await?;
+            writer.flush().await
         };
-        writer.write_all(bytes).await?;
-        writer.flush().await
+        tokio::time::timeout(INPUT_TIMEOUT, write)
+            .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the shell is not reading its input",
+                ))
+            })
     }
 
     /// Makes a new browser connection the terminal's owner; an earlier one is displaced.
@@ -322,7 +339,10 @@ impl Session {
         self.cancel.is_cancelled()
             || matches!(
                 self.state(),
-                SessionState::Ended(_) | SessionState::Failed(_) | SessionState::Suspended
+                SessionState::Ended(_)
+                    | SessionState::Failed(_)
+                    | SessionState::Suspended
+                    | SessionState::HandedOver
             )
     }
 

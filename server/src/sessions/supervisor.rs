@@ -109,7 +109,7 @@ impl Supervisor {
                 if self.keep_on_shutdown && self.session.is_claimed() =>
             {
                 tracing::info!("server shutting down; container left for the next process");
-                self.suspend(guard).await;
+                self.suspend(guard, SessionState::Suspended).await;
             }
             Stop::End(reason) => {
                 tracing::info!(?reason, "session ended");
@@ -117,7 +117,7 @@ impl Supervisor {
             }
             Stop::Handover => {
                 tracing::info!("another server takes this session over");
-                self.suspend(guard).await;
+                self.suspend(guard, SessionState::HandedOver).await;
             }
         }
     }
@@ -239,14 +239,14 @@ impl Supervisor {
 
     /// Lets go of the container without removing it: saves the screen, releases the lease and
     /// tells attached tabs to reconnect (to whichever replica takes the session over).
-    async fn suspend(&self, guard: ContainerGuard) {
+    async fn suspend(&self, guard: ContainerGuard, state: SessionState) {
         self.save_screen().await;
         if let Some(lease) = self.session.lease() {
             if let Err(error) = self.store.release_lease(&self.session.hash, &lease).await {
                 tracing::debug!(%error, "could not release the lease; it lapses with this replica's heartbeat");
             }
         }
-        self.session.set_state(SessionState::Suspended);
+        self.session.set_state(state);
         self.session.output.close();
         guard.release();
         self.live.remove(&self.session);
