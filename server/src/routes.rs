@@ -54,6 +54,9 @@ impl SessionLauncher for ManagerLauncher {
                 .map(|session| session.id.to_string())
                 .map_err(|error| {
                     let (status, retry_after) = match &error {
+                        SessionError::AtCapacity {
+                            position: Some(_), ..
+                        } => (503, Some(2)),
                         SessionError::AtCapacity { .. } => (503, Some(60)),
                         SessionError::ShuttingDown => (503, Some(5)),
                         SessionError::StoreUnavailable(_) => (503, Some(5)),

@@ -195,3 +195,64 @@ async fn redis_down_keeps_shells_and_refuses_new_sessions_clearly() -> Result<()
     drop(term);
     finish(vec![a], &redis, &instance).await
 }
+
+#[tokio::test]
+async fn a_full_cluster_queues_visitors_fairly_across_replicas() -> Result<()> {
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let mut servers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut config = replica(&instance, &redis, name);
+        config.sessions.max_sessions = 2;
+        config.sessions.reclaim_idle_after = None;
+        config.sessions.trusted_proxy_header = "x-forwarded-for".into();
+        servers.push(TestServer::start(config).await?);
+    }
+    let (_, first) = servers[0].try_create_as("192.0.2.10").await?;
+    ensure!(servers[1].try_create_as("192.0.2.11").await?.0 == 200);
+    let first = first.trim().trim_matches('"').to_owned();
+
+    // Full: the next visitors wait in line, each told their place, whichever replica they ask.
+    let (status, body) = servers[1].try_create_as("198.51.100.20").await?;
+    ensure!(
+        status == 503 && body.contains("number 1 in line"),
+        "{status} {body}"
+    );
+    let (_, body) = servers[2].try_create_as("198.51.100.21").await?;
+    ensure!(body.contains("number 2 in line"), "{body}");
+    let (_, body) = servers[0].try_create_as("198.51.100.20").await?;
+    ensure!(
+        body.contains("number 1 in line"),
+        "asking again keeps the place: {body}"
+    );
+
+    // A slot frees: it goes to the one who waited longest, not to the one who asks first.
+    let mut term = servers[0]
+        .connect_with(&first, &[("x-forwarded-for", "192.0.2.10")])
+        .await?
+        .map_err(|refused| anyhow::anyhow!("socket refused: {refused:?}"))?;
+    term.started().await?;
+    term.type_text("exit\n").await?;
+    wait_removed(&first, Duration::from_secs(15)).await?;
+    let (status, body) = servers[2].try_create_as("198.51.100.21").await?;
+    ensure!(
+        status == 503 && body.contains("number 2 in line"),
+        "{status} {body}"
+    );
+    let (status, body) = servers[2].try_create_as("203.0.113.99").await?;
+    ensure!(
+        status == 503 && body.contains("number 3 in line"),
+        "newcomer jumped: {body}"
+    );
+    let (status, body) = servers[1].try_create_as("198.51.100.20").await?;
+    ensure!(
+        status == 200,
+        "the first in line was not admitted: {status} {body}"
+    );
+    let (_, body) = servers[2].try_create_as("198.51.100.21").await?;
+    ensure!(
+        body.contains("number 1 in line"),
+        "the line did not move: {body}"
+    );
+    finish(servers, &redis, &instance).await
+}

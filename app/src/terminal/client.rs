@@ -384,7 +384,11 @@ fn connect(client: Rc<Client>) {
                     let message = message.trim_start_matches("error running server function: ");
                     client.notice(31, message);
                     client.set(PanelState::Unavailable, "sandbox unavailable — retrying");
-                    client.backoff_ms.set(5_000);
+                    // A visitor in line asks often enough to keep its place and see it move.
+                    let waiting_in_line = message.contains(" in line");
+                    client
+                        .backoff_ms
+                        .set(if waiting_in_line { 1_500 } else { 5_000 });
                     return client.retry();
                 }
             },

@@ -47,11 +47,13 @@ use crate::store::{
 /// Why a session could not be created.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SessionError {
-    /// Every session slot is taken.
-    #[error("all {max} sandboxes are in use; please try again in a few minutes")]
+    /// Every session slot is taken; the visitor waits in line.
+    #[error("{}", at_capacity(*max, *position))]
     AtCapacity {
         /// The configured global cap.
         max: usize,
+        /// The visitor's place in the queue (1: next), when known.
+        position: Option<usize>,
     },
     /// This client already has as many sandboxes as it may.
     #[error("you already have {max} sandboxes open; close a tab running one and try again")]
@@ -71,6 +73,15 @@ pub enum SessionError {
     /// The shared session store does not answer.
     #[error("{0}")]
     StoreUnavailable(String),
+}
+
+fn at_capacity(max: usize, position: Option<usize>) -> String {
+    match position {
+        Some(place) => format!(
+            "all {max} sandboxes are in use; you are number {place} in line, and your shell starts as soon as one is free"
+        ),
+        None => format!("all {max} sandboxes are in use; please try again in a few minutes"),
+    }
 }
 
 impl From<StoreError> for SessionError {
@@ -186,8 +197,9 @@ impl SessionManager {
 
     fn refusal(&self, refusal: Refusal) -> SessionError {
         match refusal {
-            Refusal::AtCapacity => SessionError::AtCapacity {
+            Refusal::AtCapacity { position } => SessionError::AtCapacity {
                 max: self.settings.max_sessions,
+                position,
             },
             Refusal::PerClient => SessionError::TooManyForClient {
                 max: self.settings.max_per_client,
@@ -243,12 +255,10 @@ impl SessionManager {
         let mut victim = None;
         match self.store.admit(&request, &caps).await? {
             Ok(()) => {}
-            Err(Refusal::AtCapacity) => {
+            Err(refusal @ Refusal::AtCapacity { .. }) => {
                 // Full: free the slot of this replica's idlest session, in the same atomic step
                 // as taking it, so two visitors cannot both count on one victim.
-                let idlest = self.idlest().ok_or(SessionError::AtCapacity {
-                    max: self.settings.max_sessions,
-                })?;
+                let idlest = self.idlest().ok_or_else(|| self.refusal(refusal))?;
                 request.replace = Some(idlest.hash.clone());
                 self.store
                     .admit(&request, &caps)

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::rate::RateLimiter;
 use super::{
     now_ms, Caps, ClientKey, Lease, Refusal, SessionRecord, SessionStore, SlotRequest, StoreError,
+    QUEUE_KEEP,
 };
 
 /// Sessions, slots and leases in this process's memory. One lock: every operation is a short
@@ -27,6 +28,8 @@ struct State {
     records: HashMap<String, SessionRecord>,
     /// Leases by id hash.
     leases: HashMap<String, Lease>,
+    /// Visitors waiting for a slot, first come first: the client and when it last asked.
+    queue: Vec<(ClientKey, u64)>,
     /// Singleton leases by name: when each lapses.
     singletons: HashMap<String, tokio::time::Instant>,
 }
@@ -84,8 +87,38 @@ impl SessionStore for MemoryStore {
                 return Ok(Err(Refusal::PerClient));
             }
         }
-        if !request.claiming && state.slots.len() >= caps.max_sessions {
-            return Ok(Err(Refusal::AtCapacity));
+        let keep = u64::try_from(QUEUE_KEEP.as_millis()).unwrap_or(30_000);
+        state
+            .queue
+            .retain(|(_, asked)| now.saturating_sub(*asked) < keep);
+        if !request.claiming {
+            let free = caps.max_sessions.saturating_sub(state.slots.len());
+            let waiting = state.queue.len();
+            match &request.client {
+                None if free == 0 || waiting > 0 => {
+                    return Ok(Err(Refusal::AtCapacity { position: None }));
+                }
+                None => {}
+                Some(client) => {
+                    let rank = state.queue.iter().position(|(c, _)| c == client);
+                    let behind = rank.map_or(waiting >= free, |rank| rank >= free);
+                    if free == 0 || behind {
+                        let rank = match rank {
+                            Some(rank) => {
+                                state.queue[rank].1 = now;
+                                rank
+                            }
+                            None => {
+                                state.queue.push((client.clone(), now));
+                                waiting
+                            }
+                        };
+                        return Ok(Err(Refusal::AtCapacity {
+                            position: Some(rank + 1),
+                        }));
+                    }
+                }
+            }
         }
         if let Some(client) = &request.client {
             let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,6 +127,9 @@ impl SessionStore for MemoryStore {
             if let Err(wait) = limiter.take(client) {
                 return Ok(Err(Refusal::Rate(wait)));
             }
+        }
+        if let Some(client) = &request.client {
+            state.queue.retain(|(c, _)| c != client);
         }
         state.slots.insert(
             request.member.clone(),
@@ -268,7 +304,12 @@ mod tests {
         );
         assert_eq!(
             store.admit(&request("c", Some("c2")), &caps).await.unwrap(),
-            Err(Refusal::AtCapacity)
+            Err(Refusal::AtCapacity { position: Some(1) })
+        );
+        // A second visitor queues behind the first; the pool takes no slot they wait for.
+        assert_eq!(
+            store.admit(&request("e", Some("c4")), &caps).await.unwrap(),
+            Err(Refusal::AtCapacity { position: Some(2) })
         );
         // Handing out the pooled slot needs no free slot.
         let mut claim = request("p", Some("c2"));
@@ -276,9 +317,19 @@ mod tests {
         assert_eq!(store.admit(&claim, &caps).await.unwrap(), Ok(()));
         assert_eq!(store.slots_taken().await.unwrap(), 2);
         store.release_slot("a", None).await.unwrap();
+        // c2 left the line with the pooled sandbox: the freed slot is c4's, not a newcomer's.
         assert_eq!(
             store.admit(&request("d", Some("c3")), &caps).await.unwrap(),
+            Err(Refusal::AtCapacity { position: Some(2) })
+        );
+        assert_eq!(
+            store.admit(&request("e", Some("c4")), &caps).await.unwrap(),
             Ok(())
+        );
+        assert_eq!(
+            store.admit(&request("p2", None), &caps).await.unwrap(),
+            Err(Refusal::AtCapacity { position: None }),
+            "the pool takes no slot while visitors wait"
         );
     }
 

@@ -30,6 +30,9 @@ use sha2::{Digest, Sha256};
 pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
+/// A visitor waiting in the queue for a slot keeps its place while it asks again within this.
+pub const QUEUE_KEEP: Duration = Duration::from_secs(30);
+
 /// How often a replica renews its heartbeat and collects requests to let go.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How long a replica counts as alive after its last heartbeat. A replica killed outright is
@@ -50,8 +53,12 @@ pub enum StoreError {
 /// Why admission refused a new session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// Every slot is taken.
-    AtCapacity,
+    /// Every slot is taken (or promised to visitors waiting longer). `position` is the client's
+    /// place in the queue (1: next), when it waits in it.
+    AtCapacity {
+        /// The client's place in line.
+        position: Option<usize>,
+    },
     /// This client has its share.
     PerClient,
     /// This client creates sessions too fast; a new one is allowed after this long.
@@ -170,7 +177,10 @@ pub trait SessionStore: Send + Sync + 'static {
     fn is_shared(&self) -> bool;
 
     /// Takes a slot for a new session atomically: either every cap holds and the slot is taken
-    /// (and the client's rate spent), or nothing changes.
+    /// (and the client's rate spent), or nothing changes but the queue. When the cluster is
+    /// full, visitors wait in a fair queue (by client, first come first served; a place is kept
+    /// while its client asks again within [`QUEUE_KEEP`]): a free slot goes to the visitor who
+    /// waited longest, and pooled sandboxes take no slot anyone waits for.
     async fn admit(
         &self,
         request: &SlotRequest,

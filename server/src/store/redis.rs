@@ -5,7 +5,8 @@
 //! - `{<idhash>}:rec` (hash: client, container, created, expires), `{<idhash>}:lease`
 //!   (`replica|generation`), `{<idhash>}:screen` (recent output for a takeover to replay);
 //! - `{adm}:live` (sorted set: slot → lapse time), `{adm}:c:<client>` (the client's slots),
-//!   `{adm}:r:<client>` (the client's token bucket);
+//!   `{adm}:r:<client>` (the client's token bucket), `{adm}:queue` and `{adm}:queue-seen`
+//!   (visitors waiting for a slot: arrival and last time asked);
 //! - `{r:<replica>}:alive` (heartbeat, [`HEARTBEAT_TTL`]) and `{r:<replica>}:letgo` (sessions
 //!   other replicas asked it to let go of);
 //! - `{s:<name>}` (singleton leases, e.g. one engine sweep at a time).
@@ -20,7 +21,7 @@ use redis::{AsyncCommands, Script};
 
 use super::{
     now_ms, Caps, ClientKey, Lease, Refusal, SessionRecord, SessionStore, SlotRequest, StoreError,
-    HEARTBEAT_TTL,
+    HEARTBEAT_TTL, QUEUE_KEEP,
 };
 
 /// How long one Redis request may take before the store counts as unavailable.
@@ -46,22 +47,46 @@ struct Scripts {
     heartbeat: Script,
 }
 
-/// Frees expired slots, then checks every cap before changing anything: the client's count,
-/// the global count (unless the slot is already held), then the client's rate. Only when all
-/// pass is a token spent and the slot taken. Returns {0} admitted, {1} per client, {2} full,
-/// {3, ms} rate limited.
+/// Frees expired slots and forgets queued visitors who stopped asking, then checks every cap
+/// before changing anything: the client's count, the global count and the queue (unless the
+/// slot is already held), then the client's rate. Only when all pass is a token spent and the
+/// slot taken. Returns {0} admitted, {1} per client, {2, place in line} full, {3, ms} rate
+/// limited.
 const ADMIT: &str = r"
-local live, mine, rate = KEYS[1], KEYS[2], KEYS[3]
+local live, mine, rate, queue, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local member, lapses, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local max, per, burst, per_min = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local replace, claiming, has_client = ARGV[8], ARGV[9] == '1', ARGV[10] == '1'
+local client, keep = ARGV[11], tonumber(ARGV[12])
 redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', seen, '-inf', now - keep)) do
+  redis.call('ZREM', queue, gone)
+  redis.call('ZREM', seen, gone)
+end
 if replace ~= '' then redis.call('ZREM', live, replace) end
 if has_client then
   redis.call('ZREMRANGEBYSCORE', mine, '-inf', now)
   if redis.call('ZCARD', mine) >= per then return {1, 0} end
 end
-if not claiming and redis.call('ZCARD', live) >= max then return {2, 0} end
+if not claiming then
+  local free = max - redis.call('ZCARD', live)
+  local waiting = redis.call('ZCARD', queue)
+  if not has_client then
+    if free <= 0 or waiting > 0 then return {2, 0} end
+  else
+    local rank = redis.call('ZRANK', queue, client)
+    if free <= 0 or (rank == false and waiting >= free) or (rank ~= false and rank >= free) then
+      if rank == false then
+        redis.call('ZADD', queue, now, client)
+        rank = waiting
+      end
+      redis.call('ZADD', seen, now, client)
+      redis.call('PEXPIRE', queue, keep)
+      redis.call('PEXPIRE', seen, keep)
+      return {2, rank + 1}
+    end
+  end
+end
 if has_client then
   local every = 60000 / per_min
   local bucket = redis.call('HMGET', rate, 't', 'at')
@@ -71,6 +96,8 @@ if has_client then
   if tokens < 1 then return {3, math.ceil((1 - tokens) * every)} end
   redis.call('HSET', rate, 't', tostring(tokens - 1), 'at', tostring(now))
   redis.call('PEXPIRE', rate, math.ceil(burst * every) + 1000)
+  redis.call('ZREM', queue, client)
+  redis.call('ZREM', seen, client)
   redis.call('ZADD', mine, lapses, member)
   local last = redis.call('ZRANGE', mine, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', mine, math.floor(tonumber(last[2])))
@@ -234,6 +261,8 @@ impl SessionStore for RedisStore {
             .key(self.admission_key("live"))
             .key(self.admission_key(&format!("c:{client}")))
             .key(self.admission_key(&format!("r:{client}")))
+            .key(self.admission_key("queue"))
+            .key(self.admission_key("queue-seen"))
             .arg(&request.member)
             .arg(request.expires_at_ms)
             .arg(now_ms())
@@ -244,13 +273,17 @@ impl SessionStore for RedisStore {
             .arg(request.replace.as_deref().unwrap_or(""))
             .arg(if request.claiming { "1" } else { "0" })
             .arg(if request.client.is_some() { "1" } else { "0" })
+            .arg(client)
+            .arg(u64::try_from(QUEUE_KEEP.as_millis()).unwrap_or(30_000))
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
         Ok(match code {
             0 => Ok(()),
             1 => Err(Refusal::PerClient),
-            2 => Err(Refusal::AtCapacity),
+            2 => Err(Refusal::AtCapacity {
+                position: usize::try_from(wait_ms).ok().filter(|p| *p > 0),
+            }),
             _ => Err(Refusal::Rate(Duration::from_millis(wait_ms))),
         })
     }

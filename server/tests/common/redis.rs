@@ -63,12 +63,16 @@ impl TestRedis {
     }
 
     /// The session keys (records, leases, screens, slots) left under `rr:<instance>:`; the
-    /// heartbeats and rate buckets, which lapse by themselves, are not counted.
+    /// heartbeats, rate buckets and queue, which lapse by themselves, are not counted.
     pub async fn session_keys(&self, instance: &str) -> Result<Vec<String>> {
         let keys = self.keys(instance).await?;
         Ok(keys
             .into_iter()
-            .filter(|k| !k.contains("{r:") && !k.contains(":r:") && !k.contains("{s:"))
+            .filter(|k| {
+                !["{r:", ":r:", "{s:", ":queue"]
+                    .iter()
+                    .any(|lapsing| k.contains(lapsing))
+            })
             .collect())
     }
 
