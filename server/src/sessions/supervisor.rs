@@ -94,8 +94,9 @@ impl Supervisor {
         self.session.set_state(SessionState::Running);
         tracing::info!(container = %container.0, "session started");
 
+        let mut output = shell.output;
         let stop = tokio::select! {
-            () = pump(shell.output, &self.session.output) => Stop::End(EndReason::ShellExited),
+            () = pump(&mut output, &self.session.output) => Stop::End(EndReason::ShellExited),
             () = self.session.cancel.cancelled() => Stop::End(self.session.cancel_reason()),
             () = self.session.handover.cancelled() => Stop::Handover,
             () = self.keep_screen() => Stop::Handover,
@@ -117,6 +118,7 @@ impl Supervisor {
             }
             Stop::Handover => {
                 tracing::info!("another server takes this session over");
+                drain(&mut output, &self.session.output).await;
                 self.suspend(guard, SessionState::HandedOver).await;
             }
         }
@@ -259,8 +261,34 @@ impl Supervisor {
     }
 }
 
+/// The longest a handover keeps reading the shell before letting go.
+const DRAIN_FOR: Duration = Duration::from_secs(1);
+/// A handover stops reading once the shell has been quiet this long.
+const DRAIN_QUIET: Duration = Duration::from_millis(150);
+
+/// Reads what the shell is still printing before a handover, so the screen saved for the next
+/// replica has it (a prompt printed a moment ago would otherwise be lost between the two
+/// attaches): until it is quiet, at most [`DRAIN_FOR`], waiting longer for a first byte when
+/// nothing was printed yet.
+async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log: &OutputLog) {
+    let reading = async {
+        loop {
+            let quiet = if log.end() == 0 {
+                DRAIN_FOR
+            } else {
+                DRAIN_QUIET
+            };
+            match tokio::time::timeout(quiet, output.next()).await {
+                Ok(Some(Ok(bytes))) => log.push(&bytes).await,
+                _ => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_FOR, reading).await;
+}
+
 /// Copies the shell's output into the session's log until the shell exits.
-async fn pump(mut output: BoxStream<'static, Result<Bytes, SandboxError>>, log: &OutputLog) {
+async fn pump(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log: &OutputLog) {
     while let Some(chunk) = output.next().await {
         match chunk {
             Ok(bytes) => log.push(&bytes).await,

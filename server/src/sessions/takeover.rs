@@ -15,8 +15,10 @@ use crate::store::{id_hash, now_ms, ClientKey, StoreError, HEARTBEAT_EVERY};
 
 /// The longest a takeover waits for the holder to let go before the tab is told to retry.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(8);
+/// The longest a takeover waits for another replica to create the session's container.
+const STARTING_WAIT: Duration = Duration::from_secs(30);
 /// How often a waiting takeover looks at the lease again.
-const TAKEOVER_POLL: Duration = Duration::from_millis(50);
+const TAKEOVER_POLL: Duration = Duration::from_millis(100);
 
 impl SessionManager {
     /// The session a browser's socket asks for by `id`, from `client`: this replica's own, or
@@ -37,18 +39,29 @@ impl SessionManager {
         if !self.store.is_shared() || self.shutdown.is_cancelled() {
             return Ok(None);
         }
-        let Some(record) = self.store.get(&hash).await? else {
-            return Ok(None);
-        };
-        // Someone else's id is as unknown as a forged one.
-        if let (Some(owner), Some(client)) = (&record.client, client) {
-            if *owner != ClientKey::of(client) {
+        let starting_deadline = Instant::now() + STARTING_WAIT;
+        let record = loop {
+            let Some(record) = self.store.get(&hash).await? else {
+                return Ok(None);
+            };
+            // Someone else's id is as unknown as a forged one.
+            if let (Some(owner), Some(client)) = (&record.client, client) {
+                if *owner != ClientKey::of(client) {
+                    return Ok(None);
+                }
+            }
+            if record.expires_at_ms <= now_ms() {
                 return Ok(None);
             }
-        }
-        if record.container.is_empty() || record.expires_at_ms <= now_ms() {
-            return Ok(None);
-        }
+            if !record.container.is_empty() {
+                break record;
+            }
+            // Another replica is still creating its container: wait for it to be recorded.
+            if Instant::now() >= starting_deadline {
+                return Err(StoreError::Busy.into());
+            }
+            tokio::time::sleep(TAKEOVER_POLL).await;
+        };
         let deadline = Instant::now() + TAKEOVER_WAIT;
         let mut asked = false;
         let lease = loop {
