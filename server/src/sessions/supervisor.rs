@@ -18,6 +18,17 @@ use crate::metrics::Metrics;
 use crate::sandbox::{ContainerId, ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
 use crate::store::{ms_from_now, SessionStore};
 
+/// The longest creating a container, or attaching to its shell, may take before the session is
+/// reported failed: a session never stays starting forever.
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+
+fn too_slow(action: &'static str) -> SandboxError {
+    SandboxError::Engine {
+        action,
+        detail: format!("no answer within {} s", START_DEADLINE.as_secs()),
+    }
+}
+
 /// How often, at most, a session's screen is written to a shared store for a takeover.
 const SCREEN_EVERY: Duration = Duration::from_secs(1);
 
@@ -62,8 +73,13 @@ impl Supervisor {
             }
         };
         // Never cancelled midway: a creation dropped after the engine made the container but
-        // before we learn its id would leak it. It is short; cancellation is honoured next.
-        let guard = match create.await {
+        // before we learn its id would leak it. It is short; cancellation is honoured next. An
+        // engine that never answers is given up on after START_DEADLINE (what it made then
+        // carries our labels and no record: the sweep removes it).
+        let created = tokio::time::timeout(START_DEADLINE, create)
+            .await
+            .unwrap_or_else(|_| Err(too_slow("create a container")));
+        let guard = match created {
             Ok(container) => ContainerGuard::new(self.sandbox.clone(), container),
             Err(error) => return self.fail(error).await,
         };
@@ -79,11 +95,17 @@ impl Supervisor {
         let Some(container) = guard.id().cloned() else {
             return;
         };
-        let shell = match self
-            .sandbox
-            .open_shell(&container, TermSize::default())
-            .await
-        {
+        let open = tokio::time::timeout(
+            START_DEADLINE,
+            self.sandbox.open_shell(&container, TermSize::default()),
+        );
+        let opened = tokio::select! {
+            opened = open => opened.unwrap_or_else(|_| Err(too_slow("attach to the shell"))),
+            () = self.session.cancel.cancelled() => {
+                return self.end(self.session.cancel_reason(), guard).await;
+            }
+        };
+        let shell = match opened {
             Ok(shell) => shell,
             Err(error) => {
                 self.remove(guard).await;

@@ -2,6 +2,7 @@
 //! WebSocket client, and a direct view of the Docker engine to check what really exists.
 #![allow(dead_code)]
 
+pub mod fake;
 pub mod real_server;
 pub mod redis;
 pub mod relay;

@@ -1,0 +1,192 @@
+//! Races and deadlines of the session core, on a fake sandbox (paused time where it helps):
+//! admission is atomic, a refusal spends nothing, a pooled sandbox goes to one visitor, a
+//! session never stays starting forever, resizes are coalesced.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use common::fake::FakeSandbox;
+use common::test_config;
+use leptos::config::LeptosOptions;
+use rootresume_protocol::ClientMessage;
+use server::config::SessionSettings;
+use server::sandbox::SandboxLimits;
+use server::sessions::{SessionError, SessionManager, SessionState};
+
+fn manager(sandbox: Arc<FakeSandbox>, settings: SessionSettings) -> Arc<SessionManager> {
+    Arc::new(SessionManager::new(
+        sandbox,
+        settings,
+        SandboxLimits::default(),
+    ))
+}
+
+fn settings() -> SessionSettings {
+    let mut settings = test_config().sessions;
+    settings.reclaim_idle_after = None;
+    settings
+}
+
+#[tokio::test]
+async fn concurrent_creates_never_pass_the_global_cap() -> Result<()> {
+    let mut settings = settings();
+    settings.max_sessions = 5;
+    let sessions = manager(Arc::new(FakeSandbox::default()), settings);
+    let clients = (0..50u8).map(|n| Some(std::net::IpAddr::from([192, 0, 2, n])));
+    let attempts = clients.map(|client| {
+        let sessions = sessions.clone();
+        tokio::spawn(async move { sessions.create(client).await })
+    });
+    let mut admitted = 0;
+    for attempt in attempts {
+        match attempt.await? {
+            Ok(_) => admitted += 1,
+            Err(SessionError::AtCapacity { .. }) => {}
+            Err(other) => anyhow::bail!("unexpected refusal: {other}"),
+        }
+    }
+    ensure!(admitted == 5, "{admitted} admitted with max_sessions = 5");
+    sessions.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refusal_spends_no_rate_token() -> Result<()> {
+    let mut settings = settings();
+    settings.max_sessions = 1;
+    settings.rate_burst = 1;
+    settings.rate_per_minute = 1;
+    let sessions = manager(Arc::new(FakeSandbox::default()), settings);
+    let first = sessions.create(Some([192, 0, 2, 1].into())).await?;
+    let waiting = Some([192, 0, 2, 2].into());
+    for _ in 0..5 {
+        let refused = sessions.create(waiting).await.err();
+        ensure!(
+            matches!(
+                refused,
+                Some(SessionError::AtCapacity {
+                    position: Some(1),
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
+    first.end_with(rootresume_protocol::EndReason::Idle);
+    // Once the slot is free, the waiting client's one token is still there.
+    let mut admitted = false;
+    for _ in 0..100 {
+        match sessions.create(waiting).await {
+            Ok(_) => {
+                admitted = true;
+                break;
+            }
+            Err(SessionError::AtCapacity { .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(other) => anyhow::bail!("refused for another reason: {other}"),
+        }
+    }
+    ensure!(admitted, "the waiting client was never admitted");
+    sessions.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pooled_sandbox_is_handed_out_once_under_concurrent_arrivals() -> Result<()> {
+    let mut settings = settings();
+    settings.pool_size = 3;
+    let sandbox = Arc::new(FakeSandbox::default());
+    let sessions = manager(sandbox.clone(), settings);
+    sessions.start_pool();
+    while sessions.pool().ready() < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let arrivals = (0..20u8).map(|n| {
+        let sessions = sessions.clone();
+        tokio::spawn(async move { sessions.create(Some([198, 51, 100, n].into())).await })
+    });
+    let mut ids = std::collections::HashSet::new();
+    for arrival in arrivals {
+        let session = arrival.await??;
+        ensure!(
+            ids.insert(session.id),
+            "session {} handed out twice",
+            session.id
+        );
+    }
+    sessions.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_whose_engine_never_answers_fails_and_frees_its_slot() -> Result<()> {
+    let sandbox = Arc::new(FakeSandbox::hanging());
+    let sessions = manager(sandbox, settings());
+    let session = sessions.create(None).await?;
+    ensure!(matches!(session.state(), SessionState::Starting));
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    ensure!(
+        matches!(session.state(), SessionState::Starting),
+        "failed before the deadline"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(
+        matches!(session.state(), SessionState::Failed(_)),
+        "still {:?} after the start deadline",
+        session.state()
+    );
+    // The tab is told for the grace period, then the slot is free again.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ensure!(
+        sessions.store().slots_taken().await? == 0,
+        "the slot stayed taken"
+    );
+    ensure!(sessions.live_count() == 0);
+    sessions.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_resize_flood_costs_at_most_ten_engine_calls_a_second() -> Result<()> {
+    let sandbox = Arc::new(FakeSandbox::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let options = LeptosOptions::builder().output_name("rootresume").build();
+    let server =
+        server::Server::start_with(test_config(), options, listener, sandbox.clone()).await?;
+    let server = common::TestServer { server };
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    let before = sandbox.resizes.load(Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    for n in 0..2000u16 {
+        term.send(ClientMessage::Resize {
+            cols: 80 + n % 40,
+            rows: 24,
+        })
+        .await?;
+    }
+    // The last size still arrives.
+    term.send(ClientMessage::Resize {
+        cols: 132,
+        rows: 43,
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let elapsed = started.elapsed();
+    let calls = sandbox.resizes.load(Ordering::SeqCst) - before;
+    let allowed = (elapsed.as_millis() / 100) as usize + 2;
+    eprintln!("2001 resize frames in {elapsed:.2?}: {calls} engine calls (at most {allowed})");
+    ensure!(
+        calls >= 1 && calls <= allowed,
+        "{calls} resize calls in {elapsed:?}"
+    );
+    drop(term);
+    server.server.shutdown().await;
+    Ok(())
+}
