@@ -15,6 +15,9 @@ use crate::sessions::SessionManager;
 
 /// How long `/readyz` waits for the engine before calling it unreachable.
 const ENGINE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one look at the engine and the store serves `/readyz`: a stranger polling it must
+/// not turn into engine calls.
+const CHECK_FOR: Duration = Duration::from_secs(5);
 
 /// What the endpoints read, and who may read `/metrics`.
 #[derive(Clone)]
@@ -24,6 +27,8 @@ struct Ops {
     token: Arc<str>,
     /// Whether only loopback clients may read (the site's own address without a token).
     loopback_only: bool,
+    /// The last readiness check: when, and the reasons it found for not being ready.
+    checked: Arc<tokio::sync::Mutex<Option<(tokio::time::Instant, Vec<String>)>>>,
 }
 
 /// The three endpoints. `token` protects `/metrics`; without one, `loopback_only` limits it to
@@ -33,6 +38,7 @@ pub fn router(sessions: Arc<SessionManager>, token: &str, loopback_only: bool) -
         sessions,
         token: token.into(),
         loopback_only: loopback_only && token.is_empty(),
+        checked: Arc::default(),
     };
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -42,27 +48,23 @@ pub fn router(sessions: Arc<SessionManager>, token: &str, loopback_only: bool) -
 }
 
 /// Ready when the engine answers, the image is there and the session store answers; otherwise
-/// 503 with one reason per line. A full site is still ready: it serves pages, and the terminal
-/// tells a visitor who waits for a slot why (capacity is a metric, not unreadiness).
+/// 503 with one reason per line, in words that name no internal endpoint (the details go to the
+/// log). A full site is still ready: it serves pages, and the terminal tells a visitor who waits
+/// for a slot why (capacity is a metric, not unreadiness).
 async fn readyz(State(ops): State<Ops>) -> (StatusCode, String) {
     let sessions = &ops.sessions;
-    let mut reasons = Vec::new();
-    match tokio::time::timeout(ENGINE_CHECK_TIMEOUT, sessions.sandbox().check()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => reasons.push(error.to_string()),
-        Err(_) => reasons.push(format!(
-            "the container engine did not answer within {} s",
-            ENGINE_CHECK_TIMEOUT.as_secs()
-        )),
-    }
-    match tokio::time::timeout(ENGINE_CHECK_TIMEOUT, sessions.store().check()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => reasons.push(error.to_string()),
-        Err(_) => reasons.push(format!(
-            "the session store did not answer within {} s",
-            ENGINE_CHECK_TIMEOUT.as_secs()
-        )),
-    }
+    let mut reasons = {
+        // One check at a time, at most every CHECK_FOR; concurrent requests share it.
+        let mut checked = ops.checked.lock().await;
+        match &*checked {
+            Some((at, reasons)) if at.elapsed() < CHECK_FOR => reasons.clone(),
+            _ => {
+                let reasons = check(sessions).await;
+                *checked = Some((tokio::time::Instant::now(), reasons.clone()));
+                reasons
+            }
+        }
+    };
     let (live, capacity) = (sessions.live_count(), sessions.capacity());
     if sessions.is_shutting_down() {
         reasons.push("shutting down".into());
@@ -78,6 +80,32 @@ async fn readyz(State(ops): State<Ops>) -> (StatusCode, String) {
             format!("not ready:\n{}\n", reasons.join("\n")),
         )
     }
+}
+
+/// Asks the engine and the store; returns what is wrong, in public words.
+async fn check(sessions: &SessionManager) -> Vec<String> {
+    let mut reasons = Vec::new();
+    match tokio::time::timeout(ENGINE_CHECK_TIMEOUT, sessions.sandbox().check()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(crate::sandbox::SandboxError::ImageMissing { image })) => {
+            tracing::warn!(%image, "not ready: the sandbox image is missing");
+            reasons.push("the sandbox image is missing".into());
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "not ready: the container engine fails");
+            reasons.push("the container engine does not answer".into());
+        }
+        Err(_) => reasons.push("the container engine does not answer".into()),
+    }
+    match tokio::time::timeout(ENGINE_CHECK_TIMEOUT, sessions.store().check()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "not ready: the session store fails");
+            reasons.push("the session store does not answer".into());
+        }
+        Err(_) => reasons.push("the session store does not answer".into()),
+    }
+    reasons
 }
 
 async fn metrics(

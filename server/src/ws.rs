@@ -124,6 +124,25 @@ fn error_code(error: &SandboxError) -> ErrorCode {
     }
 }
 
+/// What a visitor is told for each error: one fixed sentence, never the engine's own text or
+/// its endpoint (those go to the log, with the session's tag).
+fn public_message(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::SandboxUnavailable => {
+            "the sandbox service is unavailable right now; your terminal retries by itself"
+        }
+        ErrorCode::ImageMissing => {
+            "this server has no sandbox image yet; its operator can build it with scripts/build-sandbox-image.sh"
+        }
+        ErrorCode::UnknownSession => {
+            "this sandbox session is unknown or has expired; starting a new one"
+        }
+        ErrorCode::BadMessage => "the terminal sent a message the server cannot read",
+        ErrorCode::AtCapacity => "all sandboxes are in use; please wait for one to free up",
+        ErrorCode::Internal => "your sandbox could not be started; please try again in a moment",
+    }
+}
+
 async fn serve(
     mut socket: WebSocket,
     sessions: &SessionManager,
@@ -159,13 +178,10 @@ async fn serve(
     match state {
         SessionState::Running => {}
         SessionState::Failed(error) => {
-            return fail(
-                socket,
-                error_code(&error),
-                error.to_string(),
-                CLOSE_TRY_AGAIN,
-            )
-            .await;
+            // The detail was logged, with the session's tag, when the start failed.
+            let code = error_code(&error);
+            let message = public_message(code).to_owned();
+            return fail(socket, code, message, CLOSE_TRY_AGAIN).await;
         }
         SessionState::Ended(reason) => {
             send(

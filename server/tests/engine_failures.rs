@@ -24,13 +24,10 @@ async fn unreachable_engine_is_explained_and_recovery_is_automatic() -> Result<(
     let mut term = server.connect(&id).await?;
     match term.next_event(Duration::from_secs(10)).await? {
         Event::Error(ErrorCode::SandboxUnavailable, message) => {
-            assert!(
-                message.contains(&format!(
-                    "cannot reach Docker at unix://{}",
-                    socket.display()
-                )),
-                "{message}"
-            );
+            // A public sentence: the engine's endpoint and text stay in the server's log.
+            assert!(message.contains("unavailable right now"), "{message}");
+            assert!(!message.contains(&*socket.to_string_lossy()), "{message}");
+            assert!(!message.contains("docker"), "{message}");
         }
         other => bail!("expected SandboxUnavailable, got {other:?}"),
     }
@@ -57,7 +54,7 @@ async fn missing_image_is_named_with_the_command_that_builds_it() -> Result<()> 
     let mut term = server.connect(&id).await?;
     match term.next_event(Duration::from_secs(10)).await? {
         Event::Error(ErrorCode::ImageMissing, message) => {
-            assert!(message.contains("rootresume-missing:none"), "{message}");
+            assert!(!message.contains("rootresume-missing:none"), "{message}");
             assert!(
                 message.contains("scripts/build-sandbox-image.sh"),
                 "{message}"
