@@ -19,6 +19,9 @@ const ENGINE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 /// not turn into engine calls.
 const CHECK_FOR: Duration = Duration::from_secs(5);
 
+/// One readiness check: when it ran, and why the replica is not ready (empty: it is).
+type Check = (tokio::time::Instant, Vec<String>);
+
 /// What the endpoints read, and who may read `/metrics`.
 #[derive(Clone)]
 struct Ops {
@@ -28,7 +31,7 @@ struct Ops {
     /// Whether only loopback clients may read (the site's own address without a token).
     loopback_only: bool,
     /// The last readiness check: when, and the reasons it found for not being ready.
-    checked: Arc<tokio::sync::Mutex<Option<(tokio::time::Instant, Vec<String>)>>>,
+    checked: Arc<tokio::sync::Mutex<Option<Check>>>,
 }
 
 /// The three endpoints. `token` protects `/metrics`; without one, `loopback_only` limits it to
