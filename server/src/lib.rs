@@ -191,9 +191,21 @@ impl Server {
     /// the server's tasks, at most the configured shutdown timeout for the sessions.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         if !self.sessions.shutdown(self.shutdown_timeout).await {
             tracing::warn!("some sessions did not end in time; the next start's reconcile removes their containers");
         }
-        while self.tasks.join_next().await.is_some() {}
+        // The listener, the reaper and the metrics server stop on `stop`; whatever has not by
+        // the deadline (a sweep stuck on the engine, a connection that will not close) is
+        // aborted: shutdown has one overall bound.
+        let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let joined = tokio::time::timeout(rest.max(std::time::Duration::from_secs(1)), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if joined.is_err() {
+            tracing::warn!("server tasks did not stop in time; aborting them");
+            self.tasks.shutdown().await;
+        }
     }
 }

@@ -221,7 +221,12 @@ pub async fn run(sessions: Arc<SessionManager>, interval: Duration, stop: Cancel
             _ = ticks.tick() => {}
         }
         let started = SystemTime::now();
-        match sweep_with(&sessions, &orphans, interval).await {
+        // A sweep stuck on a slow engine must not hold shutdown up.
+        let swept = tokio::select! {
+            () = stop.cancelled() => return,
+            swept = sweep_with(&sessions, &orphans, interval) => swept,
+        };
+        match swept {
             Ok(sweep) if sweep.removed > 0 => {
                 tracing::info!(?sweep, elapsed = ?started.elapsed().unwrap_or_default(), "reaper removed containers")
             }

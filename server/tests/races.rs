@@ -190,3 +190,25 @@ async fn a_resize_flood_costs_at_most_ten_engine_calls_a_second() -> Result<()> 
     server.server.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn shutdown_is_bounded_even_while_the_engine_hangs() -> Result<()> {
+    let sandbox = Arc::new(FakeSandbox::hanging());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let options = LeptosOptions::builder().output_name("rootresume").build();
+    let mut config = test_config();
+    config.shutdown_timeout_secs = 2;
+    let server = server::Server::start_with(config, options, listener, sandbox).await?;
+    let server = common::TestServer { server };
+    let id = server.create_session().await?;
+    // A tab waiting for the never-starting sandbox.
+    let _term = server.connect(&id).await?;
+    let started = std::time::Instant::now();
+    server.server.shutdown().await;
+    let took = started.elapsed();
+    ensure!(
+        took < Duration::from_secs(5),
+        "shutdown took {took:?} with a 2 s bound"
+    );
+    Ok(())
+}

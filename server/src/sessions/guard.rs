@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::task::TaskTracker;
+
 use crate::sandbox::{ContainerId, Sandbox, SandboxError};
 
 /// Owns one container. [`ContainerGuard::shutdown`] removes it and reports errors; dropping the
@@ -9,6 +11,8 @@ use crate::sandbox::{ContainerId, Sandbox, SandboxError};
 pub struct ContainerGuard {
     sandbox: Arc<dyn Sandbox>,
     container: Option<ContainerId>,
+    /// Where a removal started by `drop` is tracked, so shutdown waits for it.
+    tracker: Option<TaskTracker>,
 }
 
 impl ContainerGuard {
@@ -17,7 +21,15 @@ impl ContainerGuard {
         Self {
             sandbox,
             container: Some(container),
+            tracker: None,
         }
+    }
+
+    /// Tracks the removal a drop starts in `tracker` (the session manager's), so shutdown
+    /// waits for it instead of the process exiting with the container still there.
+    pub fn tracked_by(mut self, tracker: &TaskTracker) -> Self {
+        self.tracker = Some(tracker.clone());
+        self
     }
 
     /// The container owned.
@@ -48,11 +60,15 @@ impl Drop for ContainerGuard {
         let sandbox = self.sandbox.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move {
+                let removal = async move {
                     if let Err(error) = sandbox.remove(&container).await {
                         tracing::warn!(container = %container.0, %error, "dropped container was not removed; the reaper will retry");
                     }
-                });
+                };
+                match &self.tracker {
+                    Some(tracker) => drop(tracker.spawn_on(removal, &runtime)),
+                    None => drop(runtime.spawn(removal)),
+                }
             }
             Err(_) => {
                 tracing::warn!(container = %container.0, "container dropped outside a runtime; the reaper will remove it")

@@ -438,6 +438,7 @@ impl SessionManager {
             limits: self.limits.clone(),
             keep_on_shutdown: self.keep_on_shutdown,
             metrics: self.metrics.clone(),
+            tasks: self.tasks.clone(),
         };
         let span = supervisor.session.span();
         self.tasks.spawn(tracing::Instrument::instrument(

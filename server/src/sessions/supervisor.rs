@@ -58,6 +58,8 @@ pub(super) struct Supervisor {
     /// Leave a visitor's container running when the server shuts down, for re-adoption.
     pub(super) keep_on_shutdown: bool,
     pub(super) metrics: Arc<Metrics>,
+    /// The manager's tasks, which a dropped container guard's removal joins.
+    pub(super) tasks: tokio_util::task::TaskTracker,
 }
 
 impl Supervisor {
@@ -80,7 +82,9 @@ impl Supervisor {
             .await
             .unwrap_or_else(|_| Err(too_slow("create a container")));
         let guard = match created {
-            Ok(container) => ContainerGuard::new(self.sandbox.clone(), container),
+            Ok(container) => {
+                ContainerGuard::new(self.sandbox.clone(), container).tracked_by(&self.tasks)
+            }
             Err(error) => return self.fail(error).await,
         };
         if let Some(container) = guard.id() {
