@@ -2,9 +2,11 @@
 //!
 //! Data flows one way: browser → [`ws`] → [`sessions`] → [`sandbox`]; nothing below calls up.
 
+pub mod client;
 pub mod config;
 pub mod feeds;
 pub mod health;
+pub mod ids;
 pub mod metrics;
 pub mod reaper;
 pub mod routes;

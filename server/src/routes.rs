@@ -13,8 +13,9 @@ use rootresume_protocol::WS_PATH;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
+use crate::client::client_address;
 use crate::config::Config;
-use crate::sessions::{client_address, SessionError, SessionManager};
+use crate::sessions::{SessionError, SessionManager};
 use crate::ws;
 
 /// State shared by every handler.

@@ -21,7 +21,7 @@ use crate::sandbox::check_range;
 
 pub use headers::{page_context, policy, ScriptHashes};
 pub use origin::{OriginPolicy, Refusal};
-pub use secret::{ct_eq, SessionTag};
+pub use secret::ct_eq;
 pub use serve::serve;
 pub use sockets::{SocketLimiter, SocketPermit};
 

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::sessions::client_address;
+use crate::client::client_address;
 
 /// Counts open terminal sockets per client address.
 pub struct SocketLimiter {

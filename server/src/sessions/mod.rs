@@ -5,7 +5,6 @@
 //! runs out, no browser is attached for the grace period, or the server shuts down. Whatever the
 //! cause, the container is removed on the way out.
 
-mod admission;
 mod guard;
 mod live;
 mod output;
@@ -25,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-pub use admission::client_address;
 pub use guard::ContainerGuard;
 pub use live::LiveTable;
 pub use output::OutputLog;

@@ -180,7 +180,7 @@ impl Session {
     /// digits): enough to follow one session, far too little to attach to it, because the id is
     /// what lets a tab in.
     pub fn tag(&self) -> String {
-        crate::security::SessionTag(&self.id).to_string()
+        crate::ids::SessionTag(&self.id).to_string()
     }
 
     /// A tracing span carrying the session's [`Session::tag`].

@@ -1,5 +1,6 @@
 //! Who the client is: its address, taken from the socket unless a trusted proxy header is
-//! configured.
+//! configured. Below both the web side (`security`, `routes`) and `sessions`, so neither has to
+//! reach into the other for it.
 
 use std::net::IpAddr;
 
