@@ -212,3 +212,84 @@ async fn shutdown_is_bounded_even_while_the_engine_hangs() -> Result<()> {
     );
     Ok(())
 }
+
+/// A server on the fake sandbox, with the settings `tweak` gives.
+async fn fake_server(
+    sandbox: Arc<FakeSandbox>,
+    tweak: impl FnOnce(&mut server::config::Config),
+) -> Result<common::TestServer> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let options = LeptosOptions::builder().output_name("rootresume").build();
+    let mut config = test_config();
+    tweak(&mut config);
+    let server = server::Server::start_with(config, options, listener, sandbox).await?;
+    Ok(common::TestServer { server })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_open_socket_is_noticed_and_its_session_ends_after_the_grace() -> Result<()> {
+    let sandbox = Arc::new(FakeSandbox::default());
+    let server = fake_server(sandbox.clone(), |_| {}).await?;
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    // From now on the client neither reads nor answers pings: a connection whose other end
+    // vanished without a FIN. The server must notice by itself (no close ever arrives).
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    ensure!(
+        server.server.sessions().live_count() == 1,
+        "ended before the silence limit"
+    );
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let removed = sandbox.removed.lock().map(|r| r.len()).unwrap_or(0);
+    ensure!(
+        removed == 1,
+        "the session of a silent socket was not ended ({removed} removed)"
+    );
+    ensure!(server.server.sessions().live_count() == 0);
+    drop(term);
+    server.server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_shell_that_reads_no_input_does_not_hold_the_terminal() -> Result<()> {
+    // The fake's shell never reads its input: a paste fills the pipe and stalls.
+    let sandbox = Arc::new(FakeSandbox::default());
+    let server = fake_server(sandbox, |_| {}).await?;
+    let stuck = server.create_session().await?;
+    let neighbour = server.create_session().await?;
+    let mut term = server.connect(&stuck).await?;
+    term.started().await?;
+    let mut other = server.connect(&neighbour).await?;
+    other.started().await?;
+    for _ in 0..20 {
+        term.send(ClientMessage::Input(vec![b'x'; 60 * 1024]))
+            .await?;
+    }
+    term.send(ClientMessage::Ping(7)).await?;
+    // The neighbour is answered at once.
+    let started = std::time::Instant::now();
+    other.send(ClientMessage::Ping(9)).await?;
+    match other.next_event(Duration::from_secs(2)).await? {
+        common::Event::Pong(9) => {}
+        event => anyhow::bail!("neighbour: expected its pong, got {event:?}"),
+    }
+    eprintln!(
+        "neighbour's pong during a stalled 1.2 MB paste: {:.1?}",
+        started.elapsed()
+    );
+    // The stalled one gets its pong once the writes give up (5 s each at most, then the
+    // rest fail at once), instead of never.
+    let deadline = Duration::from_secs(30);
+    loop {
+        match term.next_event(deadline).await? {
+            common::Event::Pong(7) => break,
+            common::Event::Notice(_) => {}
+            event => anyhow::bail!("stalled socket: expected its pong, got {event:?}"),
+        }
+    }
+    drop((term, other));
+    server.server.shutdown().await;
+    Ok(())
+}

@@ -87,8 +87,16 @@ impl OutputLog {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends shell output, waiting while an attached reader is a full ring behind.
+    /// Appends shell output, waiting while an attached reader is a full ring behind. A chunk
+    /// larger than the ring goes in ring-sized pieces, each waiting for the reader, so an
+    /// attached reader loses nothing whatever the ring's size.
     pub async fn push(&self, bytes: &[u8]) {
+        for piece in bytes.chunks(self.capacity) {
+            self.push_piece(piece).await;
+        }
+    }
+
+    async fn push_piece(&self, bytes: &[u8]) {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -180,6 +188,25 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn an_attached_reader_gets_a_chunk_larger_than_the_ring_whole() {
+        let log = Arc::new(OutputLog::new(4));
+        let mut cursor = log.attach();
+        let writer = {
+            let log = log.clone();
+            tokio::spawn(async move {
+                log.push(b"0123456789").await;
+                log.close();
+            })
+        };
+        let mut got = Vec::new();
+        while let Some(chunk) = log.read(&mut cursor, 100).await {
+            got.extend(chunk);
+        }
+        writer.await.unwrap();
+        assert_eq!(got, b"0123456789");
+    }
 
     #[tokio::test]
     async fn detached_log_keeps_only_the_newest_bytes() {

@@ -62,6 +62,8 @@ pub struct Session {
     /// How long the session may go without input.
     idle_timeout: Duration,
     last_input: Mutex<Instant>,
+    /// Until when input is dropped because the shell stopped reading it.
+    input_stalled_until: Mutex<Instant>,
     /// The shell's output, replayable.
     pub output: OutputLog,
     state: watch::Sender<SessionState>,
@@ -110,6 +112,7 @@ impl Session {
             expires_at: Mutex::new(expires_at),
             idle_timeout,
             last_input: Mutex::new(Instant::now()),
+            input_stalled_until: Mutex::new(Instant::now()),
             output: OutputLog::new(output_capacity),
             state: watch::channel(SessionState::Starting).0,
             input: tokio::sync::Mutex::new(None),
@@ -271,9 +274,14 @@ impl Session {
 
     /// Writes the visitor's keystrokes to the shell, giving up after [`INPUT_TIMEOUT`] (a
     /// shell that reads nothing while the tab pastes megabytes must not hold the socket, or the
-    /// lock, forever).
+    /// lock, forever). After a write gave up, input is dropped at once for [`INPUT_TIMEOUT`]
+    /// instead of each frame of the paste waiting again.
     pub async fn write_input(&self, bytes: &[u8]) -> std::io::Result<()> {
-        *lock(&self.last_input) = Instant::now();
+        let now = Instant::now();
+        *lock(&self.last_input) = now;
+        if *lock(&self.input_stalled_until) > now {
+            return Err(not_reading());
+        }
         let write = async {
             let mut input = self.input.lock().await;
             let Some(writer) = input.as_mut() else {
@@ -285,14 +293,13 @@ impl Session {
             writer.write_all(bytes).await?;
             writer.flush().await
         };
-        tokio::time::timeout(INPUT_TIMEOUT, write)
-            .await
-            .unwrap_or_else(|_| {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the shell is not reading its input",
-                ))
-            })
+        match tokio::time::timeout(INPUT_TIMEOUT, write).await {
+            Ok(written) => written,
+            Err(_) => {
+                *lock(&self.input_stalled_until) = Instant::now() + INPUT_TIMEOUT;
+                Err(not_reading())
+            }
+        }
     }
 
     /// Makes a new browser connection the terminal's owner; an earlier one is displaced.
@@ -350,6 +357,13 @@ impl Session {
     pub(super) fn cancel_reason(&self) -> EndReason {
         lock(&self.end_request).unwrap_or(EndReason::ServerShutdown)
     }
+}
+
+fn not_reading() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the shell is not reading its input; input dropped",
+    )
 }
 
 /// Locks a mutex whose every update is a single assignment, so a poisoned one is still valid.

@@ -183,6 +183,7 @@ pub enum Event {
     Notice(SessionNotice),
     Error(rootresume_protocol::ErrorCode, String),
     Closed(Option<String>),
+    Pong(u64),
 }
 
 impl Term {
@@ -226,7 +227,7 @@ impl Term {
                     ServerMessage::Error { code, message } => {
                         return Ok(Event::Error(code, message))
                     }
-                    ServerMessage::Pong(_) => {}
+                    ServerMessage::Pong(nonce) => return Ok(Event::Pong(nonce)),
                 },
                 Some(Ok(_)) => {}
             }
