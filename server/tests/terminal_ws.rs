@@ -200,8 +200,12 @@ async fn terminal_is_binary_safe_and_follows_resizes() -> Result<()> {
     term.send(ClientMessage::Input(vec![0x03])).await?;
     assert_eq!(term.run("echo after-interrupt").await?, "after-interrupt");
 
-    // Ping gets a pong without disturbing output.
+    // Ping gets a pong, with its nonce, without disturbing output.
     term.send(ClientMessage::Ping(42)).await?;
+    match term.next_event(Duration::from_secs(10)).await? {
+        Event::Pong(42) => {}
+        other => bail!("expected Pong(42), got {other:?}"),
+    }
     assert_eq!(term.run("echo pinged").await?, "pinged");
     server.server.shutdown().await;
     Ok(())
