@@ -272,8 +272,16 @@ impl Term {
                 Ok(None) => bail!("socket closed while waiting for {needle:?}; got: {seen}"),
                 Ok(Some(Err(e))) => bail!("socket error while waiting for {needle:?}: {e}"),
                 Ok(Some(Ok(Message::Binary(bytes)))) => {
-                    if let ServerMessage::Output(out) = ServerMessage::decode(&bytes)? {
-                        self.screen.extend(out);
+                    match ServerMessage::decode(&bytes)? {
+                        ServerMessage::Output(out) => self.screen.extend(out),
+                        // An end or an error while waiting is the answer, not noise to skip.
+                        ServerMessage::Notice(notice @ SessionNotice::Ended { .. }) => {
+                            bail!("{notice:?} while waiting for {needle:?}; got: {seen}")
+                        }
+                        ServerMessage::Error { code, message } => {
+                            bail!("error {code:?} ({message}) while waiting for {needle:?}; got: {seen}")
+                        }
+                        ServerMessage::Notice(_) | ServerMessage::Pong(_) => {}
                     }
                 }
                 Ok(Some(Ok(Message::Close(_)))) => {
