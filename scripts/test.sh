@@ -28,6 +28,30 @@ export ROOTRESUME_SESSIONS_MAX_PER_CLIENT=100 ROOTRESUME_SESSIONS_RATE_BURST=100
 export ROOTRESUME_SESSIONS_POOL_SIZE=2 ROOTRESUME_INSTANCE="e2e-$$"
 cargo leptos end-to-end
 
+step "cluster (redis-server, 3 replicas, haproxy)"
+# The debug build cargo-leptos just made, on ports and under a name of its own; the spec kills
+# replicas and restarts them through scripts/cluster.sh, which reads these same variables.
+# Whatever happens, `down` stops every process and removes the instance's containers.
+(
+  export RR_CLUSTER_DIR="${TMPDIR:-/tmp}/rootresume-cluster-test-$$" RR_CLUSTER_INSTANCE="cluster-e2e-$$"
+  export RR_CLUSTER_REDIS_PORT=6391 RR_CLUSTER_PORT=3101 RR_CLUSTER_LB_PORT=8180 RR_CLUSTER_REPLICAS=3
+  export RR_CLUSTER_BIN="${CARGO_TARGET_DIR:-target}/debug/server" RR_CLUSTER_SITE_ROOT=target/site
+  # shellcheck disable=SC2317  # run by the trap
+  on_exit() {
+    local status=$?
+    if [ "$status" != 0 ]; then
+      for part in redis $(scripts/cluster.sh replicas) haproxy; do
+        say "the end of $part's log:"
+        tail -n 25 "$(scripts/cluster.sh log "$part")" || true
+      done
+    fi
+    scripts/cluster.sh down || exit 1
+  }
+  trap on_exit EXIT
+  scripts/cluster.sh up
+  npx playwright test -c end2end/cluster
+)
+
 step "server image (Dockerfile): builds, serves the site, stops cleanly"
 # The engine answered at setup (the suite above needs it), so the image is always built here.
 scripts/test-server-image.sh
