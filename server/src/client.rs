@@ -6,16 +6,50 @@ use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 
-/// The client's address: the last entry of `trusted_header` when it is configured and present
-/// (the one the trusted proxy itself saw), else the socket's peer.
+/// Which peers may name the client in a header: the header, and the proxies whose word on it
+/// counts. A peer that is not one of them is the client itself, whatever headers it sends.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyPolicy {
+    /// The header, lower-cased; empty when no proxy is trusted.
+    header: String,
+    /// The trusted proxies.
+    proxies: Vec<ipnet::IpNet>,
+}
+
+impl ProxyPolicy {
+    /// Trusts `header` from peers within `proxies` (addresses or CIDRs, already validated;
+    /// anything unreadable is skipped).
+    pub fn new(header: &str, proxies: &[String]) -> Self {
+        Self {
+            header: header.trim().to_ascii_lowercase(),
+            proxies: proxies.iter().filter_map(|p| parse_net(p)).collect(),
+        }
+    }
+
+    /// Whether `peer` is a trusted proxy (so its connections are many visitors', not one).
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        !self.header.is_empty() && self.proxies.iter().any(|net| net.contains(&peer))
+    }
+}
+
+/// Reads `1.2.3.4`, `::1` or a CIDR like `10.0.0.0/8`.
+pub fn parse_net(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+/// The client's address: the last entry of the policy's header when the peer is a trusted
+/// proxy and the header is present (the address that proxy itself saw), else the peer.
 pub fn client_address(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
-    trusted_header: &str,
+    policy: &ProxyPolicy,
 ) -> Option<IpAddr> {
-    if !trusted_header.is_empty() {
+    if peer.is_some_and(|peer| policy.trusts(peer)) {
         let forwarded = headers
-            .get(trusted_header)
+            .get(policy.header.as_str())
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.rsplit(',').next())
             .and_then(|last| last.trim().parse().ok());
@@ -38,10 +72,19 @@ mod tests {
             "x-forwarded-for",
             "203.0.113.9, 198.51.100.7".parse().unwrap(),
         );
-        assert_eq!(client_address(Some(peer), &headers, ""), Some(peer));
+        let loopback = ["127.0.0.1/8".to_owned()];
+        let none = ProxyPolicy::new("", &loopback);
+        let trusted = ProxyPolicy::new("x-forwarded-for", &loopback);
+        assert_eq!(client_address(Some(peer), &headers, &none), Some(peer));
         assert_eq!(
-            client_address(Some(peer), &headers, "x-forwarded-for"),
+            client_address(Some(peer), &headers, &trusted),
             Some([198, 51, 100, 7].into())
+        );
+        // Forged by a peer that is not a trusted proxy: ignored.
+        let stranger: IpAddr = [203, 0, 113, 50].into();
+        assert_eq!(
+            client_address(Some(stranger), &headers, &trusted),
+            Some(stranger)
         );
         let garbage: HeaderMap = [(
             "x-forwarded-for".parse().unwrap(),
@@ -49,9 +92,6 @@ mod tests {
         )]
         .into_iter()
         .collect();
-        assert_eq!(
-            client_address(Some(peer), &garbage, "x-forwarded-for"),
-            Some(peer)
-        );
+        assert_eq!(client_address(Some(peer), &garbage, &trusted), Some(peer));
     }
 }

@@ -366,6 +366,15 @@ impl Config {
         self.sandbox.validate().map_err(ConfigError::Invalid)
     }
 
+    /// Whose word on the client's address counts: `sessions.trusted_proxy_header` from the
+    /// peers of `security.trusted_proxies`.
+    pub fn proxy_policy(&self) -> crate::client::ProxyPolicy {
+        crate::client::ProxyPolicy::new(
+            &self.sessions.trusted_proxy_header,
+            &self.security.trusted_proxies,
+        )
+    }
+
     /// Every setting with its value, as the TOML a config file would hold (for `--help`).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|error| format!("# cannot list settings: {error}"))

@@ -151,9 +151,9 @@ impl Server {
         tasks.spawn(reaper::watch(sessions.clone(), stop.clone()));
         let app = routes::router(&config, leptos_options, sessions.clone());
         let serve_stop = stop.clone();
-        let behind_proxy = !config.sessions.trusted_proxy_header.is_empty();
+        let proxies = config.proxy_policy();
         tasks.spawn(async move {
-            security::serve(listener, app, &config.security, behind_proxy, serve_stop).await;
+            security::serve(listener, app, &config.security, &proxies, serve_stop).await;
         });
         if let Some(listener) = metrics_listener {
             let ops = health::router(sessions.clone(), &config.metrics.token, false);

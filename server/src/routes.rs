@@ -13,7 +13,7 @@ use rootresume_protocol::WS_PATH;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
-use crate::client::client_address;
+use crate::client::{client_address, ProxyPolicy};
 use crate::config::Config;
 use crate::sessions::{SessionError, SessionManager};
 use crate::ws;
@@ -42,12 +42,12 @@ impl FromRef<AppState> for Arc<SessionManager> {
 /// Lets the `create_session` server function start sessions.
 struct ManagerLauncher {
     sessions: Arc<SessionManager>,
-    trusted_proxy_header: String,
+    proxies: ProxyPolicy,
 }
 
 impl SessionLauncher for ManagerLauncher {
     fn launch(&self, client: ClientInfo) -> Launch<'_> {
-        let address = client_address(client.peer, &client.headers, &self.trusted_proxy_header);
+        let address = client_address(client.peer, &client.headers, &self.proxies);
         Box::pin(async move {
             self.sessions
                 .create(address)
@@ -84,7 +84,7 @@ pub fn router(
 ) -> Router {
     let launcher = Launcher(Arc::new(ManagerLauncher {
         sessions: sessions.clone(),
-        trusted_proxy_header: config.sessions.trusted_proxy_header.to_ascii_lowercase(),
+        proxies: config.proxy_policy(),
     }));
     let sessions_for_ops = sessions.clone();
     let state = AppState {
@@ -118,9 +118,5 @@ pub fn router(
         } else {
             Router::new()
         });
-    crate::security::harden(
-        router,
-        &config.security,
-        &config.sessions.trusted_proxy_header,
-    )
+    crate::security::harden(router, &config.security, &config.proxy_policy())
 }

@@ -329,3 +329,36 @@ async fn pages_carry_security_headers_and_every_inline_script_is_allowed() -> Re
     println!("ATTACK | injected inline script | - | defended: CSP allows only the page's {inline} own inline scripts (hash or nonce)");
     Ok(())
 }
+
+#[tokio::test]
+async fn forged_proxy_headers_from_an_untrusted_peer_change_nothing() -> Result<()> {
+    // The proxy is 127.0.0.1; 127.0.0.2 is a visitor reaching the port directly, forging
+    // X-Forwarded-For with a new address on every request to dodge the per-client cap.
+    let mut config = test_config();
+    config.sessions.trusted_proxy_header = "x-forwarded-for".into();
+    config.security.trusted_proxies = vec!["127.0.0.1".into()];
+    config.sessions.max_per_client = 2;
+    let server = TestServer::start(config).await?;
+    let url = format!("http://{}/api/create_session", server.server.addr());
+    let attacker = Some(std::net::Ipv4Addr::new(127, 0, 0, 2));
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let forged = format!("198.51.100.{n}");
+        let (status, _) =
+            common::http_post_from(attacker, &url, &[("X-Forwarded-For", &forged)]).await?;
+        statuses.push(status);
+    }
+    ensure!(
+        statuses == [200, 200, 429, 429],
+        "forged headers bought more sessions: {statuses:?}"
+    );
+    // The trusted proxy's word still counts.
+    let (status, _) = server.try_create_as("203.0.113.77").await?;
+    ensure!(
+        status == 200,
+        "the trusted proxy's client was refused: {status}"
+    );
+    server.server.shutdown().await;
+    println!("ATTACK | forged X-Forwarded-For from an untrusted peer | - | defended: per-client cap held (2 of 4), the proxy's header still counts");
+    Ok(())
+}

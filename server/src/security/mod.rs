@@ -23,6 +23,8 @@ pub use headers::{page_context, policy, ScriptHashes};
 pub use origin::{OriginPolicy, Refusal};
 pub use secret::ct_eq;
 pub use serve::serve;
+
+use crate::client::ProxyPolicy;
 pub use sockets::{SocketLimiter, SocketPermit};
 
 /// Settings of the web-side defences (`[security]` in the config file).
@@ -36,9 +38,14 @@ pub struct SecuritySettings {
     pub allowed_origins: Vec<String>,
     /// Terminal sockets one client address may hold open at once. Default: 16.
     pub max_sockets_per_client: usize,
-    /// TCP connections one address may hold open at once; not applied when a trusted proxy
-    /// header is set (every connection then comes from the proxy). Default: 64.
+    /// TCP connections one address may hold open at once; not applied to trusted proxies
+    /// (their connections are many visitors'). Default: 64.
     pub max_connections_per_address: usize,
+    /// Addresses or CIDRs of the reverse proxies whose `sessions.trusted_proxy_header` is
+    /// believed; from any other peer the header is ignored. A list, or one string with commas.
+    /// Default: loopback (`127.0.0.0/8`, `::1`), a proxy on the same machine.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
     /// Seconds a client has to send a request's headers before the connection is closed
     /// (slowloris). Default: 10.
     pub header_read_timeout_secs: u64,
@@ -50,6 +57,7 @@ impl Default for SecuritySettings {
             allowed_origins: Vec::new(),
             max_sockets_per_client: 16,
             max_connections_per_address: 64,
+            trusted_proxies: vec!["127.0.0.0/8".into(), "::1".into()],
             header_read_timeout_secs: 10,
         }
     }
@@ -77,6 +85,13 @@ impl SecuritySettings {
             1,
             300,
         )?;
+        for proxy in &self.trusted_proxies {
+            crate::client::parse_net(proxy).ok_or_else(|| {
+                format!(
+                    "security.trusted_proxies: {proxy:?} is not an address or a CIDR like 10.0.0.0/8"
+                )
+            })?;
+        }
         for origin in &self.allowed_origins {
             origin::parse_origin(origin).ok_or_else(|| {
                 format!(
@@ -109,11 +124,11 @@ fn list_or_commas<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
 
 /// Wraps the whole router: origin checks on the terminal socket and on server-function calls,
 /// security headers on every response, and the socket limiter the terminal handler draws on.
-pub fn harden(router: Router, settings: &SecuritySettings, trusted_proxy_header: &str) -> Router {
+pub fn harden(router: Router, settings: &SecuritySettings, proxies: &ProxyPolicy) -> Router {
     let origins = Arc::new(OriginPolicy::new(&settings.allowed_origins));
     let limiter = Arc::new(SocketLimiter::new(
         settings.max_sockets_per_client,
-        trusted_proxy_header,
+        proxies.clone(),
     ));
     router
         .layer(middleware::from_fn(origin::check))

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::SecuritySettings;
+use crate::client::ProxyPolicy;
 
 /// Open connections per address.
 struct Connections {
@@ -57,21 +58,18 @@ impl Drop for Slot {
 
 /// Serves `app` on `listener` until `stop` is cancelled, then lets open requests finish.
 /// Requests carry `ConnectInfo<SocketAddr>` like `into_make_service_with_connect_info`.
-/// With a trusted proxy every connection comes from the proxy, so the per-address cap is off.
+/// A trusted proxy's connections are many visitors': the per-address cap spares it, and only
+/// it (a client reaching the port directly is capped whatever headers it sends).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     settings: &SecuritySettings,
-    behind_proxy: bool,
+    proxies: &ProxyPolicy,
     stop: CancellationToken,
 ) {
     let header_timeout = Duration::from_secs(settings.header_read_timeout_secs);
     let connections = Arc::new(Connections {
-        cap: if behind_proxy {
-            usize::MAX
-        } else {
-            settings.max_connections_per_address
-        },
+        cap: settings.max_connections_per_address,
         open: Mutex::new(HashMap::new()),
     });
     let tasks = tokio_util::task::TaskTracker::new();
@@ -89,9 +87,14 @@ pub async fn serve(
                 continue;
             }
         };
-        let Some(slot) = connections.acquire(remote.ip()) else {
-            tracing::debug!(%remote, "connection refused: per-address cap reached");
-            continue;
+        let slot = if proxies.trusts(remote.ip()) {
+            None
+        } else {
+            let Some(slot) = connections.acquire(remote.ip()) else {
+                tracing::debug!(%remote, "connection refused: per-address cap reached");
+                continue;
+            };
+            Some(slot)
         };
         let _ = stream.set_nodelay(true);
         let service = app

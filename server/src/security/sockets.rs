@@ -11,21 +11,21 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::client::client_address;
+use crate::client::{client_address, ProxyPolicy};
 
 /// Counts open terminal sockets per client address.
 pub struct SocketLimiter {
     cap: usize,
-    trusted_proxy_header: String,
+    proxies: ProxyPolicy,
     open: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl SocketLimiter {
     /// A limiter allowing `cap` sockets per client; the client is found as for sessions.
-    pub fn new(cap: usize, trusted_proxy_header: &str) -> Self {
+    pub fn new(cap: usize, proxies: ProxyPolicy) -> Self {
         Self {
             cap,
-            trusted_proxy_header: trusted_proxy_header.to_ascii_lowercase(),
+            proxies,
             open: Mutex::new(HashMap::new()),
         }
     }
@@ -111,7 +111,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SocketPermit {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        let client = client_address(peer, &parts.headers, &limiter.trusted_proxy_header);
+        let client = client_address(peer, &parts.headers, &limiter.proxies);
         limiter.acquire(client).ok_or_else(|| {
             let message = format!(
                 "too many terminal connections from your address (at most {}); close other tabs",
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn slots_are_per_client_and_freed_on_drop() {
-        let limiter = Arc::new(SocketLimiter::new(2, ""));
+        let limiter = Arc::new(SocketLimiter::new(2, ProxyPolicy::default()));
         let a: IpAddr = [10, 0, 0, 1].into();
         let first = limiter.acquire(Some(a)).expect("first");
         let _second = limiter.acquire(Some(a)).expect("second");

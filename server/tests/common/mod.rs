@@ -132,12 +132,29 @@ pub async fn http_post(url: &str) -> Result<(u16, String)> {
 
 /// [`http_post`] with extra request headers.
 pub async fn http_post_with(url: &str, headers: &[(&str, &str)]) -> Result<(u16, String)> {
+    http_post_from(None, url, headers).await
+}
+
+/// [`http_post_with`] from the loopback address `source` (e.g. 127.0.0.2: another machine as
+/// far as the server can tell), or the default one.
+pub async fn http_post_from(
+    source: Option<std::net::Ipv4Addr>,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| anyhow!("not http"))?;
     let (host, path) = rest.split_once('/').ok_or_else(|| anyhow!("no path"))?;
-    let mut stream = TcpStream::connect(host).await?;
+    let mut stream = match source {
+        None => TcpStream::connect(host).await?,
+        Some(source) => {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::from((source, 0)))?;
+            socket.connect(host.parse()?).await?
+        }
+    };
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
