@@ -192,8 +192,26 @@ async fn redis_down_keeps_shells_and_refuses_new_sessions_clearly() -> Result<()
     }
     ensure!(admitted, "no new session after Redis came back");
     ensure!(term.run("echo still-attached").await? == "still-attached");
+
+    // Redis came back empty: the replica writes its session back, so another replica's sweep
+    // does not take the container for an orphan.
+    let mut restored = false;
+    for _ in 0..50 {
+        let keys = redis.session_keys(&instance).await?;
+        if keys.iter().filter(|k| k.ends_with(":rec")).count() == 2 {
+            restored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(restored, "the first session's record was not written back");
+    let b = TestServer::start(replica(&instance, &redis, "b")).await?;
+    let sweep = server::reaper::sweep(b.server.sessions()).await?;
+    ensure!(sweep.removed == 0, "{sweep:?}");
+    ensure!(labelled(Some(&id)).await?.len() == 1);
+    ensure!(term.run("echo survived-the-sweep").await? == "survived-the-sweep");
     drop(term);
-    finish(vec![a], &redis, &instance).await
+    finish(vec![a, b], &redis, &instance).await
 }
 
 #[tokio::test]

@@ -116,6 +116,29 @@ impl SessionManager {
         Ok(Some(session))
     }
 
+    /// Writes back the records, leases and slots of this replica's sessions that the store no
+    /// longer has (Redis restarted without its data): otherwise another replica's sweep would
+    /// take their containers for orphans, and the caps would forget them.
+    async fn restore_records(&self) {
+        let sessions = self.live.all();
+        tracing::warn!(
+            count = sessions.len(),
+            "the session store lost this replica's heartbeat; writing its sessions back"
+        );
+        for session in sessions {
+            let (Some(lease), Some(container)) = (session.lease(), session.container()) else {
+                continue;
+            };
+            if let Err(error) = self
+                .store
+                .restore(&session.record(&container), &lease)
+                .await
+            {
+                tracing::warn!(%error, session = %session.tag(), "could not write the session back");
+            }
+        }
+    }
+
     /// Renews this replica's heartbeat every [`HEARTBEAT_EVERY`] and lets go of the sessions
     /// other replicas ask for, until shutdown. Only for a shared store.
     pub fn start_heartbeat(self: &Arc<Self>) {
@@ -127,18 +150,23 @@ impl SessionManager {
             let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut failing = false;
+            let mut first = true;
             loop {
                 tokio::select! {
                     () = manager.shutdown.cancelled() => return,
                     _ = ticks.tick() => {}
                 }
                 match manager.store.heartbeat().await {
-                    Ok(asked) => {
+                    Ok(beat) => {
                         if failing {
                             tracing::info!("the session store answers again");
                             failing = false;
                         }
-                        for hash in asked {
+                        if beat.lapsed && !first {
+                            manager.restore_records().await;
+                        }
+                        first = false;
+                        for hash in beat.let_go {
                             if let Some(session) = manager.live.get(&hash) {
                                 session.handover.cancel();
                             }

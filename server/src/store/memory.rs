@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use super::rate::RateLimiter;
 use super::{
-    now_ms, Caps, ClientKey, Lease, Refusal, SessionRecord, SessionStore, SlotRequest, StoreError,
-    QUEUE_KEEP,
+    now_ms, Caps, ClientKey, Heartbeat, Lease, Refusal, SessionRecord, SessionStore, SlotRequest,
+    StoreError, QUEUE_KEEP,
 };
 
 /// Sessions, slots and leases in this process's memory. One lock: every operation is a short
@@ -233,8 +233,13 @@ impl SessionStore for MemoryStore {
         Ok(Vec::new())
     }
 
-    async fn heartbeat(&self) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
+    async fn heartbeat(&self) -> Result<Heartbeat, StoreError> {
+        Ok(Heartbeat::default())
+    }
+
+    async fn restore(&self, _: &SessionRecord, _: &Lease) -> Result<(), StoreError> {
+        // This process's memory is never lost while the process lives.
+        Ok(())
     }
 
     async fn is_alive(&self, replica: &str) -> Result<bool, StoreError> {

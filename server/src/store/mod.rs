@@ -167,6 +167,15 @@ impl Lease {
     }
 }
 
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Sessions other replicas asked this one to let go of, by id hash.
+    pub let_go: Vec<String>,
+    /// Whether the previous heartbeat had lapsed.
+    pub lapsed: bool,
+}
+
 /// The shared state of sessions. See the module documentation.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
@@ -240,8 +249,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The stored screen of a session.
     async fn load_screen(&self, id_hash: &str) -> Result<Vec<u8>, StoreError>;
 
-    /// Renews this replica's heartbeat; returns the sessions other replicas asked it to let go.
-    async fn heartbeat(&self) -> Result<Vec<String>, StoreError>;
+    /// Renews this replica's heartbeat. Returns the sessions other replicas asked it to let go,
+    /// and whether the heartbeat had lapsed (Redis lost its data, or this replica stalled past
+    /// [`HEARTBEAT_TTL`]): then the replica's sessions should be [`SessionStore::restore`]d.
+    async fn heartbeat(&self) -> Result<Heartbeat, StoreError>;
+
+    /// Writes back a live session's record, lease and slot where they are missing (after Redis
+    /// lost them), so the sweeps and the caps see it again. Changes nothing that exists.
+    async fn restore(&self, record: &SessionRecord, lease: &Lease) -> Result<(), StoreError>;
 
     /// Whether `replica`'s heartbeat is current.
     async fn is_alive(&self, replica: &str) -> Result<bool, StoreError>;

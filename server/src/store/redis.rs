@@ -20,8 +20,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{
-    now_ms, Caps, ClientKey, Lease, Refusal, SessionRecord, SessionStore, SlotRequest, StoreError,
-    HEARTBEAT_TTL, QUEUE_KEEP,
+    now_ms, Caps, ClientKey, Heartbeat, Lease, Refusal, SessionRecord, SessionStore, SlotRequest,
+    StoreError, HEARTBEAT_TTL, QUEUE_KEEP,
 };
 
 /// How long one Redis request may take before the store counts as unavailable.
@@ -45,6 +45,8 @@ struct Scripts {
     finish: Script,
     save_screen: Script,
     heartbeat: Script,
+    restore: Script,
+    reslot: Script,
 }
 
 /// Frees expired slots and forgets queued visitors who stopped asking, then checks every cap
@@ -160,12 +162,31 @@ redis.call('SET', KEYS[2], ARGV[2], 'PXAT', ARGV[3])
 return 1
 ";
 
-/// Renews the heartbeat and hands over (and clears) the requests to let go.
+/// Renews the heartbeat and hands over (and clears) the requests to let go; the first element
+/// says whether the heartbeat had lapsed ('1') or was current ('0').
 const HEARTBEAT: &str = r"
+local current = redis.call('EXISTS', KEYS[1])
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 local asked = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
+table.insert(asked, 1, current == 1 and '0' or '1')
 return asked
+";
+
+/// Writes a record and its lease back if the record is missing.
+const RESTORE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PXAT', ARGV[4])
+return 1
+";
+
+/// Puts a slot back (and the client's count) if it is missing.
+const RESLOT: &str = r"
+redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+if ARGV[3] == '1' then redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1]) end
+return 1
 ";
 
 impl RedisStore {
@@ -196,6 +217,8 @@ impl RedisStore {
                 finish: Script::new(FINISH),
                 save_screen: Script::new(SAVE_SCREEN),
                 heartbeat: Script::new(HEARTBEAT),
+                restore: Script::new(RESTORE),
+                reslot: Script::new(RESLOT),
             },
         })
     }
@@ -468,15 +491,55 @@ impl SessionStore for RedisStore {
         Ok(screen.unwrap_or_default())
     }
 
-    async fn heartbeat(&self) -> Result<Vec<String>, StoreError> {
-        self.scripts
+    async fn heartbeat(&self) -> Result<Heartbeat, StoreError> {
+        let mut answer: Vec<String> = self
+            .scripts
             .heartbeat
             .key(self.replica_key(&self.replica, "alive"))
             .key(self.replica_key(&self.replica, "letgo"))
             .arg(u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000))
             .invoke_async(&mut self.connection())
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        let lapsed = !answer.is_empty() && answer.remove(0) == "1";
+        Ok(Heartbeat {
+            let_go: answer,
+            lapsed,
+        })
+    }
+
+    async fn restore(&self, record: &SessionRecord, lease: &Lease) -> Result<(), StoreError> {
+        let [client, container, created, expires] = Self::record_args(record);
+        let _: i32 = self
+            .scripts
+            .restore
+            .key(self.session_key(&record.id_hash, "rec"))
+            .key(self.session_key(&record.id_hash, "lease"))
+            .arg(&client)
+            .arg(container)
+            .arg(created)
+            .arg(&expires)
+            .arg(lease.encode())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        let key = if client.is_empty() {
+            "-"
+        } else {
+            client.as_str()
+        };
+        let _: i32 = self
+            .scripts
+            .reslot
+            .key(self.admission_key("live"))
+            .key(self.admission_key(&format!("c:{key}")))
+            .arg(&record.id_hash)
+            .arg(&expires)
+            .arg(if client.is_empty() { "0" } else { "1" })
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn is_alive(&self, replica: &str) -> Result<bool, StoreError> {
