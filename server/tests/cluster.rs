@@ -48,6 +48,22 @@ async fn a_tab_moves_between_replicas_with_its_running_shell() -> Result<()> {
     let mut term = a.connect(&id).await?;
     term.started().await?;
     term.run("echo kept > f.txt; sleep 1000 & :").await?;
+    // The record names the engine and the container, never the id (a bearer token).
+    let mut redis_conn = redis.connection().await?;
+    let mut seen_records = 0;
+    for key in redis.keys(&instance).await? {
+        ensure!(!key.contains(&id), "a key holds the session id: {key}");
+        if key.ends_with(":rec") {
+            let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(&key)
+                .query_async(&mut redis_conn)
+                .await?;
+            ensure!(fields.values().all(|v| !v.contains(&id)), "{fields:?}");
+            ensure!(!fields["engine"].is_empty() && !fields["container"].is_empty());
+            seen_records += 1;
+        }
+    }
+    ensure!(seen_records == 1, "{seen_records} records for one session");
     let shell = term.run("echo $$").await?;
     term.type_text("echo on-screen-before\n").await?;
     term.wait_for(0, "on-screen-before\r\n", Duration::from_secs(10))

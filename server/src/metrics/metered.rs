@@ -50,6 +50,10 @@ impl MeteredSandbox {
 
 #[async_trait]
 impl Sandbox for MeteredSandbox {
+    fn engine(&self) -> &str {
+        self.inner.engine()
+    }
+
     async fn check(&self) -> Result<(), SandboxError> {
         self.count("check", self.inner.check().await)
     }

@@ -205,6 +205,10 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
 
 #[async_trait]
 impl Sandbox for DockerSandbox {
+    fn engine(&self) -> &str {
+        &self.endpoint
+    }
+
     async fn check(&self) -> Result<(), SandboxError> {
         let docker = self.client().await?;
         docker

@@ -122,6 +122,12 @@ pub enum SandboxError {
 /// Where sessions get their containers and shells.
 #[async_trait]
 pub trait Sandbox: Send + Sync + 'static {
+    /// The engine's name, written in session records so any replica knows where a session's
+    /// container runs. Default: `default`.
+    fn engine(&self) -> &str {
+        "default"
+    }
+
     /// Checks that the engine answers and the sandbox image is present.
     async fn check(&self) -> Result<(), SandboxError>;
 

@@ -228,7 +228,10 @@ impl SessionManager {
                     self.refill.notify_one();
                     if let (Some(lease), Some(container)) = (session.lease(), session.container()) {
                         // The record now names the visitor; a failure only delays a takeover.
-                        let _ = self.store.update(&session.record(&container), &lease).await;
+                        let _ = self
+                            .store
+                            .update(&session.record(self.sandbox.engine(), &container), &lease)
+                            .await;
                     }
                     return Ok(session);
                 }
@@ -294,7 +297,7 @@ impl SessionManager {
     async fn record(&self, session: &Session) -> Result<(), StoreError> {
         let lease = self
             .store
-            .insert(&session.record(&ContainerId(String::new())))
+            .insert(&session.record(self.sandbox.engine(), &ContainerId(String::new())))
             .await?;
         session.set_lease(lease);
         Ok(())
@@ -410,7 +413,7 @@ impl SessionManager {
         self.store.admit(&request, &self.caps()).await.ok()?.ok()?;
         let lease = self
             .store
-            .insert(&session.record(&container.id))
+            .insert(&session.record(self.sandbox.engine(), &container.id))
             .await
             .ok()?;
         session.set_lease(lease);

@@ -145,17 +145,28 @@ impl Session {
         *lock(&self.lease) = Some(lease);
     }
 
-    /// The session's record for the store, with its container.
-    pub fn record(&self, container: &crate::sandbox::ContainerId) -> crate::store::SessionRecord {
+    /// The session's record for the store, with its container on `engine`.
+    pub fn record(
+        &self,
+        engine: &str,
+        container: &crate::sandbox::ContainerId,
+    ) -> crate::store::SessionRecord {
+        let wall =
+            |at: Instant| crate::store::ms_from_now(at.saturating_duration_since(Instant::now()));
         crate::store::SessionRecord {
             id_hash: self.hash.clone(),
             client: self.client_key(),
             container: container.0.clone(),
+            engine: engine.to_owned(),
             created_at_ms: self.created_at_ms,
-            expires_at_ms: crate::store::ms_from_now(
-                self.expires_at().saturating_duration_since(Instant::now()),
-            ),
+            expires_at_ms: wall(self.expires_at()),
+            idle_at_ms: wall(self.idle_deadline()),
         }
+    }
+
+    /// Moves the idle deadline (a takeover continues the holder's idle clock).
+    pub(super) fn set_idle_deadline(&self, at: Instant) {
+        *lock(&self.last_input) = at.checked_sub(self.idle_timeout).unwrap_or(at);
     }
 
     /// Marks a session taken over from another replica: a tab attached before, so the first

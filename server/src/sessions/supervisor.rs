@@ -29,6 +29,9 @@ fn too_slow(action: &'static str) -> SandboxError {
     }
 }
 
+/// How far the idle deadline must move before the record is rewritten with it.
+const IDLE_WRITE_EVERY: Duration = Duration::from_secs(30);
+
 /// How often, at most, a session's screen is written to a shared store for a takeover.
 const SCREEN_EVERY: Duration = Duration::from_secs(1);
 
@@ -157,8 +160,22 @@ impl Supervisor {
             return std::future::pending().await;
         }
         let mut saved = 0;
+        let mut idle_written = self.session.idle_deadline();
         loop {
             tokio::time::sleep(SCREEN_EVERY).await;
+            // The idle deadline, for a takeover to continue the clock: written when typing
+            // moved it by a while, not on every keystroke.
+            if self.session.idle_deadline() >= idle_written + IDLE_WRITE_EVERY {
+                idle_written = self.session.idle_deadline();
+                if let (Some(lease), Some(container)) =
+                    (self.session.lease(), self.session.container())
+                {
+                    let record = self.session.record(self.sandbox.engine(), &container);
+                    if let Ok(false) = self.store.update(&record, &lease).await {
+                        return;
+                    }
+                }
+            }
             if self.session.output.end() == saved {
                 continue;
             }
@@ -196,7 +213,7 @@ impl Supervisor {
         let Some(lease) = self.session.lease() else {
             return;
         };
-        let record = self.session.record(container);
+        let record = self.session.record(self.sandbox.engine(), container);
         if let Err(error) = self.store.update(&record, &lease).await {
             tracing::warn!(%error, "could not record the container; a takeover cannot find it");
         }

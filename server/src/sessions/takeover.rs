@@ -105,6 +105,8 @@ impl SessionManager {
         ));
         session.set_lease(lease);
         session.set_resumed();
+        let idle_left = Duration::from_millis(record.idle_at_ms.saturating_sub(now_ms()));
+        session.set_idle_deadline(Instant::now() + idle_left);
         let session = self.live.insert(session);
         match self.store.load_screen(&hash).await {
             Ok(screen) => session.output.push(&screen).await,
@@ -131,7 +133,7 @@ impl SessionManager {
             };
             if let Err(error) = self
                 .store
-                .restore(&session.record(&container), &lease)
+                .restore(&session.record(self.sandbox.engine(), &container), &lease)
                 .await
             {
                 tracing::warn!(%error, session = %session.tag(), "could not write the session back");

@@ -345,8 +345,10 @@ mod tests {
             id_hash: "h".into(),
             client: None,
             container: "c".into(),
+            engine: "default".into(),
             created_at_ms: 0,
             expires_at_ms: u64::MAX,
+            idle_at_ms: u64::MAX,
         };
         let first = store.insert(&record).await.unwrap();
         let second = store

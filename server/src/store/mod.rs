@@ -134,12 +134,27 @@ pub struct SessionRecord {
     pub id_hash: String,
     /// The client the session belongs to; `None` while it waits in a pool.
     pub client: Option<ClientKey>,
-    /// The engine's id of the session's container, once created.
+    /// The engine's id of the session's container, once created (empty: still starting).
     pub container: String,
+    /// The engine the container runs on.
+    pub engine: String,
     /// When the session was created.
     pub created_at_ms: u64,
     /// When the session ends at the latest.
     pub expires_at_ms: u64,
+    /// When the session ends for lack of input, as last written by its holder.
+    pub idle_at_ms: u64,
+}
+
+impl SessionRecord {
+    /// Where the session is: `starting` until its container is recorded, then `running`.
+    pub fn state(&self) -> &'static str {
+        if self.container.is_empty() {
+            "starting"
+        } else {
+            "running"
+        }
+    }
 }
 
 /// A lease on a session: which replica streams it, and the generation of that hold.

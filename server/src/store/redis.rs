@@ -119,7 +119,7 @@ return 1
 /// Writes the record and a first lease, both expiring with the session.
 const INSERT: &str = r"
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4])
+redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4], 'engine', ARGV[6], 'idle', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[4])
 return 1
@@ -128,7 +128,7 @@ return 1
 /// Rewrites the record if the lease is still ARGV[5].
 const UPDATE: &str = r"
 if redis.call('GET', KEYS[2]) ~= ARGV[5] then return 0 end
-redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4])
+redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4], 'engine', ARGV[6], 'idle', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('PEXPIREAT', KEYS[2], ARGV[4])
 return 1
@@ -176,7 +176,7 @@ return asked
 /// Writes a record and its lease back if the record is missing.
 const RESTORE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4])
+redis.call('HSET', KEYS[1], 'client', ARGV[1], 'container', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4], 'engine', ARGV[6], 'idle', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PXAT', ARGV[4])
 return 1
@@ -356,6 +356,8 @@ impl SessionStore for RedisStore {
             .arg(created)
             .arg(expires)
             .arg(lease.encode())
+            .arg(&record.engine)
+            .arg(record.idle_at_ms)
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
@@ -374,6 +376,8 @@ impl SessionStore for RedisStore {
             .arg(created)
             .arg(expires)
             .arg(lease.encode())
+            .arg(&record.engine)
+            .arg(record.idle_at_ms)
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
@@ -397,6 +401,8 @@ impl SessionStore for RedisStore {
                 .filter(|c| !c.is_empty())
                 .map(|c| ClientKey::from_stored(c)),
             container: fields.get("container").cloned().unwrap_or_default(),
+            engine: fields.get("engine").cloned().unwrap_or_default(),
+            idle_at_ms: number("idle").unwrap_or(expires),
             created_at_ms: created,
             expires_at_ms: expires,
         }))
@@ -520,6 +526,8 @@ impl SessionStore for RedisStore {
             .arg(created)
             .arg(&expires)
             .arg(lease.encode())
+            .arg(&record.engine)
+            .arg(record.idle_at_ms)
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;
