@@ -4,9 +4,11 @@
 //! (terminado) measured by the same client. Writes a markdown table and an SVG chart.
 //!
 //! Run it with `scripts/bench.sh` (builds, installs the peer, runs); `--smoke` is a seconds-long
-//! run that only checks the tool still works.
+//! run that only checks the tool still works. `--cluster` measures a local cluster of replicas
+//! instead (`scripts/bench-cluster.sh`; see the `cluster` module).
 
 mod chart;
+mod cluster;
 mod echo;
 mod engine;
 mod first_load;
@@ -41,7 +43,11 @@ pub const CAPACITY_TYPING: Typing = Typing {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let options = Options::from_args(std::env::args().skip(1))?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--cluster") {
+        return cluster::main(args).await;
+    }
+    let options = Options::from_args(args)?;
     let instance = format!("bench-{}", std::process::id());
     std::fs::create_dir_all(&options.scratch)?;
     let engine = Engine::connect(&format!("{instance}-bare"))?;

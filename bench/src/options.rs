@@ -31,6 +31,8 @@ USAGE: rootresume-bench [OPTIONS]     (scripts/bench.sh builds everything and ru
   --throughput-mib N      MiB of zeros base64-encoded for throughput (default 200)
   --no-first-load         skip the Chromium first-load measurement
   --scratch DIR           logs (default: /var/tmp/rootresume-bench-run)
+  --cluster               measure a local cluster instead (--cluster --help lists its options;
+                          scripts/bench-cluster.sh runs it)
 Run from the repository root.";
 
 /// What the command line asked for.

@@ -38,8 +38,19 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server with a warm pool of `pool_size` and waits until it answers.
     pub async fn start(setup: &ServerSetup, pool_size: usize) -> Result<Self> {
+        Self::start_with(setup, pool_size, &format!("pool{pool_size}"), &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more settings (`ROOTRESUME_*` variables), logging to
+    /// `server-{label}.log`.
+    pub async fn start_with(
+        setup: &ServerSetup,
+        pool_size: usize,
+        label: &str,
+        settings: &[(&str, String)],
+    ) -> Result<Self> {
         let addr = free_port()?;
-        let log = std::fs::File::create(setup.scratch.join(format!("server-pool{pool_size}.log")))?;
+        let log = std::fs::File::create(setup.scratch.join(format!("server-{label}.log")))?;
         let child = Command::new(&setup.binary)
             .env("LEPTOS_OUTPUT_NAME", "rootresume")
             .env("LEPTOS_SITE_ROOT", &setup.site_root)
@@ -61,6 +72,7 @@ impl ServerProcess {
             .env("ROOTRESUME_SESSIONS_GRACE_SECS", "1")
             // Removing hundreds of containers at the end takes a while on two cores.
             .env("ROOTRESUME_SHUTDOWN_TIMEOUT_SECS", "900")
+            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -180,7 +192,7 @@ async fn post(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
 }
 
 /// The payload of a chunked HTTP body: hex size line, data, repeated until size 0.
-fn dechunk(mut body: &str) -> String {
+pub(crate) fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
         let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);

@@ -18,22 +18,25 @@ pub struct Summary {
 impl Summary {
     /// Summarises `samples` (nearest-rank percentiles); all zero when there are none.
     pub fn of(samples: &[Duration]) -> Self {
-        let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-        ms.sort_by(f64::total_cmp);
-        let rank = |p: f64| -> f64 {
-            if ms.is_empty() {
-                return 0.0;
-            }
-            let index = ((p / 100.0) * ms.len() as f64).ceil() as usize;
-            ms[index.clamp(1, ms.len()) - 1]
-        };
         Self {
-            n: ms.len(),
-            p50: rank(50.0),
-            p95: rank(95.0),
-            p99: rank(99.0),
+            n: samples.len(),
+            p50: percentile(samples, 50.0),
+            p95: percentile(samples, 95.0),
+            p99: percentile(samples, 99.0),
         }
     }
+}
+
+/// The nearest-rank `p`th percentile of `samples`, in milliseconds (0 when there are none);
+/// `p` = 100 is the largest sample.
+pub fn percentile(samples: &[Duration], p: f64) -> f64 {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    if ms.is_empty() {
+        return 0.0;
+    }
+    ms.sort_by(f64::total_cmp);
+    let index = (p * ms.len() as f64 / 100.0).ceil() as usize;
+    ms[index.clamp(1, ms.len()) - 1]
 }
 
 #[cfg(test)]
@@ -46,5 +49,7 @@ mod tests {
         let s = Summary::of(&samples);
         assert_eq!((s.n, s.p50, s.p95, s.p99), (100, 50.0, 95.0, 99.0));
         assert_eq!(Summary::of(&[]).n, 0);
+        assert_eq!(percentile(&samples, 90.0), 90.0);
+        assert_eq!(percentile(&samples, 100.0), 100.0);
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
-use rootresume_protocol::{ClientMessage, ServerMessage, SessionNotice};
+use rootresume_protocol::{ClientMessage, ErrorCode, ServerMessage, SessionNotice};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -36,6 +36,60 @@ impl Term {
             .await
             .with_context(|| format!("opening {url}"))?;
         Ok(Self { socket, flavour })
+    }
+
+    /// Opens a RootResume terminal socket and returns, beside it, the replica that answered the
+    /// upgrade when a balancer names it (`x-rootresume-lb-server`, added by scripts/cluster.sh's
+    /// HAProxy).
+    pub async fn connect_named(url: &str) -> Result<(Self, Option<String>)> {
+        let (socket, response) = tokio_tungstenite::connect_async_with_config(url, None, true)
+            .await
+            .with_context(|| format!("opening {url}"))?;
+        let replica = response
+            .headers()
+            .get("x-rootresume-lb-server")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let term = Self {
+            socket,
+            flavour: Flavour::RootResume,
+        };
+        Ok((term, replica))
+    }
+
+    /// Waits for the server to attach this socket to its session (the `Started` notice), as the
+    /// page does before it reports "connected" or "reattached". RootResume only.
+    pub async fn attached(&mut self, timeout: Duration) -> Result<Attach> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .map_err(|_| anyhow!("no Started notice within {timeout:?}"))?;
+            let bytes = match frame {
+                None => return Ok(Attach::Refused("socket closed".into())),
+                Some(Err(error)) => return Ok(Attach::Refused(format!("socket failed: {error}"))),
+                Some(Ok(Message::Close(frame))) => {
+                    let reason = frame.map_or_else(String::new, |f| f.reason.to_string());
+                    return Ok(Attach::Refused(format!("closed: {reason}")));
+                }
+                Some(Ok(Message::Binary(bytes))) => bytes,
+                Some(Ok(_)) => continue,
+            };
+            match ServerMessage::decode(&bytes)? {
+                ServerMessage::Notice(SessionNotice::Started { resumed, .. }) => {
+                    return Ok(Attach::Started { resumed })
+                }
+                ServerMessage::Notice(SessionNotice::Ended { reason }) => {
+                    return Ok(Attach::Lost(format!("session ended: {reason:?}")))
+                }
+                ServerMessage::Error {
+                    code: ErrorCode::UnknownSession,
+                    message,
+                } => return Ok(Attach::Lost(message)),
+                ServerMessage::Error { message, .. } => return Ok(Attach::Refused(message)),
+                _ => {}
+            }
+        }
     }
 
     /// Closes the socket politely.
@@ -91,6 +145,21 @@ impl Shell for Term {
             }
         }
     }
+}
+
+/// How an attempt to attach a socket to its session went.
+#[derive(Debug)]
+pub enum Attach {
+    /// Attached; `resumed` when the shell was already running.
+    Started {
+        /// Whether the server resumed a running shell.
+        resumed: bool,
+    },
+    /// The server closed the socket or answered an error a tab retries after (a takeover still
+    /// waiting, a replica going away), with its reason.
+    Refused(String),
+    /// The session is gone: unknown to the server, or ended.
+    Lost(String),
 }
 
 /// A shell seen from a client: keys go in, output comes out. Implemented by the WebSocket
