@@ -132,7 +132,7 @@ async fn ends_orphan(
     orphans: &Orphans,
     container: &LabelledContainer,
 ) -> bool {
-    let Ok(id) = uuid::Uuid::parse_str(&container.session) else {
+    let Some(id) = crate::ids::SessionId::parse(&container.session) else {
         return true;
     };
     let hash = id_hash(&id);

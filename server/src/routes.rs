@@ -52,7 +52,7 @@ impl SessionLauncher for ManagerLauncher {
             self.sessions
                 .create(address)
                 .await
-                .map(|session| session.id.to_string())
+                .map(|session| session.id.expose())
                 .map_err(|error| {
                     let (status, retry_after) = match &error {
                         SessionError::AtCapacity {

@@ -205,7 +205,7 @@ async fn serve(
     let mut cursor = attachment.cursor;
     let mut owner = session.owner();
     let started = SessionNotice::Started {
-        session: session.id.to_string(),
+        session: session.id.expose(),
         resumed: attachment.resumed,
         seconds_left: seconds_until(session.expires_at()),
     };

@@ -17,12 +17,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::ids::SessionId;
 use rootresume_protocol::EndReason;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use uuid::Uuid;
 
 pub use guard::ContainerGuard;
 pub use live::LiveTable;
@@ -245,7 +245,7 @@ impl SessionManager {
                 }
             }
         }
-        let id = Uuid::new_v4();
+        let id = SessionId::random();
         let mut request = SlotRequest {
             member: id_hash(&id),
             client: key,
@@ -352,7 +352,7 @@ impl SessionManager {
         while self.pool.len() < self.settings.pool_size && !self.shutdown.is_cancelled() {
             let lifetime = self.settings.pool_ttl + self.settings.max_lifetime;
             let session = Arc::new(Session::new(
-                Uuid::new_v4(),
+                SessionId::random(),
                 None,
                 Instant::now() + lifetime,
                 self.settings.idle_timeout,
@@ -389,7 +389,7 @@ impl SessionManager {
     /// the session keeps its id, files and remaining lifetime, and gets a fresh shell. Returns
     /// `None` when the container's labels do not describe a resumable session.
     pub async fn adopt(&self, container: &LabelledContainer) -> Option<Arc<Session>> {
-        let id = Uuid::parse_str(&container.session).ok()?;
+        let id = SessionId::parse(&container.session)?;
         let left = container.expires_at?.checked_sub(spec_epoch_now())?;
         if !container.running || left == 0 || self.live.get(&id_hash(&id)).is_some() {
             return None;
@@ -452,7 +452,7 @@ impl SessionManager {
     /// malformed or ended ids. See [`SessionManager::attach_target`] for sessions another
     /// replica may hold.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
-        let id = Uuid::parse_str(id).ok()?;
+        let id = SessionId::parse(id)?;
         self.live.get(&id_hash(&id))
     }
 
@@ -467,7 +467,7 @@ impl SessionManager {
     /// The live or pooled session with this id (the reaper's question). The pool is asked
     /// first: a session handed out moves to the table before it leaves the pool.
     pub fn find(&self, id: &str) -> Option<Arc<Session>> {
-        let id = Uuid::parse_str(id).ok()?;
+        let id = SessionId::parse(id)?;
         self.pool.get(&id).or_else(|| self.live.get(&id_hash(&id)))
     }
 

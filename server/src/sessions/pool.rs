@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use uuid::Uuid;
+use crate::ids::SessionId;
 
 use super::session::{Session, SessionState};
 
@@ -68,7 +68,7 @@ impl Pool {
     }
 
     /// The session with this id, if it waits in the pool.
-    pub fn get(&self, id: &Uuid) -> Option<Arc<Session>> {
+    pub fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
         self.list().iter().find(|s| s.id == *id).cloned()
     }
 }

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use crate::ids::SessionId;
 use rootresume_protocol::EndReason;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::output::OutputLog;
 use crate::sandbox::{SandboxError, ShellId};
@@ -41,8 +41,8 @@ pub enum SessionState {
 /// A live session. The session's supervisor task owns its container; this object is what
 /// WebSocket handlers share with it.
 pub struct Session {
-    /// The id the browser tab keeps to reattach.
-    pub id: Uuid,
+    /// The id the browser tab keeps to reattach (a bearer token: it prints as its tag).
+    pub id: SessionId,
     /// [`crate::store::id_hash`] of the id: the name of its record and slot in the store.
     pub hash: String,
     /// This replica's lease on the session in the store; `None` until the record is written.
@@ -93,7 +93,7 @@ pub struct Attachment {
 impl Session {
     /// A session in the `Starting` state.
     pub fn new(
-        id: Uuid,
+        id: SessionId,
         client: Option<IpAddr>,
         expires_at: Instant,
         idle_timeout: Duration,
@@ -194,7 +194,7 @@ impl Session {
     /// digits): enough to follow one session, far too little to attach to it, because the id is
     /// what lets a tab in.
     pub fn tag(&self) -> String {
-        crate::ids::SessionTag(&self.id).to_string()
+        self.id.tag().to_string()
     }
 
     /// A tracing span carrying the session's [`Session::tag`].

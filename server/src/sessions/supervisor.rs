@@ -69,7 +69,7 @@ impl Supervisor {
     pub(super) async fn run(self, existing: Option<ContainerId>) {
         let id = self.session.id;
         let lifetime = self.lifetime + self.pool_ttl.unwrap_or_default();
-        let spec = ContainerSpec::new(&id.to_string(), lifetime, self.limits.clone());
+        let spec = ContainerSpec::new(&id.expose(), lifetime, self.limits.clone());
         let fresh = existing.is_none();
         let create = async {
             match existing {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use super::session::Session;
 use super::{SessionError, SessionManager};
+use crate::ids::SessionId;
 use crate::sandbox::ContainerId;
 use crate::store::{id_hash, now_ms, ClientKey, StoreError, HEARTBEAT_EVERY};
 
@@ -29,7 +29,7 @@ impl SessionManager {
         id: &str,
         client: Option<IpAddr>,
     ) -> Result<Option<Arc<Session>>, SessionError> {
-        let Ok(id) = Uuid::parse_str(id) else {
+        let Some(id) = SessionId::parse(id) else {
             return Ok(None);
         };
         let hash = id_hash(&id);

@@ -25,7 +25,6 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 
 pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
@@ -286,11 +285,9 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn check(&self) -> Result<(), StoreError>;
 }
 
-/// The hash a session is stored under: SHA-256 of its id, as hex. The id lets a tab in; the
-/// hash, seen in Redis or in a label, does not.
-pub fn id_hash(id: &uuid::Uuid) -> String {
-    let digest = Sha256::digest(id.as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+/// The hash a session is stored under ([`crate::ids::SessionId::hash`]).
+pub fn id_hash(id: &crate::ids::SessionId) -> String {
+    id.hash()
 }
 
 /// Now, in ms since the Unix epoch.
@@ -339,9 +336,9 @@ mod tests {
         };
         assert_eq!(Lease::decode(&lease.encode()), Some(lease));
         assert_eq!(Lease::decode("nonsense"), None);
-        let id = uuid::Uuid::new_v4();
+        let id = crate::ids::SessionId::random();
         let hash = id_hash(&id);
         assert_eq!(hash.len(), 32);
-        assert!(!hash.contains(&id.simple().to_string()[..8]));
+        assert!(!hash.contains(&id.expose().replace('-', "")[..8]));
     }
 }
