@@ -40,30 +40,28 @@ pub enum SessionState {
 
 /// A live session. The session's supervisor task owns its container; this object is what
 /// WebSocket handlers share with it.
+///
+/// What changes is kept in one place: the plain facts in [`Facts`] behind one lock (each
+/// update a few assignments), and three watch channels for what tasks wait on (the state, the
+/// owner, the hand-out from the pool). The shell's input writer has its own async lock, held
+/// across a write (bounded by [`INPUT_TIMEOUT`]); the output ring has its own, inside
+/// [`OutputLog`].
 pub struct Session {
     /// The id the browser tab keeps to reattach (a bearer token: it prints as its tag).
     pub id: SessionId,
     /// [`crate::store::id_hash`] of the id: the name of its record and slot in the store.
     pub hash: String,
-    /// This replica's lease on the session in the store; `None` until the record is written.
-    lease: Mutex<Option<Lease>>,
+    /// The facts that change, behind one lock.
+    facts: Mutex<Facts>,
     /// When the session was created, in ms since the epoch.
     created_at_ms: u64,
     /// Cancelled when another replica takes the session over: this one stops streaming and
     /// leaves the container running.
     pub handover: CancellationToken,
-    client: Mutex<Option<IpAddr>>,
     /// False while the session waits in the warm pool; true once a visitor has it.
     claimed: watch::Sender<bool>,
-    /// When a visitor asked for it: creation, or hand-out from the pool.
-    requested_at: Mutex<Instant>,
-    /// When the session must end at the latest.
-    expires_at: Mutex<Instant>,
     /// How long the session may go without input.
     idle_timeout: Duration,
-    last_input: Mutex<Instant>,
-    /// Until when input is dropped because the shell stopped reading it.
-    input_stalled_until: Mutex<Instant>,
     /// The shell's output, replayable.
     pub output: OutputLog,
     state: watch::Sender<SessionState>,
@@ -73,10 +71,28 @@ pub struct Session {
     container: OnceLock<crate::sandbox::ContainerId>,
     /// The attachment that currently owns the terminal; 0 when none.
     owner: watch::Sender<u64>,
+    /// The generation the next attachment gets (1 for the first: 2 and up are reattaches).
     next_attachment: AtomicU64,
-    end_request: Mutex<Option<EndReason>>,
     /// Cancelled to end the session early (shutdown or [`Session::end_with`]).
     pub cancel: CancellationToken,
+}
+
+/// The facts of a session that change, all behind [`Session`]'s one lock.
+struct Facts {
+    /// The client the session belongs to, once known (a pooled session has none yet).
+    client: Option<IpAddr>,
+    /// When a visitor asked for it: creation, or hand-out from the pool.
+    requested_at: Instant,
+    /// When the session must end at the latest.
+    expires_at: Instant,
+    /// When the visitor last typed (the idle clock).
+    last_input: Instant,
+    /// Until when input is dropped because the shell stopped reading it.
+    input_stalled_until: Instant,
+    /// This replica's lease on the session in the store; `None` until the record is written.
+    lease: Option<Lease>,
+    /// Why the session was asked to end, if it was.
+    end_request: Option<EndReason>,
 }
 
 /// A browser's claim on the terminal, from [`Session::attach`].
@@ -103,16 +119,19 @@ impl Session {
         Self {
             id,
             hash: crate::store::id_hash(&id),
-            lease: Mutex::new(None),
+            facts: Mutex::new(Facts {
+                client,
+                requested_at: Instant::now(),
+                expires_at,
+                last_input: Instant::now(),
+                input_stalled_until: Instant::now(),
+                lease: None,
+                end_request: None,
+            }),
             handover: CancellationToken::new(),
             created_at_ms: crate::store::now_ms(),
-            client: Mutex::new(client),
             claimed: watch::channel(true).0,
-            requested_at: Mutex::new(Instant::now()),
-            expires_at: Mutex::new(expires_at),
             idle_timeout,
-            last_input: Mutex::new(Instant::now()),
-            input_stalled_until: Mutex::new(Instant::now()),
             output: OutputLog::new(output_capacity),
             state: watch::channel(SessionState::Starting).0,
             input: tokio::sync::Mutex::new(None),
@@ -120,14 +139,13 @@ impl Session {
             container: OnceLock::new(),
             owner: watch::channel(0).0,
             next_attachment: AtomicU64::new(1),
-            end_request: Mutex::new(None),
             cancel,
         }
     }
 
     /// The address of the client the session belongs to, when known.
     pub fn client(&self) -> Option<IpAddr> {
-        *lock(&self.client)
+        self.facts().client
     }
 
     /// The client key per-client caps count this session under.
@@ -137,12 +155,12 @@ impl Session {
 
     /// This replica's lease on the session, once its record is written.
     pub fn lease(&self) -> Option<Lease> {
-        lock(&self.lease).clone()
+        self.facts().lease.clone()
     }
 
     /// Records the lease this replica holds.
     pub(super) fn set_lease(&self, lease: Lease) {
-        *lock(&self.lease) = Some(lease);
+        self.facts().lease = Some(lease);
     }
 
     /// The session's record for the store, with its container on `engine`.
@@ -166,7 +184,7 @@ impl Session {
 
     /// Moves the idle deadline (a takeover continues the holder's idle clock).
     pub(super) fn set_idle_deadline(&self, at: Instant) {
-        *lock(&self.last_input) = at.checked_sub(self.idle_timeout).unwrap_or(at);
+        self.facts().last_input = at.checked_sub(self.idle_timeout).unwrap_or(at);
     }
 
     /// Marks a session taken over from another replica: a tab attached before, so the first
@@ -182,11 +200,14 @@ impl Session {
 
     /// Hands a pooled session to a visitor: its lifetime and idle clock start now.
     pub(super) fn claim(&self, client: Option<IpAddr>, lifetime: Duration) {
-        *lock(&self.client) = client;
         let now = Instant::now();
-        self.set_expires_at(now + lifetime);
-        *lock(&self.last_input) = now;
-        *lock(&self.requested_at) = now;
+        {
+            let mut facts = self.facts();
+            facts.client = client;
+            facts.expires_at = now + lifetime;
+            facts.last_input = now;
+            facts.requested_at = now;
+        }
         self.claimed.send_replace(true);
     }
 
@@ -209,7 +230,7 @@ impl Session {
 
     /// When a visitor asked for the session, for the time-to-first-prompt metric.
     pub fn requested_at(&self) -> Instant {
-        *lock(&self.requested_at)
+        self.facts().requested_at
     }
 
     /// Waits until a visitor has the session (at once for one created on demand).
@@ -221,17 +242,17 @@ impl Session {
 
     /// When the session reaches its maximum lifetime.
     pub fn expires_at(&self) -> Instant {
-        *lock(&self.expires_at)
+        self.facts().expires_at
     }
 
     /// Moves the end of the session's lifetime (a pooled session's clock starts at hand-out).
     pub fn set_expires_at(&self, at: Instant) {
-        *lock(&self.expires_at) = at;
+        self.facts().expires_at = at;
     }
 
     /// When the session ends for lack of input, unless input comes first.
     pub fn idle_deadline(&self) -> Instant {
-        *lock(&self.last_input) + self.idle_timeout
+        self.facts().last_input + self.idle_timeout
     }
 
     /// When the session ends if nothing changes: its lifetime or its idle deadline.
@@ -241,7 +262,7 @@ impl Session {
 
     /// How long since the visitor last typed.
     pub fn idle_for(&self) -> Duration {
-        lock(&self.last_input).elapsed()
+        self.facts().last_input.elapsed()
     }
 
     /// The current state.
@@ -289,9 +310,12 @@ impl Session {
     /// instead of each frame of the paste waiting again.
     pub async fn write_input(&self, bytes: &[u8]) -> std::io::Result<()> {
         let now = Instant::now();
-        *lock(&self.last_input) = now;
-        if *lock(&self.input_stalled_until) > now {
-            return Err(not_reading());
+        {
+            let mut facts = self.facts();
+            facts.last_input = now;
+            if facts.input_stalled_until > now {
+                return Err(not_reading());
+            }
         }
         let write = async {
             let mut input = self.input.lock().await;
@@ -307,7 +331,7 @@ impl Session {
         match tokio::time::timeout(INPUT_TIMEOUT, write).await {
             Ok(written) => written,
             Err(_) => {
-                *lock(&self.input_stalled_until) = Instant::now() + INPUT_TIMEOUT;
+                self.facts().input_stalled_until = Instant::now() + INPUT_TIMEOUT;
                 Err(not_reading())
             }
         }
@@ -347,7 +371,7 @@ impl Session {
 
     /// Asks the session's supervisor to end the session with `reason`.
     pub fn end_with(&self, reason: EndReason) {
-        lock(&self.end_request).get_or_insert(reason);
+        self.facts().end_request.get_or_insert(reason);
         self.cancel.cancel();
     }
 
@@ -366,7 +390,9 @@ impl Session {
 
     /// Why the session was cancelled: the reason given to [`Session::end_with`], else shutdown.
     pub(super) fn cancel_reason(&self) -> EndReason {
-        lock(&self.end_request).unwrap_or(EndReason::ServerShutdown)
+        self.facts()
+            .end_request
+            .unwrap_or(EndReason::ServerShutdown)
     }
 }
 
@@ -377,9 +403,12 @@ fn not_reading() -> std::io::Error {
     )
 }
 
-/// Locks a mutex whose every update is a single assignment, so a poisoned one is still valid.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Session {
+    /// Locks the facts. Every update is a few assignments that cannot panic midway, so a
+    /// poisoned lock still holds consistent facts.
+    fn facts(&self) -> MutexGuard<'_, Facts> {
+        self.facts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
