@@ -48,8 +48,12 @@ pub fn client_address(
     policy: &ProxyPolicy,
 ) -> Option<IpAddr> {
     if peer.is_some_and(|peer| policy.trusts(peer)) {
+        // The last entry of the last header line: the one the trusted proxy added itself
+        // (what a client sent comes before it, on the same line or an earlier one).
         let forwarded = headers
-            .get(policy.header.as_str())
+            .get_all(policy.header.as_str())
+            .iter()
+            .next_back()
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.rsplit(',').next())
             .and_then(|last| last.trim().parse().ok());
@@ -79,6 +83,14 @@ mod tests {
         assert_eq!(
             client_address(Some(peer), &headers, &trusted),
             Some([198, 51, 100, 7].into())
+        );
+        // A client's own header line comes first; the proxy's line, last, counts.
+        let mut two_lines = HeaderMap::new();
+        two_lines.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        two_lines.append("x-forwarded-for", "198.51.100.8".parse().unwrap());
+        assert_eq!(
+            client_address(Some(peer), &two_lines, &trusted),
+            Some([198, 51, 100, 8].into())
         );
         // Forged by a peer that is not a trusted proxy: ignored.
         let stranger: IpAddr = [203, 0, 113, 50].into();

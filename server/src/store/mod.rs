@@ -33,10 +33,10 @@ pub use memory::MemoryStore;
 pub const QUEUE_KEEP: Duration = Duration::from_secs(30);
 
 /// How often a replica renews its heartbeat and collects requests to let go.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 /// How long a replica counts as alive after its last heartbeat. A replica killed outright is
 /// taken over from after this long; it bounds the takeover time.
-pub const HEARTBEAT_TTL: Duration = Duration::from_millis(3000);
+pub const HEARTBEAT_TTL: Duration = Duration::from_millis(1500);
 
 /// Why the store could not answer.
 #[derive(Debug, Clone, thiserror::Error)]
