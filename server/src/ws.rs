@@ -351,7 +351,7 @@ async fn pump(
                     Err(error) => return Outcome::BadFrame(format!("malformed message: {error}")),
                 }
             }
-            output = session.output.read(cursor, MAX_DATA_LEN) => {
+            output = session.output.read(generation, cursor, MAX_DATA_LEN) => {
                 let Some(bytes) = output else { return Outcome::Ended };
                 if !send(socket, ServerMessage::Output(bytes)).await {
                     return Outcome::ClientLeft;

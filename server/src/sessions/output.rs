@@ -21,8 +21,10 @@ struct LogState {
     buf: VecDeque<u8>,
     /// Position (in bytes since the shell started) of `buf[0]`.
     start: u64,
-    /// Position up to which the attached reader has read, if one is attached.
-    reader: Option<u64>,
+    /// The attached reader, if one is: its generation (which attachment it is) and the
+    /// position up to which it has read. Only that generation's reads move it, so a displaced
+    /// reader still draining cannot pose as the new one.
+    reader: Option<(u64, u64)>,
     closed: bool,
 }
 
@@ -103,7 +105,9 @@ impl OutputLog {
             notified.as_mut().enable();
             {
                 let mut state = self.lock();
-                let lag = state.reader.map_or(0, |at| state.end().saturating_sub(at));
+                let lag = state
+                    .reader
+                    .map_or(0, |(_, at)| state.end().saturating_sub(at));
                 if lag == 0 || lag as usize + bytes.len() <= self.capacity || state.closed {
                     state.append(bytes, self.capacity);
                     drop(state);
@@ -121,12 +125,12 @@ impl OutputLog {
         self.changed.notify_waiters();
     }
 
-    /// Makes the caller the attached reader and returns its cursor: the oldest byte still held,
-    /// so the new reader is replayed the recent screen.
-    pub fn attach(&self) -> u64 {
+    /// Makes attachment `generation` the attached reader and returns its cursor: the oldest
+    /// byte still held, so the new reader is replayed the recent screen.
+    pub fn attach(&self, generation: u64) -> u64 {
         let mut state = self.lock();
         let cursor = state.start;
-        state.reader = Some(cursor);
+        state.reader = Some((generation, cursor));
         drop(state);
         self.changed.notify_waiters();
         cursor
@@ -144,16 +148,24 @@ impl OutputLog {
         self.lock().end()
     }
 
-    /// Detaches the reader; the writer no longer waits for anyone.
-    pub fn detach(&self) {
-        self.lock().reader = None;
+    /// Detaches attachment `generation`, if it is the attached reader; the writer then waits
+    /// for no one.
+    pub fn detach(&self, generation: u64) {
+        let mut state = self.lock();
+        if state
+            .reader
+            .is_some_and(|(attached, _)| attached == generation)
+        {
+            state.reader = None;
+        }
+        drop(state);
         self.changed.notify_waiters();
     }
 
     /// Waits for output past `cursor` and returns up to `max` bytes of it, advancing the cursor.
     /// Returns `None` once the log is closed and everything was read. Cancel-safe: the cursor
     /// only moves when bytes are returned.
-    pub async fn read(&self, cursor: &mut u64, max: usize) -> Option<Vec<u8>> {
+    pub async fn read(&self, generation: u64, cursor: &mut u64, max: usize) -> Option<Vec<u8>> {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -167,8 +179,11 @@ impl OutputLog {
                     let len = (state.buf.len() - offset).min(max.max(1));
                     let chunk = state.copy_out(offset, len);
                     *cursor = from + len as u64;
-                    if state.reader.is_some() {
-                        state.reader = Some(*cursor);
+                    if state
+                        .reader
+                        .is_some_and(|(attached, _)| attached == generation)
+                    {
+                        state.reader = Some((generation, *cursor));
                     }
                     drop(state);
                     self.changed.notify_waiters();
@@ -190,9 +205,32 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test]
+    async fn a_displaced_reader_cannot_move_the_new_readers_place() {
+        let log = OutputLog::new(4);
+        let mut old = log.attach(1);
+        let mut new = log.attach(2);
+        log.push(b"abcd").await;
+        // The displaced reader drains what is there; the writer must still wait for reader 2.
+        assert_eq!(
+            log.read(1, &mut old, 100).await.as_deref(),
+            Some(&b"abcd"[..])
+        );
+        let blocked = tokio::time::timeout(std::time::Duration::from_millis(50), log.push(b"e"));
+        assert!(
+            blocked.await.is_err(),
+            "the writer followed the displaced reader"
+        );
+        log.detach(1);
+        assert_eq!(
+            log.read(2, &mut new, 100).await.as_deref(),
+            Some(&b"abcd"[..])
+        );
+    }
+
+    #[tokio::test]
     async fn an_attached_reader_gets_a_chunk_larger_than_the_ring_whole() {
         let log = Arc::new(OutputLog::new(4));
-        let mut cursor = log.attach();
+        let mut cursor = log.attach(1);
         let writer = {
             let log = log.clone();
             tokio::spawn(async move {
@@ -201,7 +239,7 @@ mod tests {
             })
         };
         let mut got = Vec::new();
-        while let Some(chunk) = log.read(&mut cursor, 100).await {
+        while let Some(chunk) = log.read(1, &mut cursor, 100).await {
             got.extend(chunk);
         }
         writer.await.unwrap();
@@ -212,9 +250,9 @@ mod tests {
     async fn detached_log_keeps_only_the_newest_bytes() {
         let log = OutputLog::new(4);
         log.push(b"abcdef").await;
-        let mut cursor = log.attach();
+        let mut cursor = log.attach(1);
         assert_eq!(
-            log.read(&mut cursor, 100).await.as_deref(),
+            log.read(1, &mut cursor, 100).await.as_deref(),
             Some(&b"cdef"[..])
         );
     }
@@ -226,10 +264,10 @@ mod tests {
         log.push(b"ghij").await;
         log.push(b"kl").await;
         assert!(log.lock().buf.capacity() <= 8);
-        let mut cursor = log.attach();
+        let mut cursor = log.attach(1);
         assert_eq!(cursor, 4);
         assert_eq!(
-            log.read(&mut cursor, 100).await.as_deref(),
+            log.read(1, &mut cursor, 100).await.as_deref(),
             Some(&b"efghijkl"[..])
         );
         assert_eq!(cursor, 12);
@@ -245,7 +283,7 @@ mod tests {
     #[tokio::test]
     async fn reader_gets_everything_in_order_under_backpressure() {
         let log = Arc::new(OutputLog::new(8));
-        let mut cursor = log.attach();
+        let mut cursor = log.attach(1);
         let writer = {
             let log = log.clone();
             tokio::spawn(async move {
@@ -256,7 +294,7 @@ mod tests {
             })
         };
         let mut seen = Vec::new();
-        while let Some(chunk) = log.read(&mut cursor, 3).await {
+        while let Some(chunk) = log.read(1, &mut cursor, 3).await {
             seen.extend(chunk);
         }
         writer.await.unwrap();
@@ -267,7 +305,7 @@ mod tests {
     #[tokio::test]
     async fn writer_waits_for_a_lagging_reader() {
         let log = Arc::new(OutputLog::new(4));
-        let mut cursor = log.attach();
+        let mut cursor = log.attach(1);
         log.push(b"1234").await;
         let blocked = {
             let log = log.clone();
@@ -278,7 +316,10 @@ mod tests {
             !blocked.is_finished(),
             "writer must wait while the reader is a ring behind"
         );
-        assert_eq!(log.read(&mut cursor, 2).await.as_deref(), Some(&b"12"[..]));
+        assert_eq!(
+            log.read(1, &mut cursor, 2).await.as_deref(),
+            Some(&b"12"[..])
+        );
         tokio::time::timeout(Duration::from_secs(1), blocked)
             .await
             .unwrap()
@@ -288,13 +329,13 @@ mod tests {
     #[tokio::test]
     async fn closed_log_ends_reads_after_draining() {
         let log = OutputLog::new(16);
-        let mut cursor = log.attach();
+        let mut cursor = log.attach(1);
         log.push(b"bye").await;
         log.close();
         assert_eq!(
-            log.read(&mut cursor, 16).await.as_deref(),
+            log.read(1, &mut cursor, 16).await.as_deref(),
             Some(&b"bye"[..])
         );
-        assert_eq!(log.read(&mut cursor, 16).await, None);
+        assert_eq!(log.read(1, &mut cursor, 16).await, None);
     }
 }

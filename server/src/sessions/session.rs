@@ -341,7 +341,7 @@ impl Session {
     pub fn attach(&self) -> Attachment {
         let generation = self.next_attachment.fetch_add(1, Ordering::Relaxed);
         let resumed = generation > 1;
-        let cursor = self.output.attach();
+        let cursor = self.output.attach(generation);
         self.owner.send_replace(generation);
         Attachment {
             generation,
@@ -360,7 +360,7 @@ impl Session {
             owns
         });
         if released {
-            self.output.detach();
+            self.output.detach(generation);
         }
     }
 
