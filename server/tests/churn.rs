@@ -7,9 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use common::labelled_in;
 use common::real_server::{free_addr, RealServer};
-use common::{labelled_in, Event};
-use rootresume_protocol::{EndReason, SessionNotice};
 use tokio::task::JoinSet;
 
 /// How many sessions the churn creates and ends (ROOTRESUME_CHURN_SESSIONS overrides).
@@ -30,17 +29,9 @@ async fn one_session(server: &RealServer) -> Result<()> {
     let id = server.session().await?;
     let mut term = server.connect(&id).await?;
     term.started().await?;
-    term.wait_for(0, "$ ", Duration::from_secs(30)).await?;
-    term.type_text("exit\r").await?;
-    loop {
-        match term.next_event(Duration::from_secs(30)).await? {
-            Event::Notice(SessionNotice::Ended {
-                reason: EndReason::ShellExited,
-            }) => return Ok(()),
-            Event::Notice(SessionNotice::Expiring { .. }) => {}
-            other => bail!("session {id}: expected the shell to end, got {other:?}"),
-        }
-    }
+    term.exit_at_prompt()
+        .await
+        .with_context(|| format!("session {id}"))
 }
 
 async fn churn(server: &std::sync::Arc<RealServer>, count: usize) -> Result<()> {

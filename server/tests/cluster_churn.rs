@@ -6,12 +6,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use common::redis::TestRedis;
-use common::{labelled_in, test_config, Event, TestServer};
-use rootresume_protocol::{EndReason, SessionNotice};
+use common::{labelled_in, test_config, TestServer};
 use tokio::task::JoinSet;
 
 /// Sessions in the churn (ROOTRESUME_CLUSTER_CHURN_SESSIONS overrides).
@@ -45,17 +43,9 @@ async fn one_session(servers: &[TestServer], n: usize) -> Result<()> {
     let id = servers[n % 3].create_session().await?;
     let mut term = servers[(n + hop()) % 3].connect(&id).await?;
     term.started().await?;
-    term.wait_for(0, "$ ", Duration::from_secs(30)).await?;
-    term.type_text("exit\r").await?;
-    loop {
-        match term.next_event(Duration::from_secs(30)).await? {
-            Event::Notice(SessionNotice::Ended {
-                reason: EndReason::ShellExited,
-            }) => return Ok(()),
-            Event::Notice(SessionNotice::Expiring { .. }) => {}
-            other => bail!("session #{n}: expected the shell to end, got {other:?}"),
-        }
-    }
+    term.exit_at_prompt()
+        .await
+        .with_context(|| format!("session #{n}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

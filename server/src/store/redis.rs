@@ -240,17 +240,27 @@ impl RedisStore {
         self.connection.clone()
     }
 
-    fn record_args(record: &SessionRecord) -> [String; 4] {
-        [
-            record
-                .client
-                .as_ref()
-                .map(|c| c.as_str().to_owned())
-                .unwrap_or_default(),
-            record.container.clone(),
-            record.created_at_ms.to_string(),
-            record.expires_at_ms.to_string(),
-        ]
+    /// Runs one of the record scripts (insert, update, restore), which all take the record's
+    /// and the lease's keys, then: client, container, created, expires, lease, engine, idle.
+    async fn write_record(
+        &self,
+        script: &Script,
+        record: &SessionRecord,
+        lease: &Lease,
+    ) -> Result<i32, StoreError> {
+        script
+            .key(self.session_key(&record.id_hash, "rec"))
+            .key(self.session_key(&record.id_hash, "lease"))
+            .arg(record.client.as_ref().map(ClientKey::as_str).unwrap_or(""))
+            .arg(&record.container)
+            .arg(record.created_at_ms)
+            .arg(record.expires_at_ms)
+            .arg(lease.encode())
+            .arg(&record.engine)
+            .arg(record.idle_at_ms)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(unavailable)
     }
 }
 
@@ -345,42 +355,16 @@ impl SessionStore for RedisStore {
             replica: self.replica.clone(),
             generation: 1,
         };
-        let [client, container, created, expires] = Self::record_args(record);
         let _: i32 = self
-            .scripts
-            .insert
-            .key(self.session_key(&record.id_hash, "rec"))
-            .key(self.session_key(&record.id_hash, "lease"))
-            .arg(client)
-            .arg(container)
-            .arg(created)
-            .arg(expires)
-            .arg(lease.encode())
-            .arg(&record.engine)
-            .arg(record.idle_at_ms)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
+            .write_record(&self.scripts.insert, record, &lease)
+            .await?;
         Ok(lease)
     }
 
     async fn update(&self, record: &SessionRecord, lease: &Lease) -> Result<bool, StoreError> {
-        let [client, container, created, expires] = Self::record_args(record);
-        let done: i32 = self
-            .scripts
-            .update
-            .key(self.session_key(&record.id_hash, "rec"))
-            .key(self.session_key(&record.id_hash, "lease"))
-            .arg(client)
-            .arg(container)
-            .arg(created)
-            .arg(expires)
-            .arg(lease.encode())
-            .arg(&record.engine)
-            .arg(record.idle_at_ms)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
+        let done = self
+            .write_record(&self.scripts.update, record, lease)
+            .await?;
         Ok(done == 1)
     }
 
@@ -515,35 +499,18 @@ impl SessionStore for RedisStore {
     }
 
     async fn restore(&self, record: &SessionRecord, lease: &Lease) -> Result<(), StoreError> {
-        let [client, container, created, expires] = Self::record_args(record);
         let _: i32 = self
-            .scripts
-            .restore
-            .key(self.session_key(&record.id_hash, "rec"))
-            .key(self.session_key(&record.id_hash, "lease"))
-            .arg(&client)
-            .arg(container)
-            .arg(created)
-            .arg(&expires)
-            .arg(lease.encode())
-            .arg(&record.engine)
-            .arg(record.idle_at_ms)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
-        let key = if client.is_empty() {
-            "-"
-        } else {
-            client.as_str()
-        };
+            .write_record(&self.scripts.restore, record, lease)
+            .await?;
+        let client = record.client.as_ref().map(ClientKey::as_str);
         let _: i32 = self
             .scripts
             .reslot
             .key(self.admission_key("live"))
-            .key(self.admission_key(&format!("c:{key}")))
+            .key(self.admission_key(&format!("c:{}", client.unwrap_or("-"))))
             .arg(&record.id_hash)
-            .arg(&expires)
-            .arg(if client.is_empty() { "0" } else { "1" })
+            .arg(record.expires_at_ms)
+            .arg(if client.is_some() { "1" } else { "0" })
             .invoke_async(&mut self.connection())
             .await
             .map_err(unavailable)?;

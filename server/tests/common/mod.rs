@@ -309,6 +309,22 @@ impl Term {
         }
     }
 
+    /// Waits for the prompt, types `exit` and expects the session to end because the shell
+    /// exited (a visitor's whole life, once attached).
+    pub async fn exit_at_prompt(&mut self) -> Result<()> {
+        self.wait_for(0, "$ ", Duration::from_secs(30)).await?;
+        self.type_text("exit\r").await?;
+        loop {
+            match self.next_event(Duration::from_secs(30)).await? {
+                Event::Notice(SessionNotice::Ended {
+                    reason: rootresume_protocol::EndReason::ShellExited,
+                }) => return Ok(()),
+                Event::Notice(SessionNotice::Expiring { .. }) => {}
+                other => bail!("expected the shell to end, got {other:?}"),
+            }
+        }
+    }
+
     /// Runs a command in the shell and returns what it printed between two markers.
     pub async fn run(&mut self, command: &str) -> Result<String> {
         let marked = Marked::new(command);
