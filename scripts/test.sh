@@ -16,6 +16,10 @@ step "cargo clippy (server side, and the browser side for wasm32)"
 cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests (real Docker engine)"
+# The setup registered gVisor unless told not to: then the attacks must run under it too.
+if [ "${ROOTRESUME_SETUP_RUNSC:-1}" != 0 ]; then
+  export ROOTRESUME_EXPECT_RUNTIMES=${ROOTRESUME_EXPECT_RUNTIMES:-runc,runsc}
+fi
 cargo test --workspace --exclude frontend
 cargo run -q -p rootresume-bench -- --smoke  # the benchmark tool still works (asserts nothing about speed)
 step "end-to-end tests (Playwright, Chromium)"

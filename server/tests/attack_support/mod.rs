@@ -15,7 +15,8 @@ use futures_util::StreamExt;
 use crate::common::{docker, http_get, labelled, test_config, Marked, Term, TestServer};
 
 /// Runtimes the attacks run under: `runc`, plus `runsc` (gVisor) when the engine has it.
-/// `ROOTRESUME_SANDBOX_RUNTIME` picks one.
+/// `ROOTRESUME_SANDBOX_RUNTIME` picks one; `ROOTRESUME_EXPECT_RUNTIMES` (e.g. `runc,runsc`)
+/// makes a missing one an error.
 pub async fn runtimes() -> Result<Vec<String>> {
     if let Ok(only) = std::env::var("ROOTRESUME_SANDBOX_RUNTIME") {
         if !only.is_empty() {
@@ -25,6 +26,16 @@ pub async fn runtimes() -> Result<Vec<String>> {
     let info = docker().await?.info().await?;
     let registered = info.runtimes.unwrap_or_default();
     let mut runtimes = vec!["runc".to_owned()];
+    // CI names the runtimes it installed: one missing there is a failure, not a warning.
+    let expected = std::env::var("ROOTRESUME_EXPECT_RUNTIMES").unwrap_or_default();
+    for runtime in expected.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        if runtime != "runc" && !registered.contains_key(runtime) {
+            bail!(
+                "the runtime {runtime} is expected (ROOTRESUME_EXPECT_RUNTIMES) but the engine \
+                 has not registered it; scripts/setup-runsc.sh installs runsc"
+            );
+        }
+    }
     if registered.contains_key("runsc") {
         runtimes.push("runsc".into());
     } else {
