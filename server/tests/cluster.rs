@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use common::redis::TestRedis;
+use common::redis::{InstanceCleanup, TestRedis};
 use common::{labelled, labelled_in, test_config, wait_removed, TestServer};
 use server::config::Config;
 
@@ -41,6 +41,7 @@ async fn finish(servers: Vec<TestServer>, redis: &TestRedis, instance: &str) -> 
 async fn a_tab_moves_between_replicas_with_its_running_shell() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
     let a = TestServer::start(replica(&instance, &redis, "a")).await?;
     let b = TestServer::start(replica(&instance, &redis, "b")).await?;
 
@@ -108,6 +109,7 @@ async fn a_tab_moves_between_replicas_with_its_running_shell() -> Result<()> {
 async fn caps_hold_across_replicas_and_concurrent_creates() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
     let mut servers = Vec::new();
     for name in ["a", "b", "c"] {
         let mut config = replica(&instance, &redis, name);
@@ -134,6 +136,7 @@ async fn caps_hold_across_replicas_and_concurrent_creates() -> Result<()> {
 async fn per_client_cap_and_rate_hold_across_replicas() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
     let mut servers = Vec::new();
     for name in ["a", "b", "c"] {
         let mut config = replica(&instance, &redis, name);
@@ -161,6 +164,7 @@ async fn per_client_cap_and_rate_hold_across_replicas() -> Result<()> {
 async fn a_replica_started_later_removes_none_of_the_others_containers() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
     let a = TestServer::start(replica(&instance, &redis, "a")).await?;
     let id = a.create_session().await?;
     let mut term = a.connect(&id).await?;
@@ -184,6 +188,7 @@ async fn a_replica_started_later_removes_none_of_the_others_containers() -> Resu
 async fn redis_down_keeps_shells_and_refuses_new_sessions_clearly() -> Result<()> {
     let mut redis = TestRedis::start().await?;
     let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
     let a = TestServer::start(replica(&instance, &redis, "a")).await?;
     let id = a.create_session().await?;
     let mut term = a.connect(&id).await?;
@@ -234,6 +239,7 @@ async fn redis_down_keeps_shells_and_refuses_new_sessions_clearly() -> Result<()
 async fn a_full_cluster_queues_visitors_fairly_across_replicas() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
     let mut servers = Vec::new();
     for name in ["a", "b", "c"] {
         let mut config = replica(&instance, &redis, name);

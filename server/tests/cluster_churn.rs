@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use anyhow::{ensure, Context, Result};
-use common::redis::TestRedis;
+use common::redis::{InstanceCleanup, TestRedis};
 use common::{labelled_in, test_config, TestServer};
 use tokio::task::JoinSet;
 
@@ -56,6 +56,7 @@ async fn three_hundred_sessions_over_three_replicas_leave_nothing() -> Result<()
         .unwrap_or(DEFAULT_SESSIONS);
     let redis = TestRedis::start().await?;
     let instance = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = InstanceCleanup(instance.clone());
     let mut servers = Vec::new();
     for name in ["a", "b", "c"] {
         let mut config = test_config();

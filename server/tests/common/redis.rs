@@ -101,3 +101,29 @@ impl Drop for TestRedis {
         self.stop();
     }
 }
+
+/// Removes every container of a test's instance when dropped, so a test that fails half-way
+/// (and never reaches its own checks and shutdown) still leaves nothing on the engine.
+pub struct InstanceCleanup(pub String);
+
+impl Drop for InstanceCleanup {
+    fn drop(&mut self) {
+        let filter = format!("label=rootresume.instance={}", self.0);
+        let listed = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output();
+        if let Ok(listed) = listed {
+            let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker")
+                    .args(["rm", "-f"])
+                    .args(&ids)
+                    .stdout(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
