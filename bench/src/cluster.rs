@@ -29,6 +29,7 @@ pub async fn main(args: Vec<String>) -> Result<()> {
     let mut rows: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
+    let load_before = load_average();
     let cluster = if options.phases.iter().any(|p| *p != Phase::Memory) {
         Some(targets(&options).await?)
     } else {
@@ -47,6 +48,11 @@ pub async fn main(args: Vec<String>) -> Result<()> {
             problems.push(format!("{phase:?}: {error:#}"));
         }
     }
+    notes.push(format!(
+        "Load average (1, 5, 15 min) on this {}-core machine: {load_before} at the start, {} at the end.",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    ));
     println!("\n| Figure | Value |\n|---|---|");
     for row in &rows {
         println!("{row}");
@@ -90,6 +96,13 @@ async fn targets(options: &ClusterOptions) -> Result<(SocketAddr, Vec<Replica>)>
         }
     }
     Ok((lb, replicas))
+}
+
+/// The first three fields of /proc/loadavg: how busy the (shared) machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn ms(d: Duration) -> f64 {
