@@ -66,8 +66,9 @@ pub struct StoreSettings {
     /// `redis://host:port/db` of the Redis shared by every replica; empty keeps sessions in this
     /// process's memory (one server, no other service). Default: empty.
     pub redis_url: String,
-    /// This replica's name in the shared store (letters, digits, '-', '_', '.'); empty picks a
-    /// random one at start. Two live replicas must never share a name. Default: empty.
+    /// This replica's name in the shared store and its logs (letters, digits, '-', '_', '.');
+    /// each process adds a random part, so a replica restarted under the same name does not
+    /// pass for the one that died. Default: empty (`replica`).
     pub replica: String,
 }
 

@@ -87,11 +87,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let metrics = Arc::new(Metrics::new());
         let sandbox: Arc<dyn Sandbox> = Arc::new(MeteredSandbox::new(sandbox, metrics.clone()));
-        let replica = if config.store.replica.is_empty() {
-            store::random_replica_name()
-        } else {
-            config.store.replica.clone()
-        };
+        let replica = store::replica_holder(&config.store.replica);
         let store: Arc<dyn SessionStore> = if config.store.redis_url.is_empty() {
             Arc::new(MemoryStore::new(&replica))
         } else {

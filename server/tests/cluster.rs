@@ -296,3 +296,58 @@ async fn a_full_cluster_queues_visitors_fairly_across_replicas() -> Result<()> {
     );
     finish(servers, &redis, &instance).await
 }
+
+#[tokio::test]
+async fn a_dead_replicas_session_no_tab_returns_to_is_swept_after_the_grace() -> Result<()> {
+    use server::sandbox::docker::DockerSandbox;
+    use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
+    use server::store::{RedisStore, SessionRecord, SessionStore};
+
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
+    // What a replica killed outright leaves: a running container, its record, a lease whose
+    // holder sends no heartbeat.
+    let sandbox = DockerSandbox::new(
+        "unix:///var/run/docker.sock",
+        &SandboxLimits::default().image,
+    )?
+    .with_instance(&instance);
+    let id = server::ids::SessionId::random();
+    let spec = ContainerSpec::new(
+        &id.expose(),
+        Duration::from_secs(600),
+        SandboxLimits::default(),
+    );
+    let container = sandbox.create(&spec).await?;
+    let _shell = sandbox.open_shell(&container, Default::default()).await?;
+    let ghost = RedisStore::new(&redis.url(), &instance, "ghost.00000000")?;
+    let now = server::store::now_ms();
+    ghost
+        .insert(&SessionRecord {
+            id_hash: id.hash(),
+            client: None,
+            container: container.0.clone(),
+            engine: sandbox.engine().to_owned(),
+            created_at_ms: now,
+            expires_at_ms: now + 600_000,
+            idle_at_ms: now + 600_000,
+        })
+        .await?;
+
+    let mut config = replica(&instance, &redis, "b");
+    config.reaper.interval_secs = 1;
+    let b = TestServer::start(config).await?;
+    // The first sweeps find the orphan and wait for the grace period (2 s in tests), in case
+    // its tab comes back; then it goes, record and all.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !labelled(Some(&id.expose())).await?.is_empty() {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the dead replica's container stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(ghost.get(&id.hash()).await?.is_none(), "its record stayed");
+    finish(vec![b], &redis, &instance).await
+}

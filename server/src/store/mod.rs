@@ -303,10 +303,14 @@ pub fn ms_from_now(after: Duration) -> u64 {
     now_ms().saturating_add(u64::try_from(after.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// A random replica name, for a replica not given one.
-pub fn random_replica_name() -> String {
+/// The name this process holds leases under: the configured replica name (or `replica`) and a
+/// random part of its own. A replica restarted under the same name is a new holder, so the
+/// leases its previous process held (its warm pool, sessions no tab came back to) count as
+/// orphaned instead of alive, and the sweeps end them.
+pub fn replica_holder(name: &str) -> String {
+    let name = if name.is_empty() { "replica" } else { name };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("replica-{}", &id[..8])
+    format!("{name}.{}", &id[..8])
 }
 
 #[cfg(test)]
