@@ -53,6 +53,29 @@ impl fmt::Debug for SessionId {
     }
 }
 
+/// The name of a container engine, as written in session records (where a session's
+/// container runs) and in the name of its sweep's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EngineId(String);
+
+impl EngineId {
+    /// The engine named `name`.
+    pub fn new(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EngineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What logs say instead of a session id: `rr-` and its first 8 hex digits, the same as the
 /// container's hostname, so an operator can match a log line to a container. The 90 bits left
 /// unknown keep the id unguessable to anyone reading the logs.

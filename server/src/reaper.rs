@@ -73,7 +73,9 @@ pub async fn sweep_with(
 ) -> Result<Sweep, crate::sandbox::SandboxError> {
     let store = sessions.store();
     if store.is_shared() {
-        match store.try_singleton("sweep", interval.mul_f32(0.9)).await {
+        // One sweep per engine at a time, whichever replica runs it.
+        let lease = format!("sweep:{}", sessions.sandbox().engine());
+        match store.try_singleton(&lease, interval.mul_f32(0.9)).await {
             Ok(true) => {}
             Ok(false) => return Ok(Sweep::default()),
             Err(error) => {

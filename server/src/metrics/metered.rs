@@ -50,7 +50,7 @@ impl MeteredSandbox {
 
 #[async_trait]
 impl Sandbox for MeteredSandbox {
-    fn engine(&self) -> &str {
+    fn engine(&self) -> crate::ids::EngineId {
         self.inner.engine()
     }
 

@@ -205,8 +205,8 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
 
 #[async_trait]
 impl Sandbox for DockerSandbox {
-    fn engine(&self) -> &str {
-        &self.endpoint
+    fn engine(&self) -> crate::ids::EngineId {
+        crate::ids::EngineId::new(&self.endpoint)
     }
 
     async fn check(&self) -> Result<(), SandboxError> {

@@ -16,6 +16,8 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::io::AsyncWrite;
 
+use crate::ids::EngineId;
+
 pub use spec::{
     check_range, epoch_seconds, ContainerSpec, SandboxLimits, INSTANCE_LABEL, SESSION_LABEL,
 };
@@ -124,8 +126,8 @@ pub enum SandboxError {
 pub trait Sandbox: Send + Sync + 'static {
     /// The engine's name, written in session records so any replica knows where a session's
     /// container runs. Default: `default`.
-    fn engine(&self) -> &str {
-        "default"
+    fn engine(&self) -> EngineId {
+        EngineId::new("default")
     }
 
     /// Checks that the engine answers and the sandbox image is present.

@@ -166,7 +166,7 @@ impl Session {
     /// The session's record for the store, with its container on `engine`.
     pub fn record(
         &self,
-        engine: &str,
+        engine: crate::ids::EngineId,
         container: &crate::sandbox::ContainerId,
     ) -> crate::store::SessionRecord {
         let wall =
@@ -175,7 +175,7 @@ impl Session {
             id_hash: self.hash.clone(),
             client: self.client_key(),
             container: container.0.clone(),
-            engine: engine.to_owned(),
+            engine,
             created_at_ms: self.created_at_ms,
             expires_at_ms: wall(self.expires_at()),
             idle_at_ms: wall(self.idle_deadline()),

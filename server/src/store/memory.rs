@@ -345,7 +345,7 @@ mod tests {
             id_hash: "h".into(),
             client: None,
             container: "c".into(),
-            engine: "default".into(),
+            engine: crate::ids::EngineId::new("default"),
             created_at_ms: 0,
             expires_at_ms: u64::MAX,
             idle_at_ms: u64::MAX,

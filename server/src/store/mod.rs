@@ -136,7 +136,7 @@ pub struct SessionRecord {
     /// The engine's id of the session's container, once created (empty: still starting).
     pub container: String,
     /// The engine the container runs on.
-    pub engine: String,
+    pub engine: crate::ids::EngineId,
     /// When the session was created.
     pub created_at_ms: u64,
     /// When the session ends at the latest.

@@ -256,7 +256,7 @@ impl RedisStore {
             .arg(record.created_at_ms)
             .arg(record.expires_at_ms)
             .arg(lease.encode())
-            .arg(&record.engine)
+            .arg(record.engine.as_str())
             .arg(record.idle_at_ms)
             .invoke_async(&mut self.connection())
             .await
@@ -385,7 +385,7 @@ impl SessionStore for RedisStore {
                 .filter(|c| !c.is_empty())
                 .map(|c| ClientKey::from_stored(c)),
             container: fields.get("container").cloned().unwrap_or_default(),
-            engine: fields.get("engine").cloned().unwrap_or_default(),
+            engine: crate::ids::EngineId::new(fields.get("engine").map_or("", String::as_str)),
             idle_at_ms: number("idle").unwrap_or(expires),
             created_at_ms: created,
             expires_at_ms: expires,
