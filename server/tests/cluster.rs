@@ -20,6 +20,21 @@ fn replica(instance: &str, redis: &TestRedis, name: &str) -> Config {
     config
 }
 
+/// Three replicas (a, b, c) of `instance`, each with the settings `tweak` gives.
+async fn three(
+    instance: &str,
+    redis: &TestRedis,
+    tweak: impl Fn(&mut Config),
+) -> Result<Vec<TestServer>> {
+    let mut servers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut config = replica(instance, redis, name);
+        tweak(&mut config);
+        servers.push(TestServer::start(config).await?);
+    }
+    Ok(servers)
+}
+
 fn instance() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
@@ -110,13 +125,11 @@ async fn caps_hold_across_replicas_and_concurrent_creates() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
     let _cleanup = InstanceCleanup(instance.clone());
-    let mut servers = Vec::new();
-    for name in ["a", "b", "c"] {
-        let mut config = replica(&instance, &redis, name);
+    let servers = three(&instance, &redis, |config| {
         config.sessions.max_sessions = 6;
         config.sessions.reclaim_idle_after = None;
-        servers.push(TestServer::start(config).await?);
-    }
+    })
+    .await?;
     // Twelve visitors at once, four per replica: exactly six get in.
     let attempts = (0..12).map(|i| servers[i % 3].try_create_as("198.51.100.1"));
     let results = futures_util::future::join_all(attempts).await;
@@ -137,14 +150,12 @@ async fn per_client_cap_and_rate_hold_across_replicas() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
     let _cleanup = InstanceCleanup(instance.clone());
-    let mut servers = Vec::new();
-    for name in ["a", "b", "c"] {
-        let mut config = replica(&instance, &redis, name);
+    let servers = three(&instance, &redis, |config| {
         config.sessions.max_per_client = 2;
         config.sessions.rate_burst = 3;
         config.sessions.trusted_proxy_header = "x-forwarded-for".into();
-        servers.push(TestServer::start(config).await?);
-    }
+    })
+    .await?;
     ensure!(servers[0].try_create_as("203.0.113.1").await?.0 == 200);
     ensure!(servers[1].try_create_as("203.0.113.1").await?.0 == 200);
     let (status, body) = servers[2].try_create_as("203.0.113.1").await?;
@@ -240,14 +251,12 @@ async fn a_full_cluster_queues_visitors_fairly_across_replicas() -> Result<()> {
     let redis = TestRedis::start().await?;
     let instance = instance();
     let _cleanup = InstanceCleanup(instance.clone());
-    let mut servers = Vec::new();
-    for name in ["a", "b", "c"] {
-        let mut config = replica(&instance, &redis, name);
+    let servers = three(&instance, &redis, |config| {
         config.sessions.max_sessions = 2;
         config.sessions.reclaim_idle_after = None;
         config.sessions.trusted_proxy_header = "x-forwarded-for".into();
-        servers.push(TestServer::start(config).await?);
-    }
+    })
+    .await?;
     let (_, first) = servers[0].try_create_as("192.0.2.10").await?;
     ensure!(servers[1].try_create_as("192.0.2.11").await?.0 == 200);
     let first = first.trim().trim_matches('"').to_owned();
