@@ -39,6 +39,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release
+# Names the builder stage's own (untagged) image, so a test build can remove it afterwards.
+LABEL rootresume.stage=builder
 
 FROM ${BASE}
 WORKDIR /app

@@ -5,10 +5,12 @@
 # Usage: scripts/test-server-image.sh [IMAGE]   (with IMAGE: test that image, do not build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+built=
 if [ $# -ge 1 ]; then
   image=$1
 else
   image=rootresume-server:test
+  built=1
   scripts/build-server-image.sh "$image"
 fi
 
@@ -23,7 +25,15 @@ docker run -d --name "$name" --network host \
   -e LEPTOS_SITE_ADDR="127.0.0.1:$port" -e ROOTRESUME_INSTANCE="$instance" \
   -e ROOTRESUME_SESSIONS_POOL_SIZE=1 \
   "$image" >/dev/null
-cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
+cleanup() {
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  # An image this test built is not kept on the user's disk: neither it nor its builder stage
+  # (about 1.5 GB each time).
+  if [ -n "$built" ]; then
+    docker rmi -f "$image" >/dev/null 2>&1 || true
+    docker image prune -f --filter label=rootresume.stage=builder >/dev/null 2>&1 || true
+  fi
+}
 trap cleanup EXIT
 
 base="http://127.0.0.1:$port"
