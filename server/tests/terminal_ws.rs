@@ -297,7 +297,14 @@ async fn shutdown_while_containers_are_being_created_leaks_nothing() -> Result<(
     for _ in 0..3 {
         ids.push(server.create_session().await?);
     }
-    // No tab attached and creation still under way: shutdown must still remove every container.
+    // No tab attached and creation still under way (shown, so the test is about what it says):
+    // shutdown must still remove every container.
+    let starting = ids
+        .iter()
+        .filter_map(|id| server.server.sessions().get(id))
+        .filter(|session| matches!(session.state(), server::sessions::SessionState::Starting))
+        .count();
+    assert!(starting >= 1, "no creation was in flight at shutdown");
     server.server.shutdown().await;
     for id in ids {
         assert!(
