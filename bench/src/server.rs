@@ -166,15 +166,31 @@ pub fn kib_field(text: &str, name: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// A minimal HTTP/1.1 POST with an empty body; returns the status and the body.
-async fn post(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
+/// Longest a plain request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An answer: its status, the replica HAProxy says served it, its body.
+pub struct Response {
+    pub status: u16,
+    pub replica: Option<String>,
+    pub body: String,
+}
+
+/// A minimal HTTP/1.1 request with an empty body.
+pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<Response> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        anyhow::Ok(raw)
+    };
+    let raw = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .with_context(|| format!("{method} http://{addr}{path}: no answer"))??;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").context("no HTTP head")?;
     let status = head
@@ -182,13 +198,28 @@ async fn post(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .context("no HTTP status")?;
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Ok((status, dechunk(body)));
-    }
-    Ok((status, body.to_owned()))
+    let header = |name: &str| {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    };
+    let body = match header("transfer-encoding") {
+        Some(te) if te.eq_ignore_ascii_case("chunked") => dechunk(body),
+        _ => body.to_owned(),
+    };
+    Ok(Response {
+        status,
+        replica: header("x-rootresume-lb-server"),
+        body,
+    })
+}
+
+/// A minimal HTTP/1.1 POST with an empty body; returns the status and the body.
+async fn post(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    let response = request(addr, "POST", path).await?;
+    Ok((response.status, response.body))
 }
 
 /// The payload of a chunked HTTP body: hex size line, data, repeated until size 0.

@@ -8,62 +8,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use rootresume_protocol::WS_PATH;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::options::{loopback, Replica};
-use crate::server::dechunk;
 
-/// Longest a plain request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// An answer: its status, the replica HAProxy says served it, its body.
-pub struct Response {
-    pub status: u16,
-    pub replica: Option<String>,
-    pub body: String,
-}
-
-/// A minimal HTTP/1.1 request with an empty body.
-pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<Response> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        anyhow::Ok(raw)
-    };
-    let raw = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-        .await
-        .with_context(|| format!("{method} http://{addr}{path}: no answer"))??;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP head")?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status")?;
-    let header = |name: &str| {
-        head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name)
-                .then(|| value.trim().to_owned())
-        })
-    };
-    let body = match header("transfer-encoding") {
-        Some(te) if te.eq_ignore_ascii_case("chunked") => dechunk(body),
-        _ => body.to_owned(),
-    };
-    Ok(Response {
-        status,
-        replica: header("x-rootresume-lb-server"),
-        body,
-    })
-}
+pub use crate::server::{request, Response};
 
 /// Creates a session the way the page does; returns its id and the replica that made it (when
 /// a balancer says).
