@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::{spec_epoch_now, LabelledContainer};
 use crate::sessions::{SessionManager, SessionState};
-use crate::store::{id_hash, Lease};
+use crate::store::Lease;
 
 /// Sessions of other replicas whose holder was found dead, by id hash: the lease seen and when.
 /// A later sweep ends one whose lease is unchanged after the grace period (no tab came back to
@@ -137,7 +137,7 @@ async fn ends_orphan(
     let Some(id) = crate::ids::SessionId::parse(&container.session) else {
         return true;
     };
-    let hash = id_hash(&id);
+    let hash = id.hash();
     let store = sessions.store();
     let record = match store.get(&hash).await {
         Ok(record) => record,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::session::Session;
 
 /// The live sessions of this replica: the ones whose shell it attaches to and whose lease it
-/// holds. Keyed by [`crate::store::id_hash`], so neither a lookup's timing nor a heap dump
+/// holds. Keyed by [`crate::ids::SessionId::hash`], so neither a lookup's timing nor a heap dump
 /// compares the bearer ids themselves.
 #[derive(Default)]
 pub struct LiveTable {

@@ -38,8 +38,7 @@ use crate::sandbox::{
     spec_epoch_now, ContainerId, LabelledContainer, Sandbox, SandboxError, SandboxLimits, TermSize,
 };
 use crate::store::{
-    id_hash, ms_from_now, Caps, ClientKey, MemoryStore, Refusal, SessionStore, SlotRequest,
-    StoreError,
+    ms_from_now, Caps, ClientKey, MemoryStore, Refusal, SessionStore, SlotRequest, StoreError,
 };
 
 /// Why a session could not be created.
@@ -247,7 +246,7 @@ impl SessionManager {
         }
         let id = SessionId::random();
         let mut request = SlotRequest {
-            member: id_hash(&id),
+            member: id.hash(),
             client: key,
             expires_at_ms: ms_from_now(self.settings.max_lifetime),
             claiming: false,
@@ -391,7 +390,7 @@ impl SessionManager {
     pub async fn adopt(&self, container: &LabelledContainer) -> Option<Arc<Session>> {
         let id = SessionId::parse(&container.session)?;
         let left = container.expires_at?.checked_sub(spec_epoch_now())?;
-        if !container.running || left == 0 || self.live.get(&id_hash(&id)).is_some() {
+        if !container.running || left == 0 || self.live.get(&id.hash()).is_some() {
             return None;
         }
         let session = Arc::new(Session::new(
@@ -453,7 +452,7 @@ impl SessionManager {
     /// replica may hold.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
         let id = SessionId::parse(id)?;
-        self.live.get(&id_hash(&id))
+        self.live.get(&id.hash())
     }
 
     /// Resizes a session's terminal.
@@ -468,7 +467,7 @@ impl SessionManager {
     /// first: a session handed out moves to the table before it leaves the pool.
     pub fn find(&self, id: &str) -> Option<Arc<Session>> {
         let id = SessionId::parse(id)?;
-        self.pool.get(&id).or_else(|| self.live.get(&id_hash(&id)))
+        self.pool.get(&id).or_else(|| self.live.get(&id.hash()))
     }
 
     /// The session store.

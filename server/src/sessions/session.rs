@@ -41,15 +41,15 @@ pub enum SessionState {
 /// A live session. The session's supervisor task owns its container; this object is what
 /// WebSocket handlers share with it.
 ///
-/// What changes is kept in one place: the plain facts in [`Facts`] behind one lock (each
+/// What changes is kept in one place: the plain facts in `Facts` behind one lock (each
 /// update a few assignments), and three watch channels for what tasks wait on (the state, the
 /// owner, the hand-out from the pool). The shell's input writer has its own async lock, held
-/// across a write (bounded by [`INPUT_TIMEOUT`]); the output ring has its own, inside
+/// across a write (bounded by `INPUT_TIMEOUT`); the output ring has its own, inside
 /// [`OutputLog`].
 pub struct Session {
     /// The id the browser tab keeps to reattach (a bearer token: it prints as its tag).
     pub id: SessionId,
-    /// [`crate::store::id_hash`] of the id: the name of its record and slot in the store.
+    /// [`SessionId::hash`] of the id: the name of its record and slot in the store.
     pub hash: String,
     /// The facts that change, behind one lock.
     facts: Mutex<Facts>,
@@ -118,7 +118,7 @@ impl Session {
     ) -> Self {
         Self {
             id,
-            hash: crate::store::id_hash(&id),
+            hash: id.hash(),
             facts: Mutex::new(Facts {
                 client,
                 requested_at: Instant::now(),
@@ -304,9 +304,9 @@ impl Session {
         self.shell.get()
     }
 
-    /// Writes the visitor's keystrokes to the shell, giving up after [`INPUT_TIMEOUT`] (a
+    /// Writes the visitor's keystrokes to the shell, giving up after `INPUT_TIMEOUT` (a
     /// shell that reads nothing while the tab pastes megabytes must not hold the socket, or the
-    /// lock, forever). After a write gave up, input is dropped at once for [`INPUT_TIMEOUT`]
+    /// lock, forever). After a write gave up, input is dropped at once for `INPUT_TIMEOUT`
     /// instead of each frame of the paste waiting again.
     pub async fn write_input(&self, bytes: &[u8]) -> std::io::Result<()> {
         let now = Instant::now();

@@ -11,7 +11,7 @@ use super::session::Session;
 use super::{SessionError, SessionManager};
 use crate::ids::SessionId;
 use crate::sandbox::ContainerId;
-use crate::store::{id_hash, now_ms, ClientKey, StoreError, HEARTBEAT_EVERY};
+use crate::store::{now_ms, ClientKey, StoreError, HEARTBEAT_EVERY};
 
 /// The longest a takeover waits for the holder to let go before the tab is told to retry.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(8);
@@ -32,7 +32,7 @@ impl SessionManager {
         let Some(id) = SessionId::parse(id) else {
             return Ok(None);
         };
-        let hash = id_hash(&id);
+        let hash = id.hash();
         if let Some(session) = self.live.get(&hash) {
             return Ok(Some(session));
         }

@@ -80,7 +80,7 @@ pub struct Caps {
 /// One request for a slot.
 #[derive(Debug, Clone)]
 pub struct SlotRequest {
-    /// The session's [`id_hash`]: the slot's name.
+    /// The session's [`SessionId::hash`](crate::ids::SessionId::hash): the slot's name.
     pub member: String,
     /// The client the session is for; `None` for a pooled sandbox no visitor has yet (it takes
     /// a slot but counts against no client and spends no rate).
@@ -129,7 +129,7 @@ impl ClientKey {
 /// epoch): replicas share no monotonic clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
-    /// [`id_hash`] of the session id: the id itself, a bearer token, is never stored.
+    /// [`SessionId::hash`](crate::ids::SessionId::hash) of the session id: the id itself, a bearer token, is never stored.
     pub id_hash: String,
     /// The client the session belongs to; `None` while it waits in a pool.
     pub client: Option<ClientKey>,
@@ -227,7 +227,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// its container created). Returns false when the lease was lost.
     async fn update(&self, record: &SessionRecord, lease: &Lease) -> Result<bool, StoreError>;
 
-    /// The record of a session, by [`id_hash`].
+    /// The record of a session, by [`SessionId::hash`](crate::ids::SessionId::hash).
     async fn get(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
 
     /// The current lease of a session, if any replica holds it.
@@ -285,11 +285,6 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn check(&self) -> Result<(), StoreError>;
 }
 
-/// The hash a session is stored under ([`crate::ids::SessionId::hash`]).
-pub fn id_hash(id: &crate::ids::SessionId) -> String {
-    id.hash()
-}
-
 /// Now, in ms since the Unix epoch.
 pub fn now_ms() -> u64 {
     let since = SystemTime::now()
@@ -341,7 +336,7 @@ mod tests {
         assert_eq!(Lease::decode(&lease.encode()), Some(lease));
         assert_eq!(Lease::decode("nonsense"), None);
         let id = crate::ids::SessionId::random();
-        let hash = id_hash(&id);
+        let hash = id.hash();
         assert_eq!(hash.len(), 32);
         assert!(!hash.contains(&id.expose().replace('-', "")[..8]));
     }
