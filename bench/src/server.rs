@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::term::{Flavour, Shell, Term, PROMPT};
+use crate::term::{Shell, Term, PROMPT};
 
 /// Where the server binary and the built site are, and what to call its containers.
 #[derive(Debug, Clone)]
@@ -123,15 +123,15 @@ impl ServerProcess {
         Ok(body.trim().trim_matches('"').to_owned())
     }
 
-    /// The terminal socket URL of a session.
-    pub fn socket_url(&self, session: &str) -> String {
-        format!("ws://{}{WS_PATH}?session={session}", self.addr)
+    /// The terminal socket's URL (the session is named in the first frame).
+    pub fn socket_url(&self) -> String {
+        format!("ws://{}{WS_PATH}", self.addr)
     }
 
     /// Creates a session and opens its terminal, returning once the prompt is on screen.
     pub async fn open(&self) -> Result<Term> {
         let session = self.create_session().await?;
-        let mut term = Term::connect(&self.socket_url(&session), Flavour::RootResume).await?;
+        let mut term = Term::connect_session(&self.socket_url(), &session).await?;
         term.read_until(PROMPT, Duration::from_secs(60)).await?;
         Ok(term)
     }

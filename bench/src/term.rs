@@ -38,10 +38,15 @@ impl Term {
         Ok(Self { socket, flavour })
     }
 
-    /// Opens a RootResume terminal socket and returns, beside it, the replica that answered the
-    /// upgrade when a balancer names it (`x-rootresume-lb-server`, added by scripts/cluster.sh's
-    /// HAProxy).
-    pub async fn connect_named(url: &str) -> Result<(Self, Option<String>)> {
+    /// Opens a RootResume terminal socket and attaches to `session` (the first frame).
+    pub async fn connect_session(url: &str, session: &str) -> Result<Self> {
+        Ok(Self::connect_named(url, session).await?.0)
+    }
+
+    /// Opens a RootResume terminal socket, attaches to `session`, and returns, beside it, the
+    /// replica that answered the upgrade when a balancer names it (`x-rootresume-lb-server`,
+    /// added by scripts/cluster.sh's HAProxy).
+    pub async fn connect_named(url: &str, session: &str) -> Result<(Self, Option<String>)> {
         let (socket, response) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .with_context(|| format!("opening {url}"))?;
@@ -50,10 +55,17 @@ impl Term {
             .get("x-rootresume-lb-server")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let term = Self {
+        let mut term = Self {
             socket,
             flavour: Flavour::RootResume,
         };
+        let attach = ClientMessage::Attach {
+            session: session.to_owned(),
+        };
+        term.socket
+            .send(Message::Binary(attach.encode().into()))
+            .await
+            .context("sending the attach frame")?;
         Ok((term, replica))
     }
 

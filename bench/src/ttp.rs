@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::engine::Engine;
 use crate::server::ServerProcess;
-use crate::term::{Flavour, Shell, Term, PROMPT};
+use crate::term::{Shell, Term, PROMPT};
 
 /// Samples of one time-to-prompt series.
 #[derive(Debug, Default, Clone)]
@@ -35,7 +35,7 @@ async fn sample(server: &ServerProcess, into: &mut Ttp) -> Result<()> {
     let started = Instant::now();
     let session = server.create_session().await?;
     let opened = Instant::now();
-    let mut term = Term::connect(&server.socket_url(&session), Flavour::RootResume).await?;
+    let mut term = Term::connect_session(&server.socket_url(), &session).await?;
     term.read_until(PROMPT, Duration::from_secs(60)).await?;
     into.total.push(started.elapsed());
     into.from_socket.push(opened.elapsed());

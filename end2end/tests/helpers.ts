@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { expect, type Page } from "@playwright/test";
 
 /** Seconds a session waits for its tab to come back; test.sh sets it for the server too. */
@@ -7,9 +8,18 @@ export const GRACE_SECS = Number(process.env.ROOTRESUME_SESSIONS_GRACE_SECS ?? "
 /** The server's deployment name (test.sh sets it), so counts ignore other users of the engine. */
 export const INSTANCE = process.env.ROOTRESUME_INSTANCE ?? "default";
 
-/** Ids of this instance's containers carrying our label (optionally for one session). */
+/**
+ * The label value of a session's containers: SHA-256 of the id's 16 bytes, first 16 bytes as
+ * hex (the server's `SessionId::hash`). The id itself is on no container.
+ */
+export function sessionHash(session: string): string {
+  const bytes = Buffer.from(session.replace(/-/g, ""), "hex");
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 32);
+}
+
+/** Ids of this instance's containers carrying our label (optionally for one session, by id). */
 export function labelledContainers(session?: string): string[] {
-  const label = session ? `rootresume.session=${session}` : "rootresume.session";
+  const label = session ? `rootresume.session=${sessionHash(session)}` : "rootresume.session";
   const filters = ["--filter", `label=${label}`, "--filter", `label=rootresume.instance=${INSTANCE}`];
   const out = execFileSync("docker", ["ps", "-aq", ...filters], { encoding: "utf8" });
   return out.split("\n").filter((line) => line.trim() !== "");

@@ -5,6 +5,10 @@ use crate::codec::{self, DecodeError};
 const KIND_INPUT: u8 = 0x01;
 const KIND_RESIZE: u8 = 0x02;
 const KIND_PING: u8 = 0x03;
+const KIND_ATTACH: u8 = 0x04;
+
+/// The longest session id [`ClientMessage::Attach`] carries; ids are UUIDs (36 characters).
+pub const MAX_SESSION_LEN: usize = 64;
 
 /// A message the browser sends to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +24,12 @@ pub enum ClientMessage {
     },
     /// A liveness probe; the server answers with [`crate::ServerMessage::Pong`] carrying the nonce.
     Ping(u64),
+    /// The first frame of every socket: the session to attach to. The id is a bearer token, so
+    /// it travels inside the socket rather than in its URL, which proxies write to their logs.
+    Attach {
+        /// The session id `create_session` returned.
+        session: String,
+    },
 }
 
 impl ClientMessage {
@@ -42,6 +52,11 @@ impl ClientMessage {
                 out.extend_from_slice(&nonce.to_be_bytes());
                 out
             }
+            Self::Attach { session } => {
+                let mut out = codec::frame(KIND_ATTACH, session.len());
+                out.extend_from_slice(session.as_bytes());
+                out
+            }
         }
     }
 
@@ -60,6 +75,16 @@ impl ClientMessage {
             KIND_PING => Ok(Self::Ping(u64::from_be_bytes(codec::exact::<8>(
                 "ping", "8", payload,
             )?))),
+            KIND_ATTACH if payload.is_empty() || payload.len() > MAX_SESSION_LEN => {
+                Err(DecodeError::BadLength {
+                    message: "attach",
+                    expected: "1 to 64",
+                    found: payload.len(),
+                })
+            }
+            KIND_ATTACH => Ok(Self::Attach {
+                session: codec::text("session id", payload)?,
+            }),
             kind => Err(DecodeError::UnknownKind { kind }),
         }
     }

@@ -10,12 +10,13 @@ mod client;
 mod codec;
 mod server;
 
-pub use client::ClientMessage;
+pub use client::{ClientMessage, MAX_SESSION_LEN};
 pub use codec::DecodeError;
 pub use server::{EndReason, ErrorCode, ServerMessage, SessionNotice};
 
-/// The protocol version written in the first byte of every frame.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The protocol version written in the first byte of every frame. Version 2 moved the session
+/// id from the socket's URL into its first frame ([`ClientMessage::Attach`]).
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The largest frame either side accepts. Input pastes larger than this are split by the client.
 pub const MAX_FRAME_LEN: usize = 64 * 1024;

@@ -32,6 +32,9 @@ fn seeds() -> Vec<Vec<u8>> {
         ClientMessage::Input(b"ls\r".to_vec()),
         ClientMessage::Resize { cols: 80, rows: 24 },
         ClientMessage::Ping(7),
+        ClientMessage::Attach {
+            session: "2b1f0c8e-9d1a-4c5e-8f00-123456789abc".into(),
+        },
     ]
     .iter()
     .map(ClientMessage::encode)

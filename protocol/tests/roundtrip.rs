@@ -19,6 +19,12 @@ fn every_client_message() -> Vec<ClientMessage> {
         },
         ClientMessage::Ping(0),
         ClientMessage::Ping(u64::MAX),
+        ClientMessage::Attach {
+            session: "2b1f0c8e-9d1a-4c5e-8f00-123456789abc".into(),
+        },
+        ClientMessage::Attach {
+            session: "x".repeat(64),
+        },
     ]
 }
 
@@ -109,13 +115,16 @@ fn directions_do_not_accept_each_other() {
 #[test]
 fn malformed_frames_give_specific_errors() {
     assert_eq!(ClientMessage::decode(&[]), Err(DecodeError::Empty));
-    assert_eq!(ClientMessage::decode(&[1]), Err(DecodeError::MissingKind));
+    assert_eq!(
+        ClientMessage::decode(&[PROTOCOL_VERSION]),
+        Err(DecodeError::MissingKind)
+    );
     assert_eq!(
         ClientMessage::decode(&[9, 1, b'a']),
         Err(DecodeError::UnsupportedVersion { found: 9 })
     );
     assert_eq!(
-        ClientMessage::decode(&[1, 0x02, 0, 80, 0]),
+        ClientMessage::decode(&[PROTOCOL_VERSION, 0x02, 0, 80, 0]),
         Err(DecodeError::BadLength {
             message: "resize",
             expected: "4",
@@ -123,7 +132,7 @@ fn malformed_frames_give_specific_errors() {
         })
     );
     assert_eq!(
-        ClientMessage::decode(&[1, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        ClientMessage::decode(&[PROTOCOL_VERSION, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
         Err(DecodeError::BadLength {
             message: "ping",
             expected: "8",
@@ -131,34 +140,58 @@ fn malformed_frames_give_specific_errors() {
         })
     );
     assert_eq!(
-        ServerMessage::decode(&[1, 0x83, 0x63]),
+        ClientMessage::decode(&[PROTOCOL_VERSION, 0x04]),
+        Err(DecodeError::BadLength {
+            message: "attach",
+            expected: "1 to 64",
+            found: 0
+        })
+    );
+    let mut long_attach = vec![PROTOCOL_VERSION, 0x04];
+    long_attach.extend_from_slice(&[b'a'; 65]);
+    assert_eq!(
+        ClientMessage::decode(&long_attach),
+        Err(DecodeError::BadLength {
+            message: "attach",
+            expected: "1 to 64",
+            found: 65
+        })
+    );
+    assert_eq!(
+        ClientMessage::decode(&[PROTOCOL_VERSION, 0x04, 0xff]),
+        Err(DecodeError::InvalidText {
+            field: "session id"
+        })
+    );
+    assert_eq!(
+        ServerMessage::decode(&[PROTOCOL_VERSION, 0x83, 0x63]),
         Err(DecodeError::UnknownCode {
             field: "error code",
             value: 0x63
         })
     );
     assert_eq!(
-        ServerMessage::decode(&[1, 0x83, 1, 0xff, 0xfe]),
+        ServerMessage::decode(&[PROTOCOL_VERSION, 0x83, 1, 0xff, 0xfe]),
         Err(DecodeError::InvalidText {
             field: "error message"
         })
     );
     assert_eq!(
-        ServerMessage::decode(&[1, 0x82, 0x03, 0x2a]),
+        ServerMessage::decode(&[PROTOCOL_VERSION, 0x82, 0x03, 0x2a]),
         Err(DecodeError::UnknownCode {
             field: "end reason",
             value: 0x2a
         })
     );
     assert_eq!(
-        ServerMessage::decode(&[1, 0x82, 0x01, 2]),
+        ServerMessage::decode(&[PROTOCOL_VERSION, 0x82, 0x01, 2]),
         Err(DecodeError::UnknownCode {
             field: "resumed flag",
             value: 2
         })
     );
     assert_eq!(
-        ServerMessage::decode(&[1, 0x82, 0x01, 1, 0, 0]),
+        ServerMessage::decode(&[PROTOCOL_VERSION, 0x82, 0x01, 1, 0, 0]),
         Err(DecodeError::BadLength {
             message: "started notice",
             expected: "at least 5",

@@ -2,8 +2,13 @@
 //! token: whoever holds it drives that shell. It is random (UUID v4: 122 bits from the OS
 //! generator) and never printed: its `Display` and `Debug` show the [`SessionTag`], and only
 //! [`SessionId::expose`] gives the token itself, for the one place it goes: its own tab.
+//!
+//! Everything outside the tab knows a session by its [`SessionId::hash`] (store keys, container
+//! names and labels) or its tag (logs, hostnames), neither of which can be turned back into the
+//! id.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -29,16 +34,38 @@ impl SessionId {
     }
 
     /// The hash the session is stored under: SHA-256 of the id, as hex (32 digits). Seen in
-    /// Redis or in a label, it does not let anyone in.
+    /// Redis, in a container's name or label, it does not let anyone in.
     pub fn hash(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        hex16(&Sha256::digest(self.0.as_bytes()))
     }
 
     /// The session's tag, for logs and hostnames.
-    pub fn tag(&self) -> SessionTag<'_> {
-        SessionTag(&self.0)
+    pub fn tag(&self) -> SessionTag {
+        SessionTag::of_hash(&self.hash())
     }
+
+    /// Proof, written on the session's container, that `owner` created the session: a hash of
+    /// the id and the address together, so that after a restart the adopted session still
+    /// admits only its creator, while the container shows neither the id nor the address (the
+    /// secret id makes the address impossible to find by trying every one).
+    pub fn owner_proof(&self, owner: IpAddr) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"rootresume-owner\0");
+        hasher.update(self.0.as_bytes());
+        hasher.update(owner.to_string().as_bytes());
+        hex16(&hasher.finalize())
+    }
+}
+
+/// The first 16 bytes of a digest, as 32 lowercase hex digits.
+fn hex16(digest: &[u8]) -> String {
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `text` looks like a [`SessionId::hash`] (or an owner proof): 32 lowercase hex
+/// digits. Container names and labels are read back through this, so nothing else is looked up.
+pub fn is_hash(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl fmt::Display for SessionId {
@@ -76,20 +103,31 @@ impl fmt::Display for EngineId {
     }
 }
 
-/// What logs say instead of a session id: `rr-` and its first 8 hex digits, the same as the
-/// container's hostname, so an operator can match a log line to a container. The 90 bits left
-/// unknown keep the id unguessable to anyone reading the logs.
-#[derive(Clone, Copy)]
-pub struct SessionTag<'a>(pub &'a Uuid);
+/// What logs say instead of a session id: `rr-` and the first 8 hex digits of its hash, the
+/// same as the container's hostname and the start of its name, so an operator can match a log
+/// line to a container. It comes from the hash, so it tells nothing about the id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionTag(String);
 
-impl fmt::Display for SessionTag<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let simple = self.0.simple().to_string();
-        write!(f, "rr-{}", simple.get(..8).unwrap_or(&simple))
+impl SessionTag {
+    /// The tag of the session stored under `hash`.
+    pub fn of_hash(hash: &str) -> Self {
+        Self(format!("rr-{}", hash.get(..8).unwrap_or(hash)))
+    }
+
+    /// The tag as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-impl fmt::Debug for SessionTag<'_> {
+impl fmt::Display for SessionTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SessionTag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
@@ -109,8 +147,21 @@ mod tests {
             assert!(shown.contains("rr-"), "{shown}");
         }
         assert_eq!(id.to_string().len(), 11);
-        assert!(token.replace('-', "").starts_with(&id.to_string()[3..]));
-        assert_eq!(id.hash().len(), 32);
+        assert!(id.hash().starts_with(&id.to_string()[3..]));
+        assert!(!token.replace('-', "").contains(&id.to_string()[3..]));
+        assert!(is_hash(&id.hash()));
         assert!(SessionId::parse("not-an-id").is_none());
+    }
+
+    #[test]
+    fn owner_proof_depends_on_both_id_and_address() {
+        let (a, b) = (SessionId::random(), SessionId::random());
+        let home: IpAddr = "192.0.2.7".parse().unwrap();
+        let away: IpAddr = "192.0.2.8".parse().unwrap();
+        assert_eq!(a.owner_proof(home), a.owner_proof(home));
+        assert_ne!(a.owner_proof(home), a.owner_proof(away));
+        assert_ne!(a.owner_proof(home), b.owner_proof(home));
+        assert!(is_hash(&a.owner_proof(home)));
+        assert!(!is_hash("rr-1234") && !is_hash(&"A".repeat(32)));
     }
 }

@@ -134,34 +134,34 @@ async fn ends_orphan(
     orphans: &Orphans,
     container: &LabelledContainer,
 ) -> bool {
-    let Some(id) = crate::ids::SessionId::parse(&container.session) else {
+    if !crate::ids::is_hash(&container.session) {
         return true;
-    };
-    let hash = id.hash();
+    }
+    let hash = &container.session;
     let store = sessions.store();
-    let record = match store.get(&hash).await {
+    let record = match store.get(hash).await {
         Ok(record) => record,
         Err(_) => return false,
     };
     if record.is_none() {
         return true;
     }
-    let Ok(lease) = store.lease(&hash).await else {
+    let Ok(lease) = store.lease(hash).await else {
         return false;
     };
     let holder_alive = match &lease {
         Some(lease) => store.is_alive(&lease.replica).await.unwrap_or(true),
         None => false,
     };
-    if !orphans.due(&hash, lease.as_ref(), holder_alive, sessions.grace_period()) {
+    if !orphans.due(hash, lease.as_ref(), holder_alive, sessions.grace_period()) {
         return false;
     }
     // Take the lease before ending, so a takeover that came in between wins instead.
     let expires = record.map_or(0, |r| r.expires_at_ms);
-    match store.take_lease(&hash, lease.as_ref(), expires).await {
+    match store.take_lease(hash, lease.as_ref(), expires).await {
         Ok(Some(mine)) => {
-            let _ = store.finish(&hash, &mine).await;
-            let _ = store.release_slot(&hash, None).await;
+            let _ = store.finish(hash, &mine).await;
+            let _ = store.release_slot(hash, None).await;
             tracing::info!(container = %container.id.0, "removing a session whose server died and whose tab never came back");
             true
         }

@@ -49,10 +49,16 @@ impl SessionLauncher for ManagerLauncher {
     fn launch(&self, client: ClientInfo) -> Launch<'_> {
         let address = client_address(client.peer, &client.headers, &self.proxies);
         Box::pin(async move {
-            self.sessions
-                .create(address)
-                .await
-                .map(|session| session.id.expose())
+            let created = self.sessions.create(address).await;
+            // A session this replica creates always carries its id, to hand out here once.
+            let token = |session: Arc<crate::sessions::Session>| {
+                session.token().map(|id| id.expose()).ok_or(Refused {
+                    status: 503,
+                    retry_after_secs: Some(1),
+                    message: "the session could not be handed out; please try again".into(),
+                })
+            };
+            created
                 .map_err(|error| {
                     let (status, retry_after) = match &error {
                         SessionError::AtCapacity {
@@ -72,6 +78,7 @@ impl SessionLauncher for ManagerLauncher {
                         message: error.to_string(),
                     }
                 })
+                .and_then(token)
         })
     }
 }

@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use rootresume_protocol::{
     ClientMessage, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_DATA_LEN, MAX_FRAME_LEN,
 };
-use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::ids::SessionId;
 use crate::sandbox::{SandboxError, TermSize};
 use crate::security::SocketPermit;
 use crate::sessions::{Session, SessionError, SessionManager, SessionState};
@@ -44,42 +44,69 @@ const RESIZE_EVERY: Duration = Duration::from_millis(100);
 /// How long before the end of its lifetime a session warns the visitor.
 const WARN_BEFORE_END: [Duration; 2] = [Duration::from_secs(5 * 60), Duration::from_secs(60)];
 
-/// The query string of the WebSocket URL.
-#[derive(Debug, Deserialize)]
-pub struct AttachQuery {
-    /// The session to attach to, from `create_session`.
-    session: String,
-}
+/// How long a new socket may take to send its first frame, the [`ClientMessage::Attach`].
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Upgrades the request and attaches the socket to the session named in the query.
+/// Upgrades the request; the socket's first frame names the session to attach to. The id is a
+/// bearer token: in the URL it would be written to every proxy's access log.
 pub async fn terminal_socket(
     permit: SocketPermit,
     upgrade: WebSocketUpgrade,
     State(sessions): State<Arc<SessionManager>>,
-    Query(query): Query<AttachQuery>,
 ) -> Response {
     upgrade
         .max_frame_size(MAX_FRAME_LEN)
         .max_message_size(MAX_FRAME_LEN)
         .read_buffer_size(SOCKET_READ_BUFFER)
-        .on_upgrade(move |socket| async move {
-            // Someone else's id is as unknown as a forged one.
-            let session = match sessions
-                .attach_target(&query.session, permit.client())
-                .await
-            {
-                Ok(session) => Ok(session.filter(|session| permit.admits(session.client()))),
-                Err(error) => Err(error),
+        .on_upgrade(move |mut socket| async move {
+            let id = match first_frame(&mut socket).await {
+                Ok(id) => id,
+                Err(Some(message)) => {
+                    return fail(socket, ErrorCode::BadMessage, message, CLOSE_POLICY).await;
+                }
+                Err(None) => return,
             };
+            // An unknown id, a forged one and someone else's (from another address) all get
+            // the same answer.
+            let session = match &id {
+                Some(id) => sessions.attach_target(id, permit.client()).await,
+                None => Ok(None),
+            };
+            // Echoed in the started notice: the tab's own id, back to the tab that sent it.
+            let token = id.map(|id| id.expose()).unwrap_or_default();
             let span = match &session {
                 Ok(Some(session)) => session.span(),
                 _ => tracing::Span::none(),
             };
-            let handler = tracing::Instrument::instrument(serve(socket, &sessions, session), span);
+            let handler =
+                tracing::Instrument::instrument(serve(socket, &sessions, session, token), span);
             sessions.track_socket(handler).await;
             // Only now: the permit is the client's slot under its socket cap.
             drop(permit);
         })
+}
+
+/// Reads the socket's first frame: `Ok(Some(id))` for an attach naming a well-formed id,
+/// `Ok(None)` for one naming anything else (answered as an unknown session), `Err(Some(why))`
+/// for any other first frame, and `Err(None)` when the socket closed or stayed silent.
+async fn first_frame(socket: &mut WebSocket) -> Result<Option<SessionId>, Option<String>> {
+    let frame = loop {
+        match tokio::time::timeout(ATTACH_TIMEOUT, socket.recv()).await {
+            Ok(Some(Ok(Message::Binary(frame)))) => break frame,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Text(_)))) => {
+                return Err(Some("the terminal must speak the binary protocol".into()))
+            }
+            Ok(None | Some(Err(_) | Ok(Message::Close(_)))) | Err(_) => return Err(None),
+        }
+    };
+    match ClientMessage::decode(&frame) {
+        Ok(ClientMessage::Attach { session }) => Ok(SessionId::parse(&session)),
+        Ok(_) => Err(Some(
+            "the first message must name the session to attach to; reload the page".into(),
+        )),
+        Err(error) => Err(Some(error.to_string())),
+    }
 }
 
 async fn send(socket: &mut WebSocket, message: ServerMessage) -> bool {
@@ -147,6 +174,7 @@ async fn serve(
     mut socket: WebSocket,
     sessions: &SessionManager,
     session: Result<Option<Arc<Session>>, SessionError>,
+    token: String,
 ) {
     let session = match session {
         Ok(session) => session,
@@ -205,7 +233,7 @@ async fn serve(
     let mut cursor = attachment.cursor;
     let mut owner = session.owner();
     let started = SessionNotice::Started {
-        session: session.id.expose(),
+        session: token,
         resumed: attachment.resumed,
         seconds_left: seconds_until(session.expires_at()),
     };
@@ -347,6 +375,9 @@ async fn pump(
                         if !send(socket, ServerMessage::Pong(nonce)).await {
                             return Outcome::ClientLeft;
                         }
+                    }
+                    Ok(ClientMessage::Attach { .. }) => {
+                        return Outcome::BadFrame("a socket attaches once, with its first message".into());
                     }
                     Err(error) => return Outcome::BadFrame(format!("malformed message: {error}")),
                 }

@@ -91,6 +91,98 @@ async fn stolen_or_forged_ids_do_not_attach() -> Result<()> {
     Ok(())
 }
 
+/// Whether `text` shows `id` or any 8 hex digits in a row of it (an old-style tag).
+fn shows_id(text: &str, id: &str) -> bool {
+    let simple = id.replace('-', "");
+    text.contains(id) || (0..=simple.len() - 8).any(|at| text.contains(&simple[at..at + 8]))
+}
+
+#[tokio::test]
+async fn session_ids_never_leave_the_server() -> Result<()> {
+    let mut config = test_config();
+    config.sessions.pool_size = 1;
+    let server = TestServer::start(config).await?;
+    let pool = server.server.sessions().pool();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pool.ready() < 1 {
+        ensure!(Instant::now() < deadline, "the pool never filled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // One session from the warm pool (its owner written when handed out), one made for its
+    // visitor (or from the refilling pool), both in use.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = server.create_session().await?;
+        let mut term = server.connect(&id).await?;
+        term.started().await?;
+        term.run("hostname").await?;
+        ids.push((id, term));
+    }
+    let docker = common::docker().await?;
+    for (id, _) in &ids {
+        let hash = common::label_of(id)?;
+        let proof = server::ids::SessionId::parse(id)
+            .ok_or_else(|| anyhow!("not an id"))?
+            .owner_proof([127, 0, 0, 1].into());
+        let containers = common::labelled(Some(id)).await?;
+        ensure!(containers.len() == 1, "{containers:?}");
+        // The owner proof reaches a pooled container's name in the background.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let inspected = loop {
+            let inspected = docker.inspect_container(&containers[0], None).await?;
+            if inspected.name.as_deref() == Some(&format!("/rootresume-{hash}-{proof}")) {
+                break inspected;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "named {:?}, not by hash and owner proof",
+                inspected.name
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let everything = serde_json::to_string(&inspected)?;
+        ensure!(
+            !shows_id(&everything, id),
+            "docker inspect shows the id: {everything}"
+        );
+        ensure!(everything.contains(&hash), "labelled by hash");
+    }
+
+    // Someone who lists containers learns hashes, proofs and tags: none of them attaches.
+    let (id, _) = &ids[0];
+    let parsed = server::ids::SessionId::parse(id).ok_or_else(|| anyhow!("not an id"))?;
+    let proof = parsed.owner_proof([127, 0, 0, 1].into());
+    for presented in [parsed.hash(), parsed.tag().to_string(), proof] {
+        let mut term = server.connect(&presented).await?;
+        match term.next_event(Duration::from_secs(10)).await? {
+            Event::Error(ErrorCode::UnknownSession, _) => {}
+            other => bail!("{presented} attached: {other:?}"),
+        }
+    }
+    // The id travels in the first frame, never in the URL a proxy logs; a socket whose first
+    // frame is anything else is refused.
+    let mut term = common::Term::connect_raw(&server.socket_url()).await?;
+    term.type_text("ls\r").await?;
+    match term.next_event(Duration::from_secs(10)).await? {
+        Event::Error(ErrorCode::BadMessage, message) => {
+            ensure!(message.contains("first message"), "{message}")
+        }
+        other => bail!("input before attaching was taken: {other:?}"),
+    }
+    let silent = common::Term::connect_raw(&server.socket_url()).await?;
+    let started = Instant::now();
+    let mut silent = silent;
+    match silent.next_event(Duration::from_secs(20)).await? {
+        Event::Closed(_) => {}
+        other => bail!("a silent socket got {other:?}"),
+    }
+    let waited = started.elapsed();
+    drop(ids);
+    server.server.shutdown().await;
+    println!("ATTACK | session id on the engine / in URLs | - | defended: containers named and labelled by hash (+ owner proof), no id in docker inspect; tag, hash and proof attach to nothing; first frame must attach (silent socket closed after {waited:.1?})");
+    Ok(())
+}
+
 /// Collects everything the server logs.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -130,7 +222,10 @@ async fn session_ids_never_reach_the_log() -> Result<()> {
     let text =
         String::from_utf8_lossy(&logs.0.lock().map_err(|_| anyhow!("poisoned"))?).into_owned();
     let uuid = uuid::Uuid::parse_str(&id)?;
-    let tag = format!("rr-{}", &uuid.simple().to_string()[..8]);
+    let tag = server::ids::SessionId::parse(&id)
+        .ok_or_else(|| anyhow!("not an id"))?
+        .tag()
+        .to_string();
     ensure!(
         text.contains("session started") && text.contains(&tag),
         "nothing logged: {text}"
@@ -199,12 +294,19 @@ async fn connection_and_socket_floods_hit_per_client_caps() -> Result<()> {
     }
     ensure!(closed >= 42, "only {closed} of 50 connections were refused");
     drop(flood);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let page = http_get(&format!("http://{}/", server.server.addr())).await?;
-    ensure!(
-        page.starts_with("HTTP/1.1 200"),
-        "not serving after the flood"
-    );
+    // The server notices the closed connections as it reads them: it serves again within moments.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let page = http_get(&format!("http://{}/", server.server.addr())).await;
+        if page.as_deref().is_ok_and(|p| p.starts_with("HTTP/1.1 200")) {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "not serving after the flood: {page:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Terminal sockets: two per client, the third is refused with a reason.
     let mut ids = Vec::new();
@@ -225,8 +327,17 @@ async fn connection_and_socket_floods_hit_per_client_caps() -> Result<()> {
         ),
     }
     drop(terms.pop());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut third = server.connect(&ids[2]).await?;
+    // A closed socket gives its slot back when its handler ends, moments later.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut third = loop {
+        match server.connect_with(&ids[2], &[]).await? {
+            Ok(term) => break term,
+            Err((429, _)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(refused) => bail!("the freed slot was not given back: {refused:?}"),
+        }
+    };
     third.started().await?;
     server.server.shutdown().await;
     for id in &ids {

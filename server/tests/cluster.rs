@@ -324,7 +324,7 @@ async fn a_dead_replicas_session_no_tab_returns_to_is_swept_after_the_grace() ->
     .with_instance(&instance);
     let id = server::ids::SessionId::random();
     let spec = ContainerSpec::new(
-        &id.expose(),
+        &id.hash(),
         Duration::from_secs(600),
         SandboxLimits::default(),
     );

@@ -54,7 +54,7 @@ async fn pool_hands_out_ready_shells_and_refills() -> Result<()> {
     let started = Instant::now();
     let id = server.create_session().await?;
     assert!(
-        waiting.contains(&id),
+        waiting.contains(&common::label_of(&id)?),
         "the session is one of the pooled containers"
     );
     let mut term = server.connect(&id).await?;

@@ -114,9 +114,9 @@ async fn a_pooled_sandbox_is_handed_out_once_under_concurrent_arrivals() -> Resu
     for arrival in arrivals {
         let session = arrival.await??;
         ensure!(
-            ids.insert(session.id),
+            ids.insert(session.hash.clone()),
             "session {} handed out twice",
-            session.id
+            session.tag()
         );
     }
     sessions.shutdown(Duration::from_secs(5)).await;

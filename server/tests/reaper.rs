@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use common::{labelled, test_config, TestServer};
+use common::{label_of, labelled, test_config, TestServer};
 use server::reaper;
 use server::sandbox::docker::DockerSandbox;
 use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
@@ -30,16 +30,20 @@ async fn sweep_removes_orphans_and_expired_but_keeps_live_sessions() -> Result<(
         )?
         .with_instance(&instance),
     );
-    let orphan = uuid::Uuid::new_v4().to_string();
+    let orphan = server::ids::SessionId::random().expose();
     sandbox
         .create(&ContainerSpec::new(
-            &orphan,
+            &label_of(&orphan)?,
             Duration::from_secs(600),
             SandboxLimits::default(),
         ))
         .await?;
-    let expired = uuid::Uuid::new_v4().to_string();
-    let mut spec = ContainerSpec::new(&expired, Duration::from_secs(600), SandboxLimits::default());
+    let expired = server::ids::SessionId::random().expose();
+    let mut spec = ContainerSpec::new(
+        &label_of(&expired)?,
+        Duration::from_secs(600),
+        SandboxLimits::default(),
+    );
     spec.expires_at = std::time::SystemTime::now() - Duration::from_secs(1);
     sandbox.create(&spec).await?;
 

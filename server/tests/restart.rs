@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use common::real_server::{free_addr, RealServer};
-use common::{labelled, wait_removed};
+use common::{label_of, labelled, wait_removed, Event, Term};
+use rootresume_protocol::ErrorCode;
 use server::sandbox::docker::DockerSandbox;
 use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
 
@@ -41,8 +42,12 @@ async fn kill_dash_nine_then_restart_adopts_or_removes_everything() -> Result<()
         &SandboxLimits::default().image,
     )?
     .with_instance(&instance);
-    let expired = uuid::Uuid::new_v4().to_string();
-    let mut spec = ContainerSpec::new(&expired, Duration::from_secs(600), SandboxLimits::default());
+    let expired = server::ids::SessionId::random().expose();
+    let mut spec = ContainerSpec::new(
+        &label_of(&expired)?,
+        Duration::from_secs(600),
+        SandboxLimits::default(),
+    );
     spec.expires_at = std::time::SystemTime::now() - Duration::from_secs(5);
     sandbox.create(&spec).await?;
 
@@ -51,6 +56,14 @@ async fn kill_dash_nine_then_restart_adopts_or_removes_everything() -> Result<()
         labelled(Some(&expired)).await?.is_empty(),
         "expired container survived the restart"
     );
+    // The adopted session is still bound to its creator: its id from another address gets
+    // nothing (the owner proof on the container's name, not the id alone, decides).
+    let url = format!("ws://{addr}/ws/terminal");
+    let mut thief = Term::connect_from(&url, [127, 0, 0, 2].into(), &id).await?;
+    match thief.next_event(Duration::from_secs(15)).await? {
+        Event::Error(ErrorCode::UnknownSession, _) => {}
+        other => panic!("another address attached to the adopted session: {other:?}"),
+    }
     let mut term = second.connect(&id).await?;
     term.started().await?;
     assert_eq!(

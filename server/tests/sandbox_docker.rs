@@ -19,8 +19,8 @@ fn sandbox() -> DockerSandbox {
 }
 
 fn spec() -> ContainerSpec {
-    let id = uuid::Uuid::new_v4().to_string();
-    ContainerSpec::new(&id, Duration::from_secs(600), SandboxLimits::default())
+    let hash = server::ids::SessionId::random().hash();
+    ContainerSpec::new(&hash, Duration::from_secs(600), SandboxLimits::default())
 }
 
 /// Runs `command` in a raw shell and returns its output between markers.
@@ -244,8 +244,8 @@ async fn missing_image_names_the_image_and_the_fix() -> Result<()> {
         text.contains("rootresume-missing:none") && text.contains("build-sandbox-image"),
         "{text}"
     );
-    let id = uuid::Uuid::new_v4().to_string();
-    let spec = ContainerSpec::new(&id, Duration::from_secs(60), limits);
+    let id = server::ids::SessionId::random().expose();
+    let spec = ContainerSpec::new(&common::label_of(&id)?, Duration::from_secs(60), limits);
     let error = sandbox
         .create(&spec)
         .await

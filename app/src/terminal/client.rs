@@ -151,7 +151,9 @@ fn store_session(id: Option<&str>) {
     }
 }
 
-fn socket_url(session: &str) -> Option<String> {
+/// The socket's address. The session id is not in it: it goes in the first frame, because
+/// proxies log URLs.
+fn socket_url() -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" {
         "wss"
@@ -159,7 +161,7 @@ fn socket_url(session: &str) -> Option<String> {
         "ws"
     };
     let host = location.host().ok()?;
-    Some(format!("{scheme}://{host}{WS_PATH}?session={session}"))
+    Some(format!("{scheme}://{host}{WS_PATH}"))
 }
 
 impl Client {
@@ -398,7 +400,7 @@ fn connect(client: Rc<Client>) {
 }
 
 fn open_socket(client: Rc<Client>, session: &str) {
-    let Some(url) = socket_url(session) else {
+    let Some(url) = socket_url() else {
         return;
     };
     let socket = match WebSocket::new(&url) {
@@ -408,7 +410,13 @@ fn open_socket(client: Rc<Client>, session: &str) {
     socket.set_binary_type(BinaryType::Arraybuffer);
 
     let on_open_client = client.clone();
-    let on_open = Closure::<dyn FnMut()>::new(move || on_open_client.send_size());
+    let attach = ClientMessage::Attach {
+        session: session.to_owned(),
+    };
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        on_open_client.send(&attach);
+        on_open_client.send_size();
+    });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
 

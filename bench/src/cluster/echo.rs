@@ -73,7 +73,7 @@ pub async fn measure(lb: SocketAddr, replicas: &[Replica], keys: usize) -> Resul
 /// A session created and attached at `addr`, its prompt read and its output quiet.
 async fn open(addr: SocketAddr) -> Result<(Term, Option<String>)> {
     let (session, _) = create_session(addr).await?;
-    let (mut term, replica) = Term::connect_named(&socket_url(addr, &session)).await?;
+    let (mut term, replica) = Term::connect_named(&socket_url(addr), &session).await?;
     match term.attached(Duration::from_secs(60)).await? {
         Attach::Started { .. } => {}
         other => bail!("not attached: {other:?}"),

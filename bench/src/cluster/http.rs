@@ -29,9 +29,9 @@ pub async fn create_session(addr: SocketAddr) -> Result<(String, Option<String>)
     Ok((id, response.replica))
 }
 
-/// The terminal socket of a session, at `addr`.
-pub fn socket_url(addr: SocketAddr, session: &str) -> String {
-    format!("ws://{addr}{WS_PATH}?session={session}")
+/// The terminal socket at `addr` (the session is named in the first frame).
+pub fn socket_url(addr: SocketAddr) -> String {
+    format!("ws://{addr}{WS_PATH}")
 }
 
 /// The value of an unlabelled series of a replica's `/metrics` (answered to loopback clients).

@@ -82,7 +82,7 @@ pub async fn measure(targets: &[(&str, SocketAddr)], n: usize) -> Vec<Series> {
 async fn sample(addr: SocketAddr) -> Result<Sample> {
     let started = Instant::now();
     let (session, created_by) = create_session(addr).await?;
-    let (mut term, served_by) = Term::connect_named(&socket_url(addr, &session)).await?;
+    let (mut term, served_by) = Term::connect_named(&socket_url(addr), &session).await?;
     term.read_until(PROMPT, PROMPT_LIMIT).await?;
     let total = started.elapsed();
     // The shell exits, so the session and its container end now rather than after the grace

@@ -151,8 +151,8 @@ async fn round(
 ) -> Result<Round> {
     http::wait_quiet(replicas, Duration::from_secs(60)).await?;
     let (session, _) = create_session(lb).await?;
-    let url = socket_url(lb, &session);
-    let (mut term, attached_to) = Term::connect_named(&url).await?;
+    let url = socket_url(lb);
+    let (mut term, attached_to) = Term::connect_named(&url, &session).await?;
     match term.attached(SHELL_LIMIT).await? {
         Attach::Started { .. } => {}
         other => bail!("the first socket was not attached: {other:?}"),
@@ -194,7 +194,8 @@ async fn round(
             );
         }
         attempts += 1;
-        let connecting = tokio::time::timeout_at(deadline, Term::connect_named(&url)).await;
+        let connecting =
+            tokio::time::timeout_at(deadline, Term::connect_named(&url, &session)).await;
         match connecting.unwrap_or_else(|_| Err(anyhow::anyhow!("connect timed out"))) {
             Ok((mut term, replica)) => match term.attached(deadline - Instant::now()).await? {
                 Attach::Started { resumed: true } => break (term, replica),

@@ -70,6 +70,16 @@ impl Sandbox for MeteredSandbox {
         self.count("open_shell", self.inner.open_shell(container, size).await)
     }
 
+    async fn set_owner(
+        &self,
+        container: &ContainerId,
+        session: &str,
+        proof: &str,
+    ) -> Result<(), SandboxError> {
+        let result = self.inner.set_owner(container, session, proof).await;
+        self.count("set_owner", result)
+    }
+
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
         self.count("resize_shell", self.inner.resize_shell(shell, size).await)
     }

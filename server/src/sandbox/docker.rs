@@ -7,7 +7,7 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
-    ResizeContainerTTYOptions,
+    RenameContainerOptions, ResizeContainerTTYOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
@@ -229,7 +229,7 @@ impl Sandbox for DockerSandbox {
     async fn create(&self, spec: &ContainerSpec) -> Result<ContainerId, SandboxError> {
         let docker = self.client().await?;
         let options = CreateContainerOptions {
-            name: Some(format!("rootresume-{}", spec.session)),
+            name: Some(spec.name()),
             ..Default::default()
         };
         let mut body = container_body(spec);
@@ -291,6 +291,22 @@ impl Sandbox for DockerSandbox {
         })
     }
 
+    async fn set_owner(
+        &self,
+        container: &ContainerId,
+        session: &str,
+        proof: &str,
+    ) -> Result<(), SandboxError> {
+        let docker = self.client().await?;
+        let options = RenameContainerOptions {
+            name: super::container_name(session, Some(proof)),
+        };
+        docker
+            .rename_container(&container.0, options)
+            .await
+            .map_err(|e| self.classify("rename a container", e))
+    }
+
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
         let docker = self.client().await?;
         docker
@@ -340,9 +356,15 @@ impl Sandbox for DockerSandbox {
             .into_iter()
             .filter_map(|summary| {
                 let labels = summary.labels.unwrap_or_default();
+                let owner = summary
+                    .names
+                    .unwrap_or_default()
+                    .iter()
+                    .find_map(|name| super::owner_in_name(name));
                 Some(LabelledContainer {
                     id: ContainerId(summary.id?),
                     session: labels.get(SESSION_LABEL).cloned().unwrap_or_default(),
+                    owner,
                     running: summary.state.is_some_and(|s| s.to_string() == "running"),
                     expires_at: labels.get(EXPIRES_LABEL).and_then(|v| v.parse().ok()),
                 })

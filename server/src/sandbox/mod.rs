@@ -19,7 +19,8 @@ use tokio::io::AsyncWrite;
 use crate::ids::EngineId;
 
 pub use spec::{
-    check_range, epoch_seconds, ContainerSpec, SandboxLimits, INSTANCE_LABEL, SESSION_LABEL,
+    check_range, container_name, epoch_seconds, owner_in_name, ContainerSpec, SandboxLimits,
+    INSTANCE_LABEL, NAME_PREFIX, SESSION_LABEL,
 };
 
 /// Now, in seconds since the Unix epoch, as written in container labels.
@@ -65,8 +66,10 @@ pub struct Shell {
 pub struct LabelledContainer {
     /// The engine's id.
     pub id: ContainerId,
-    /// The value of the [`SESSION_LABEL`] label.
+    /// The value of the [`SESSION_LABEL`] label: the session's hash.
     pub session: String,
+    /// The owner proof from the container's name, once a visitor had the session.
+    pub owner: Option<String>,
     /// Whether the container is running.
     pub running: bool,
     /// Expiry time from the labels, in seconds since the Unix epoch, if readable.
@@ -78,7 +81,7 @@ pub struct LabelledContainer {
 pub struct StoppedContainer {
     /// The engine's id.
     pub id: ContainerId,
-    /// The value of the [`SESSION_LABEL`] label.
+    /// The value of the [`SESSION_LABEL`] label: the session's hash.
     pub session: String,
     /// The exit code of the container's process (the visitor's shell), when reported: below
     /// 128 the shell exited by itself; 128 + n it was killed by signal n.
@@ -144,6 +147,18 @@ pub trait Sandbox: Send + Sync + 'static {
         container: &ContainerId,
         size: TermSize,
     ) -> Result<Shell, SandboxError>;
+
+    /// Writes on a container, created for the warm pool, the proof of the visitor who now has
+    /// its session (stored under the hash `session`; see
+    /// [`crate::ids::SessionId::owner_proof`]), so that a later run adopting the container binds
+    /// it to the same visitor. Docker renames the container (labels cannot change); when this
+    /// fails, the session is not adopted after a restart.
+    async fn set_owner(
+        &self,
+        container: &ContainerId,
+        session: &str,
+        proof: &str,
+    ) -> Result<(), SandboxError>;
 
     /// Resizes a shell's pty.
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError>;

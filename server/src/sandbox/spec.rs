@@ -4,8 +4,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-/// The label every container the project creates carries; its value is the session id.
+/// The label every container the project creates carries; its value is the session's hash
+/// ([`crate::ids::SessionId::hash`]), never the id.
 pub const SESSION_LABEL: &str = "rootresume.session";
+/// How every container's name starts; the session's hash follows, then, once a visitor has it,
+/// `-` and the owner proof ([`crate::ids::SessionId::owner_proof`]).
+pub const NAME_PREFIX: &str = "rootresume-";
 /// Label naming the deployment (config `instance`) that owns the container.
 pub const INSTANCE_LABEL: &str = "rootresume.instance";
 /// Label holding the creation time (seconds since the Unix epoch).
@@ -108,8 +112,10 @@ pub fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), Stri
 /// Everything needed to create one session's container.
 #[derive(Debug, Clone)]
 pub struct ContainerSpec {
-    /// The session the container belongs to; becomes the [`SESSION_LABEL`] value.
+    /// The hash of the session the container belongs to; becomes the [`SESSION_LABEL`] value.
     pub session: String,
+    /// Proof of the session's owner, when a visitor has it already (not for the warm pool).
+    pub owner: Option<String>,
     /// Hostname inside the container.
     pub hostname: String,
     /// When the container was made.
@@ -121,16 +127,28 @@ pub struct ContainerSpec {
 }
 
 impl ContainerSpec {
-    /// A spec for `session` that lives for `lifetime` from now.
-    pub fn new(session: &str, lifetime: Duration, limits: SandboxLimits) -> Self {
+    /// A spec for the session stored under `hash` that lives for `lifetime` from now.
+    pub fn new(hash: &str, lifetime: Duration, limits: SandboxLimits) -> Self {
         let created_at = SystemTime::now();
         Self {
-            session: session.to_owned(),
-            hostname: format!("rr-{}", session.get(..8).unwrap_or(session)),
+            session: hash.to_owned(),
+            owner: None,
+            hostname: crate::ids::SessionTag::of_hash(hash).to_string(),
             created_at,
             expires_at: created_at + lifetime,
             limits,
         }
+    }
+
+    /// The spec with the owner's proof, for a session a visitor has from the start.
+    pub fn owned_by(mut self, proof: Option<String>) -> Self {
+        self.owner = proof;
+        self
+    }
+
+    /// The container's name: [`container_name`] of the session's hash and owner proof.
+    pub fn name(&self) -> String {
+        container_name(&self.session, self.owner.as_deref())
     }
 
     /// The labels the container carries, so any process can find every container we made.
@@ -141,6 +159,24 @@ impl ContainerSpec {
             (EXPIRES_LABEL, epoch_seconds(self.expires_at).to_string()),
         ]
     }
+}
+
+/// A container's name: [`NAME_PREFIX`], the session's hash and, when known, `-` and the owner
+/// proof. Engines keep names unique, so two creations for one session cannot both succeed; and
+/// a name, unlike a label, can be changed when a pooled container gets its visitor.
+pub fn container_name(hash: &str, owner: Option<&str>) -> String {
+    match owner {
+        Some(proof) => format!("{NAME_PREFIX}{hash}-{proof}"),
+        None => format!("{NAME_PREFIX}{hash}"),
+    }
+}
+
+/// The owner proof in a container's name, if it has one and the name is one of ours. Engines
+/// may report names with a leading `/`.
+pub fn owner_in_name(name: &str) -> Option<String> {
+    let rest = name.trim_start_matches('/').strip_prefix(NAME_PREFIX)?;
+    let (hash, proof) = rest.split_once('-')?;
+    (crate::ids::is_hash(hash) && crate::ids::is_hash(proof)).then(|| proof.to_owned())
 }
 
 /// Seconds since the Unix epoch; times before it count as zero.
@@ -179,17 +215,28 @@ mod tests {
     }
 
     #[test]
-    fn labels_carry_session_and_times() {
-        let spec = ContainerSpec::new(
-            "abcdef12-3456",
-            Duration::from_secs(3600),
-            SandboxLimits::default(),
-        );
+    fn labels_carry_session_hash_and_times() {
+        let hash = "abcdef12".repeat(4);
+        let spec = ContainerSpec::new(&hash, Duration::from_secs(3600), SandboxLimits::default());
         let labels = spec.labels();
-        assert_eq!(labels[0], (SESSION_LABEL, "abcdef12-3456".to_string()));
+        assert_eq!(labels[0], (SESSION_LABEL, hash.clone()));
         let created: u64 = labels[1].1.parse().unwrap();
         let expires: u64 = labels[2].1.parse().unwrap();
         assert_eq!(expires - created, 3600);
         assert_eq!(spec.hostname, "rr-abcdef12");
+        assert_eq!(spec.name(), format!("rootresume-{hash}"));
+    }
+
+    #[test]
+    fn names_carry_the_owner_proof_when_known() {
+        let hash = "0123456789abcdef".repeat(2);
+        let proof = "fedcba9876543210".repeat(2);
+        let spec = ContainerSpec::new(&hash, Duration::from_secs(60), SandboxLimits::default())
+            .owned_by(Some(proof.clone()));
+        assert_eq!(spec.name(), format!("rootresume-{hash}-{proof}"));
+        assert_eq!(owner_in_name(&format!("/{}", spec.name())), Some(proof));
+        assert_eq!(owner_in_name(&container_name(&hash, None)), None);
+        assert_eq!(owner_in_name("rootresume-server-image-test"), None);
+        assert_eq!(owner_in_name(&format!("other-{hash}-{hash}")), None);
     }
 }

@@ -69,17 +69,6 @@ impl SocketPermit {
     pub fn client(&self) -> Option<IpAddr> {
         self.client
     }
-
-    /// Whether this socket's client may attach to a session created by `owner`. A session id
-    /// is a bearer token, but one that leaked (a shared screenshot, a copied URL) must not hand
-    /// the shell to someone elsewhere: only the address that created the session may attach.
-    /// Sessions without a known creator (adopted after a restart) admit anyone with the id.
-    pub fn admits(&self, owner: Option<IpAddr>) -> bool {
-        match (owner, self.client) {
-            (Some(owner), Some(client)) => owner == client,
-            _ => true,
-        }
-    }
 }
 
 impl Drop for SocketPermit {

@@ -212,7 +212,7 @@ impl SessionManager {
         let key = client.map(ClientKey::of);
         let caps = self.caps();
         // A pooled sandbox already holds a slot: handing it out checks only the client's caps.
-        if let Some(session) = self.pool.take() {
+        if let Some(session) = self.pool.take_into(&self.live) {
             let request = SlotRequest {
                 member: session.hash.clone(),
                 client: key.clone(),
@@ -223,8 +223,8 @@ impl SessionManager {
             match self.store.admit(&request, &caps).await {
                 Ok(Ok(())) => {
                     session.claim(client, self.settings.max_lifetime);
-                    self.live.insert(session.clone());
                     self.refill.notify_one();
+                    supervisor::write_owner(&self.sandbox, &self.tasks, &session);
                     if let (Some(lease), Some(container)) = (session.lease(), session.container()) {
                         // The record now names the visitor; a failure only delays a takeover.
                         let _ = self
@@ -235,11 +235,11 @@ impl SessionManager {
                     return Ok(session);
                 }
                 Ok(Err(refusal)) => {
-                    self.pool.push(session);
+                    self.pool.put_back(session, &self.live);
                     return Err(self.refusal(refusal));
                 }
                 Err(error) => {
-                    self.pool.push(session);
+                    self.pool.put_back(session, &self.live);
                     return Err(error.into());
                 }
             }
@@ -273,7 +273,8 @@ impl SessionManager {
             victim.end_with(EndReason::Idle);
         }
         let session = Arc::new(Session::new(
-            id,
+            id.hash(),
+            Some(id),
             client,
             Instant::now() + self.settings.max_lifetime,
             self.settings.idle_timeout,
@@ -350,8 +351,10 @@ impl SessionManager {
         let caps = self.caps();
         while self.pool.len() < self.settings.pool_size && !self.shutdown.is_cancelled() {
             let lifetime = self.settings.pool_ttl + self.settings.max_lifetime;
+            let id = SessionId::random();
             let session = Arc::new(Session::new(
-                SessionId::random(),
+                id.hash(),
+                Some(id),
                 None,
                 Instant::now() + lifetime,
                 self.settings.idle_timeout,
@@ -385,16 +388,22 @@ impl SessionManager {
     }
 
     /// Takes over a container left by an earlier run of the server (after a crash or restart):
-    /// the session keeps its id, files and remaining lifetime, and gets a fresh shell. Returns
-    /// `None` when the container's labels do not describe a resumable session.
+    /// the session keeps its id, files and remaining lifetime, and gets a fresh shell, and stays
+    /// bound to the visitor who created it through the owner proof in the container's name.
+    /// Returns `None` when the container does not describe a resumable session: no owner proof
+    /// (a pooled sandbox no visitor had) included.
     pub async fn adopt(&self, container: &LabelledContainer) -> Option<Arc<Session>> {
-        let id = SessionId::parse(&container.session)?;
+        if !crate::ids::is_hash(&container.session) {
+            return None;
+        }
+        let proof = container.owner.clone()?;
         let left = container.expires_at?.checked_sub(spec_epoch_now())?;
-        if !container.running || left == 0 || self.live.get(&id.hash()).is_some() {
+        if !container.running || left == 0 || self.live.get(&container.session).is_some() {
             return None;
         }
         let session = Arc::new(Session::new(
-            id,
+            container.session.clone(),
+            None,
             None,
             Instant::now() + Duration::from_secs(left),
             self.settings.idle_timeout,
@@ -416,6 +425,7 @@ impl SessionManager {
             .await
             .ok()?;
         session.set_lease(lease);
+        session.set_owner_proof(proof);
         self.live.insert(session.clone());
         self.spawn(session.clone(), Some(container.id.clone()), None);
         Some(session)
@@ -463,11 +473,11 @@ impl SessionManager {
         }
     }
 
-    /// The live or pooled session with this id (the reaper's question). The pool is asked
-    /// first: a session handed out moves to the table before it leaves the pool.
-    pub fn find(&self, id: &str) -> Option<Arc<Session>> {
-        let id = SessionId::parse(id)?;
-        self.pool.get(&id).or_else(|| self.live.get(&id.hash()))
+    /// The live or pooled session stored under `hash`, as a container's label names it (the
+    /// reaper's question). The pool is asked first: a session handed out moves to the table
+    /// before it leaves the pool.
+    pub fn find(&self, hash: &str) -> Option<Arc<Session>> {
+        self.pool.get(hash).or_else(|| self.live.get(hash))
     }
 
     /// The session store.
@@ -475,9 +485,9 @@ impl SessionManager {
         &self.store
     }
 
-    /// Whether a session with this id is live or waits in the pool.
-    pub fn is_live(&self, id: &str) -> bool {
-        self.find(id).is_some()
+    /// Whether the session stored under `hash` is live or waits in the pool.
+    pub fn is_live(&self, hash: &str) -> bool {
+        self.find(hash).is_some()
     }
 
     /// How long a session waits for its tab to come back.

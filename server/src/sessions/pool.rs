@@ -4,8 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::ids::SessionId;
-
+use super::live::LiveTable;
 use super::session::{Session, SessionState};
 
 /// Ready (or starting) sessions no visitor has yet.
@@ -25,16 +24,28 @@ impl Pool {
         self.list().push_back(session);
     }
 
-    /// Takes the session that has waited longest, preferring one whose shell already runs. Each
-    /// pooled session is handed out once: taking it happens under the pool's lock.
-    pub fn take(&self) -> Option<Arc<Session>> {
+    /// Takes the session that has waited longest, preferring one whose shell already runs, and
+    /// puts it in `live`. Each pooled session is handed out once: taking it happens under the
+    /// pool's lock; and it enters `live` before it leaves the pool, so the reaper, which asks the
+    /// pool and then the table, always finds it.
+    pub fn take_into(&self, live: &LiveTable) -> Option<Arc<Session>> {
         let mut list = self.list();
         list.retain(|s| !s.is_ending());
         let index = list
             .iter()
             .position(|s| matches!(s.state(), SessionState::Running))
             .or(if list.is_empty() { None } else { Some(0) })?;
+        if let Some(session) = list.get(index) {
+            live.insert(session.clone());
+        }
         list.remove(index)
+    }
+
+    /// Puts back a session [`Pool::take_into`] took (its visitor was refused): into the pool
+    /// first, then out of `live`, so it is never in neither.
+    pub fn put_back(&self, session: Arc<Session>, live: &LiveTable) {
+        self.push(session.clone());
+        live.remove(&session);
     }
 
     /// Drops sessions that ended or failed; returns how many had failed to start (a sign the
@@ -67,8 +78,8 @@ impl Pool {
             .count()
     }
 
-    /// The session with this id, if it waits in the pool.
-    pub fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
-        self.list().iter().find(|s| s.id == *id).cloned()
+    /// The session stored under `hash`, if it waits in the pool.
+    pub fn get(&self, hash: &str) -> Option<Arc<Session>> {
+        self.list().iter().find(|s| s.hash == hash).cloned()
     }
 }

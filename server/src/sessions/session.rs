@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use crate::ids::SessionId;
+use crate::ids::{SessionId, SessionTag};
 use rootresume_protocol::EndReason;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -47,10 +47,17 @@ pub enum SessionState {
 /// across a write (bounded by `INPUT_TIMEOUT`); the output ring has its own, inside
 /// [`OutputLog`].
 pub struct Session {
-    /// The id the browser tab keeps to reattach (a bearer token: it prints as its tag).
-    pub id: SessionId,
-    /// [`SessionId::hash`] of the id: the name of its record and slot in the store.
+    /// The id, only in the replica that created the session and only to hand it to its visitor
+    /// (a bearer token: it prints as its tag). A session adopted or taken over has none: a tab
+    /// proves it knows the id by presenting it ([`Session::admits`]).
+    token: Option<SessionId>,
+    /// [`SessionId::hash`] of the id: the name of its record and slot in the store, and of its
+    /// container.
     pub hash: String,
+    /// The tag logs show, from the hash.
+    tag: SessionTag,
+    /// Whether the owner proof is on the container already (or being written there).
+    owner_written: std::sync::atomic::AtomicBool,
     /// The facts that change, behind one lock.
     facts: Mutex<Facts>,
     /// When the session was created, in ms since the epoch.
@@ -81,6 +88,10 @@ pub struct Session {
 struct Facts {
     /// The client the session belongs to, once known (a pooled session has none yet).
     client: Option<IpAddr>,
+    /// For a session adopted after a restart, whose creator's address is not known: the proof
+    /// its container carries ([`SessionId::owner_proof`]), which only the creator's address
+    /// together with the id can match.
+    owner_proof: Option<String>,
     /// When a visitor asked for it: creation, or hand-out from the pool.
     requested_at: Instant,
     /// When the session must end at the latest.
@@ -107,9 +118,11 @@ pub struct Attachment {
 }
 
 impl Session {
-    /// A session in the `Starting` state.
+    /// A session in the `Starting` state, stored under `hash`; `token` is its id when this
+    /// replica creates it.
     pub fn new(
-        id: SessionId,
+        hash: String,
+        token: Option<SessionId>,
         client: Option<IpAddr>,
         expires_at: Instant,
         idle_timeout: Duration,
@@ -117,10 +130,13 @@ impl Session {
         cancel: CancellationToken,
     ) -> Self {
         Self {
-            id,
-            hash: id.hash(),
+            token,
+            tag: SessionTag::of_hash(&hash),
+            owner_written: std::sync::atomic::AtomicBool::new(false),
+            hash,
             facts: Mutex::new(Facts {
                 client,
+                owner_proof: None,
                 requested_at: Instant::now(),
                 expires_at,
                 last_input: Instant::now(),
@@ -146,6 +162,57 @@ impl Session {
     /// The address of the client the session belongs to, when known.
     pub fn client(&self) -> Option<IpAddr> {
         self.facts().client
+    }
+
+    /// The id, for the visitor this replica creates the session for (see the field).
+    pub fn token(&self) -> Option<&SessionId> {
+        self.token.as_ref()
+    }
+
+    /// The proof of ownership to write on the container: from the id and the owner's address,
+    /// once both are known here.
+    pub fn owner_proof(&self) -> Option<String> {
+        let facts = self.facts();
+        match (&self.token, facts.client) {
+            (Some(id), Some(client)) => Some(id.owner_proof(client)),
+            _ => facts.owner_proof.clone(),
+        }
+    }
+
+    /// The container and the owner proof to write on it, once both are known and only the first
+    /// time this is asked; `None` otherwise.
+    pub(super) fn owner_to_write(&self) -> Option<(crate::sandbox::ContainerId, String)> {
+        let container = self.container()?;
+        let proof = self.owner_proof()?;
+        (!self.owner_written.swap(true, Ordering::AcqRel)).then_some((container, proof))
+    }
+
+    /// Notes that the container was created with the owner proof in its name already.
+    pub(super) fn owner_is_written(&self) {
+        self.owner_written.store(true, Ordering::Release);
+    }
+
+    /// Binds an adopted session to the proof its container carries.
+    pub(super) fn set_owner_proof(&self, proof: String) {
+        self.facts().owner_proof = Some(proof);
+    }
+
+    /// Whether a socket that presented `id`, from `client`, may attach: the id must be this
+    /// session's, and the socket must come from the address that created it (known directly,
+    /// or through the owner proof of an adopted session). A leaked id alone, or someone else's
+    /// tag or hash, gets nothing.
+    pub fn admits(&self, id: &SessionId, client: Option<IpAddr>) -> bool {
+        // Plain comparisons: both sides are hashes, and timing them tells nothing about the id.
+        if id.hash() != self.hash {
+            return false;
+        }
+        let facts = self.facts();
+        match (facts.client, &facts.owner_proof, client) {
+            (Some(owner), _, Some(client)) => owner == client,
+            (None, Some(proof), Some(client)) => id.owner_proof(client) == *proof,
+            // A socket without a known address (never over TCP) is checked by id alone.
+            _ => true,
+        }
     }
 
     /// The client key per-client caps count this session under.
@@ -211,11 +278,10 @@ impl Session {
         self.claimed.send_replace(true);
     }
 
-    /// A short name for logs and the container's hostname (`rr-` and the id's first 8 hex
-    /// digits): enough to follow one session, far too little to attach to it, because the id is
-    /// what lets a tab in.
+    /// A short name for logs and the container's hostname (`rr-` and the first 8 hex digits of
+    /// the id's hash): enough to follow one session, and nothing to attach to it with.
     pub fn tag(&self) -> String {
-        self.id.tag().to_string()
+        self.tag.to_string()
     }
 
     /// A tracing span carrying the session's [`Session::tag`].

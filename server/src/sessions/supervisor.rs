@@ -44,6 +44,25 @@ enum Stop {
     Handover,
 }
 
+/// Writes the owner proof on a session's container in the background, once the container and
+/// the visitor are both known (a pooled container gets its visitor after it was made). Off the
+/// visitor's path: if it fails, only the adoption of this session after a restart is lost.
+pub(super) fn write_owner(
+    sandbox: &Arc<dyn Sandbox>,
+    tasks: &tokio_util::task::TaskTracker,
+    session: &Session,
+) {
+    let Some((container, proof)) = session.owner_to_write() else {
+        return;
+    };
+    let (sandbox, hash, tag) = (sandbox.clone(), session.hash.clone(), session.tag());
+    tasks.spawn(async move {
+        if let Err(error) = sandbox.set_owner(&container, &hash, &proof).await {
+            tracing::warn!(session = %tag, %error, "could not write the owner on a pooled container; it will not be adopted after a restart");
+        }
+    });
+}
+
 /// The task that owns one session's container from creation to removal.
 pub(super) struct Supervisor {
     pub(super) session: Arc<Session>,
@@ -67,10 +86,14 @@ pub(super) struct Supervisor {
 
 impl Supervisor {
     pub(super) async fn run(self, existing: Option<ContainerId>) {
-        let id = self.session.id;
         let lifetime = self.lifetime + self.pool_ttl.unwrap_or_default();
-        let spec = ContainerSpec::new(&id.expose(), lifetime, self.limits.clone());
+        let spec = ContainerSpec::new(&self.session.hash, lifetime, self.limits.clone())
+            .owned_by(self.session.owner_proof());
         let fresh = existing.is_none();
+        if !fresh || spec.owner.is_some() {
+            // An adopted or taken-over container has its name already.
+            self.session.owner_is_written();
+        }
         let create = async {
             match existing {
                 Some(container) => Ok(container),
@@ -92,6 +115,8 @@ impl Supervisor {
         };
         if let Some(container) = guard.id() {
             self.session.set_container(container.clone());
+            // A pooled session handed out while its container was being created.
+            write_owner(&self.sandbox, &self.tasks, &self.session);
             if fresh {
                 self.record_container(container).await;
             }

@@ -26,15 +26,12 @@ impl SessionManager {
     /// `Ok(None)` for unknown, ended or someone else's sessions.
     pub async fn attach_target(
         &self,
-        id: &str,
+        id: &SessionId,
         client: Option<IpAddr>,
     ) -> Result<Option<Arc<Session>>, SessionError> {
-        let Some(id) = SessionId::parse(id) else {
-            return Ok(None);
-        };
         let hash = id.hash();
         if let Some(session) = self.live.get(&hash) {
-            return Ok(Some(session));
+            return Ok(session.admits(id, client).then_some(session));
         }
         if !self.store.is_shared() || self.shutdown.is_cancelled() {
             return Ok(None);
@@ -67,7 +64,7 @@ impl SessionManager {
         let lease = loop {
             if let Some(session) = self.live.get(&hash) {
                 // A concurrent socket of this replica took it over first.
-                return Ok(Some(session));
+                return Ok(session.admits(id, client).then_some(session));
             }
             let holder = self.store.lease(&hash).await?;
             let free = match &holder {
@@ -96,7 +93,8 @@ impl SessionManager {
         };
         let left = Duration::from_millis(record.expires_at_ms.saturating_sub(now_ms()));
         let session = Arc::new(Session::new(
-            id,
+            hash.clone(),
+            None,
             client,
             Instant::now() + left,
             self.settings.idle_timeout,

@@ -79,6 +79,10 @@ impl Sandbox for FakeSandbox {
         })
     }
 
+    async fn set_owner(&self, _: &ContainerId, _: &str, _: &str) -> Result<(), SandboxError> {
+        Ok(())
+    }
+
     async fn resize_shell(&self, _: &ShellId, _: TermSize) -> Result<(), SandboxError> {
         self.resizes.fetch_add(1, Ordering::SeqCst);
         Ok(())

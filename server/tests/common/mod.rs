@@ -37,6 +37,10 @@ pub fn test_config() -> Config {
     config.sessions.rate_burst = 1000;
     // No warm pool unless a test is about it: parallel tests would start dozens of containers.
     config.sessions.pool_size = 0;
+    // CI runs the suite through the bundled socket proxy (deploy/docker-proxy/haproxy.cfg).
+    if let Ok(host) = std::env::var("ROOTRESUME_DOCKER_HOST") {
+        config.docker_host = host;
+    }
     config
 }
 
@@ -72,11 +76,12 @@ impl TestServer {
     }
 
     pub async fn connect(&self, session: &str) -> Result<Term> {
-        Term::connect(&format!(
-            "ws://{}/ws/terminal?session={session}",
-            self.server.addr()
-        ))
-        .await
+        Term::connect(&self.socket_url(), session).await
+    }
+
+    /// The terminal socket's URL (no session in it: that goes in the first frame).
+    pub fn socket_url(&self) -> String {
+        format!("ws://{}/ws/terminal", self.server.addr())
     }
 
     /// Opens the terminal socket with extra handshake headers (an `Origin`, the client behind
@@ -88,16 +93,20 @@ impl TestServer {
     ) -> Result<std::result::Result<Term, (u16, String)>> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         use tokio_tungstenite::tungstenite::Error as WsError;
-        let url = format!("ws://{}/ws/terminal?session={session}", self.server.addr());
-        let mut request = url.into_client_request()?;
+        let mut request = self.socket_url().into_client_request()?;
         for (name, value) in headers {
             request.headers_mut().insert(*name, value.parse()?);
         }
         match tokio_tungstenite::connect_async(request).await {
-            Ok((socket, _)) => Ok(Ok(Term {
-                socket,
-                screen: Vec::new(),
-            })),
+            Ok((socket, _)) => {
+                let mut term = Term {
+                    socket,
+                    screen: Vec::new(),
+                    session: None,
+                };
+                term.attach(session).await?;
+                Ok(Ok(term))
+            }
             Err(WsError::Http(response)) => {
                 let body = response.body().as_deref().map(String::from_utf8_lossy);
                 Ok(Err((
@@ -192,7 +201,27 @@ pub struct Term {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Everything the shell printed so far.
     pub screen: Vec<u8>,
+    /// The session this socket attached to, once it sent its first frame.
+    pub session: Option<String>,
 }
+
+/// A wait that ended because the session (or its socket) ended: the error [`Term::wait_for`]
+/// and everything built on it give then, so an attack suite can tell whose sandbox went.
+#[derive(Debug)]
+pub struct SessionEnded {
+    /// The session the socket was attached to.
+    pub session: Option<String>,
+    /// What the server said, or how the socket closed.
+    pub detail: String,
+}
+
+impl std::fmt::Display for SessionEnded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the session ended: {}", self.detail)
+    }
+}
+
+impl std::error::Error for SessionEnded {}
 
 /// What the server said besides output.
 #[derive(Debug)]
@@ -204,11 +233,62 @@ pub enum Event {
 }
 
 impl Term {
-    pub async fn connect(url: &str) -> Result<Self> {
+    /// Opens the socket at `url` and attaches to `session` (the first frame).
+    pub async fn connect(url: &str, session: &str) -> Result<Self> {
+        let mut term = Self::connect_raw(url).await?;
+        term.attach(session).await?;
+        Ok(term)
+    }
+
+    /// Opens the socket at `url` from the local address `source` (another loopback address
+    /// stands for another visitor) and attaches to `session`.
+    pub async fn connect_from(
+        url: &str,
+        source: std::net::Ipv4Addr,
+        session: &str,
+    ) -> Result<Self> {
+        let host = url
+            .strip_prefix("ws://")
+            .and_then(|rest| rest.split('/').next())
+            .ok_or_else(|| anyhow!("not a ws:// URL: {url}"))?;
+        let tcp = tokio::net::TcpSocket::new_v4()?;
+        tcp.bind(std::net::SocketAddr::from((source, 0)))?;
+        let stream = tcp.connect(host.parse()?).await?;
+        let (socket, _) =
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
+        let mut term = Self {
+            socket,
+            screen: Vec::new(),
+            session: None,
+        };
+        term.attach(session).await?;
+        Ok(term)
+    }
+
+    /// Opens the socket at `url` and sends nothing yet.
+    pub async fn connect_raw(url: &str) -> Result<Self> {
         let (socket, _) = tokio_tungstenite::connect_async(url).await?;
         Ok(Self {
             socket,
             screen: Vec::new(),
+            session: None,
+        })
+    }
+
+    /// Sends the first frame, naming the session.
+    pub async fn attach(&mut self, session: &str) -> Result<()> {
+        self.session = Some(session.to_owned());
+        self.send(ClientMessage::Attach {
+            session: session.to_owned(),
+        })
+        .await
+    }
+
+    /// The [`SessionEnded`] error for this socket.
+    fn ended(&self, detail: String) -> anyhow::Error {
+        anyhow::Error::new(SessionEnded {
+            session: self.session.clone(),
+            detail,
         })
     }
 
@@ -286,23 +366,38 @@ impl Term {
             let frame = tokio::time::timeout(left, self.socket.next()).await;
             match frame {
                 Err(_) => continue,
-                Ok(None) => bail!("socket closed while waiting for {needle:?}; got: {seen}"),
-                Ok(Some(Err(e))) => bail!("socket error while waiting for {needle:?}: {e}"),
+                Ok(None) => {
+                    return Err(self.ended(format!(
+                        "socket closed while waiting for {needle:?}; got: {seen}"
+                    )))
+                }
+                Ok(Some(Err(e))) => {
+                    return Err(
+                        self.ended(format!("socket error while waiting for {needle:?}: {e}"))
+                    )
+                }
                 Ok(Some(Ok(Message::Binary(bytes)))) => {
                     match ServerMessage::decode(&bytes)? {
                         ServerMessage::Output(out) => self.screen.extend(out),
                         // An end or an error while waiting is the answer, not noise to skip.
                         ServerMessage::Notice(notice @ SessionNotice::Ended { .. }) => {
-                            bail!("{notice:?} while waiting for {needle:?}; got: {seen}")
+                            return Err(self.ended(format!(
+                                "{notice:?} while waiting for {needle:?}; got: {seen}"
+                            )))
                         }
                         ServerMessage::Error { code, message } => {
-                            bail!("error {code:?} ({message}) while waiting for {needle:?}; got: {seen}")
+                            return Err(self.ended(format!(
+                            "error {code:?} ({message}) while waiting for {needle:?}; got: {seen}"
+                        )))
                         }
                         ServerMessage::Notice(_) | ServerMessage::Pong(_) => {}
                     }
                 }
-                Ok(Some(Ok(Message::Close(_)))) => {
-                    bail!("socket closed while waiting for {needle:?}; got: {seen}")
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                    return Err(self.ended(format!(
+                        "socket closed ({reason}) while waiting for {needle:?}; got: {seen}"
+                    )));
                 }
                 Ok(Some(Ok(_))) => {}
             }
@@ -385,10 +480,21 @@ pub async fn docker() -> Result<Docker> {
         .await?)
 }
 
-/// Containers carrying our label, optionally only those of one session.
+/// The session label's value for the session `id` (as handed out, with dashes): its hash,
+/// never the id. A hash (32 hex digits, as in `ContainerSpec::session`) is its own label.
+pub fn label_of(id: &str) -> Result<String> {
+    if server::ids::is_hash(id) {
+        return Ok(id.to_owned());
+    }
+    server::ids::SessionId::parse(id)
+        .map(|id| id.hash())
+        .ok_or_else(|| anyhow!("{id:?} is not a session id"))
+}
+
+/// Containers carrying our label, optionally only those of one session (by its id).
 pub async fn labelled(session: Option<&str>) -> Result<Vec<String>> {
     let label = match session {
-        Some(id) => format!("rootresume.session={id}"),
+        Some(id) => format!("rootresume.session={}", label_of(id)?),
         None => "rootresume.session".into(),
     };
     containers_with(vec![label]).await

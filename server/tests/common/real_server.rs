@@ -60,7 +60,7 @@ impl RealServer {
 
     /// Opens the terminal socket of session `id`.
     pub async fn connect(&self, id: &str) -> Result<Term> {
-        Term::connect(&format!("ws://{}/ws/terminal?session={id}", self.addr)).await
+        Term::connect(&format!("ws://{}/ws/terminal", self.addr), id).await
     }
 
     /// SIGKILL: no shutdown path runs.
