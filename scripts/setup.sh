@@ -103,6 +103,8 @@ fi
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--cluster" ]; then
   # scripts/cluster.sh runs its own redis-server and haproxy processes, never the packages' services.
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server redis-tools
+  # haproxy also runs the bundled socket proxy (deploy/docker-proxy/haproxy.cfg) in the tests.
   command -v haproxy >/dev/null || apt_install haproxy
+  command -v curl >/dev/null || apt_install curl
 fi
 say "ready"

@@ -15,6 +15,22 @@ cargo fmt --all -- --check
 step "cargo clippy (server side, and the browser side for wasm32)"
 cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+step "the bundled socket proxy (deploy/docker-proxy/haproxy.cfg) in front of the engine"
+# Every server of the suite (tests, end-to-end, cluster) reaches the engine only through the same
+# proxy compose.yaml runs, so the proxy is shown to allow all the server needs; its access log is
+# checked for session ids at the end. Test code that inspects the engine goes to it directly.
+proxy_dir=$(mktemp -d "${TMPDIR:-/tmp}/rootresume-proxy.XXXXXX")
+proxy_log="$proxy_dir/access.log"
+export ROOTRESUME_PROXY_BIND="127.0.0.1:${RR_PROXY_PORT:-23750}" ROOTRESUME_PROXY_ENGINE=/var/run/docker.sock
+haproxy -db -f deploy/docker-proxy/haproxy.cfg >"$proxy_log" 2>&1 &
+proxy_pid=$!
+# shellcheck disable=SC2317  # run by the trap
+stop_proxy() { kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; rm -rf "$proxy_dir"; }
+trap stop_proxy EXIT
+for _ in $(seq 50); do curl -fsS "http://$ROOTRESUME_PROXY_BIND/_ping" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "http://$ROOTRESUME_PROXY_BIND/_ping" >/dev/null || { cat "$proxy_log" >&2; say "the socket proxy did not start"; exit 1; }
+export ROOTRESUME_DOCKER_HOST="tcp://$ROOTRESUME_PROXY_BIND"
+
 step "unit and integration tests (real Docker engine)"
 # The setup registered gVisor unless told not to: then the attacks must run under it too.
 if [ "${ROOTRESUME_SETUP_RUNSC:-1}" != 0 ]; then
@@ -59,6 +75,20 @@ step "cluster (redis-server, 3 replicas, haproxy)"
 step "server image (Dockerfile): builds, serves the site, stops cleanly"
 # The engine answered at setup (the suite above needs it), so the image is always built here.
 scripts/test-server-image.sh
+
+step "the socket proxy's access log holds no session id"
+creates=$(grep -c 'POST [^ ]*/containers/create?name=rootresume-' "$proxy_log" || true)
+if [ "$creates" -eq 0 ]; then
+  say "FAILED: the suite created no sandbox through the socket proxy"
+  exit 1
+fi
+if grep -Eq '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' "$proxy_log"; then
+  grep -E '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' "$proxy_log" | head -5 >&2
+  say "FAILED: a session id reached the socket proxy's access log"
+  exit 1
+fi
+refused=$(grep -c ' 403 ' "$proxy_log" || true)
+say "socket proxy: $(wc -l <"$proxy_log") requests logged, $creates sandbox creations, $refused refused (the attack test's), no session id"
 
 after=$(count_labelled)
 say "labelled containers after the suite: $after"
