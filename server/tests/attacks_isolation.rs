@@ -8,14 +8,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use attack_support::{each_runtime, finish, python, server, server_answers, visitor};
+use attack_support::{attacker, each_runtime, finish, python, server, server_answers, visitor};
 use rootresume_protocol::ClientMessage;
 
 #[tokio::test]
 async fn no_network_of_any_kind() -> Result<()> {
     each_runtime("network", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         let report = python(
             &mut term,
             "net",
@@ -60,7 +60,7 @@ fn refused(name: &str, cmd: &str) -> String {
 async fn no_privilege_to_gain() -> Result<()> {
     each_runtime("privilege", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         ensure!(term.run("id -u").await? != "0");
         let caps = term
             .run("command grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status")
@@ -131,7 +131,7 @@ async fn nothing_to_learn_about_the_host_or_other_visitors() -> Result<()> {
         other
             .run("echo private > /tmp/other-secret; echo private > ~/other-secret; (sleep 4321 &)")
             .await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         let sockets = term
             .run("ls /var/run/docker.sock /run/docker.sock 2>/dev/null; find / -xdev -name '*.sock' 2>/dev/null")
             .await?;
@@ -221,7 +221,7 @@ async fn interrupt_flood(
 async fn output_floods_stop_at_ctrl_c_and_pastes_go_through() -> Result<()> {
     each_runtime("output flood / paste", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         let mut seen = Vec::new();
         for flood in ["yes", "cat /dev/urandom"] {
             let (took, bytes) = interrupt_flood(&server, &mut term, flood).await?;
@@ -268,7 +268,7 @@ async fn output_that_looks_like_an_engine_frame_header_does_not_freeze_the_termi
     // for a header announcing 2 GiB, then hold all later output (and buffer it) forever.
     each_runtime("output mimicking a stream header", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         for first in ["\\000", "\\001", "\\002"] {
             term.type_text(&format!(
                 "sleep 0.5; printf '{first}\\000\\000\\000\\177\\377\\377\\377'; echo\r"
@@ -303,7 +303,7 @@ fn host_processes_sleeping(n: &str) -> usize {
 async fn background_processes_die_with_the_tab() -> Result<()> {
     each_runtime("background process after tab close", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         let n = format!("{}", 800_000 + std::process::id() % 100_000);
         term.run(&format!(
             "nohup sleep {n} >/dev/null 2>&1 & disown; (setsid sleep {n} >/dev/null 2>&1 < /dev/null &)"

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
 use attack_support::{
-    contained, each_runtime, finish, python, python_or_end, server, server_answers, visitor,
+    attacker, contained, each_runtime, finish, python, python_or_end, server, server_answers,
+    visitor,
 };
 use rootresume_protocol::ClientMessage;
 
@@ -18,7 +19,7 @@ use rootresume_protocol::ClientMessage;
 async fn fork_bomb_hits_the_process_cap_and_harms_no_one_else() -> Result<()> {
     each_runtime("fork bomb", |runtime| async move {
         let server = server(&runtime).await?;
-        let (bomber_id, mut bomber) = visitor(&server).await?;
+        let (bomber_id, mut bomber) = attacker(&server).await?;
         let (neighbour_id, mut neighbour) = visitor(&server).await?;
         // A counted bomb first: how many processes can one sandbox hold?
         let counted = python_or_end(
@@ -54,7 +55,7 @@ for pid in pids:
         })?;
         // Then the classic one, left running (in a fresh sandbox if gVisor's died).
         let (bomber_id, mut bomber) = if counted.contains("gVisor") {
-            visitor(&server).await?
+            attacker(&server).await?
         } else {
             (bomber_id, bomber)
         };
@@ -77,7 +78,7 @@ for pid in pids:
 async fn thousands_of_zombies_are_reaped_by_init() -> Result<()> {
     each_runtime("zombies", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         // Each round orphans 100 exited children; without a reaping init they stay zombies,
         // fill the process table, and the second round cannot fork.
         let result = python_or_end(
@@ -129,7 +130,7 @@ print("zombies made", made, "left", zombies())
 async fn open_file_limit_cannot_be_raised() -> Result<()> {
     each_runtime("ulimit raising", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         let raise = term.run("ulimit -n 65536 2>&1; echo rc=$?").await?;
         ensure!(raise.ends_with("rc=1"), "ulimit -n was raised: {raise}");
         let hard = term.run("ulimit -Hn").await?;
@@ -171,7 +172,7 @@ except OSError as e:
 async fn memory_hog_is_killed_and_the_visitor_is_told() -> Result<()> {
     each_runtime("memory hog", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         let (neighbour_id, mut neighbour) = visitor(&server).await?;
         // Touches every page (bytes filled with 'x'), up to 1 GiB: far past the 128 MiB cap.
         let hog = python_or_end(
@@ -206,7 +207,7 @@ print("survived holding", 16 * len(held), "MiB")
 async fn filling_tmp_and_home_stops_at_their_caps() -> Result<()> {
     each_runtime("tmp/home fill", |runtime| async move {
         let server = server(&runtime).await?;
-        let (id, mut term) = visitor(&server).await?;
+        let (id, mut term) = attacker(&server).await?;
         let mut seen = Vec::new();
         for dir in ["/tmp", "$HOME"] {
             let fill = term
@@ -272,7 +273,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn cpu_hog_on_every_core_leaves_a_neighbours_echo_fast() -> Result<()> {
     each_runtime("CPU hog", |runtime| async move {
         let server = server(&runtime).await?;
-        let (hog_id, mut hog) = visitor(&server).await?;
+        let (hog_id, mut hog) = attacker(&server).await?;
         let (id, mut term) = visitor(&server).await?;
         let baseline = echo_latencies(&mut term, 50).await?;
         // Two busy loops per core the host has: the sandbox may use half a core in all.

@@ -195,8 +195,13 @@ async fn terminal_is_binary_safe_and_follows_resizes() -> Result<()> {
         .await?;
 
     // Ctrl-C interrupts a running program.
-    term.type_text("sleep 300\r").await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The program prints "sleeping" (a word the typed line does not contain) once it runs; from
+    // then on a SIGINT ends it, whether it has become `sleep` yet or not.
+    let from = term.screen.len();
+    term.type_text("sh -c 'printf slee%s\\n ping; exec sleep 300'\r")
+        .await?;
+    term.wait_for(from, "sleeping", Duration::from_secs(10))
+        .await?;
     term.send(ClientMessage::Input(vec![0x03])).await?;
     assert_eq!(term.run("echo after-interrupt").await?, "after-interrupt");
 
