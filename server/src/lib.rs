@@ -72,7 +72,8 @@ impl Server {
     ) -> Result<Self, StartError> {
         let sandbox: Arc<dyn Sandbox> = Arc::new(
             DockerSandbox::new(&config.docker_host, &config.sandbox.image)?
-                .with_instance(&config.instance),
+                .with_instance(&config.instance)
+                .with_runtime(&config.sandbox.runtime),
         );
         Self::start_with(config, leptos_options, listener, sandbox).await
     }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, ResizeExecOptions};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
@@ -30,11 +31,43 @@ const OUTPUT_CHUNK: usize = 32 * 1024;
 /// any one attach, so another replica can attach to the same running shell after this one dies.
 pub const SHELL_COMMAND: &str = "/usr/local/bin/rootresume-shell";
 
+/// The runtime whose TTY containers cannot keep their shell: Debian's gVisor (release
+/// 20221219) gives a container's own TTY process end-of-file on its first read, so under it
+/// the shell runs as an exec in an idle container instead (see [`ShellMode`]).
+pub const EXEC_SHELL_RUNTIME: &str = "runsc";
+/// How a [`ShellId`] of an exec'd shell starts (the rest is the exec's id).
+const EXEC_SHELL: &str = "exec:";
+
+/// Where a sandbox's shell runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellMode {
+    /// The container's own process: it outlives every attach, so another replica can take the
+    /// same running shell over.
+    Process,
+    /// An exec in an idle container: each open starts a new shell (files are kept, running
+    /// programs are not), because the runtime cannot keep a TTY process (gVisor, see
+    /// [`EXEC_SHELL_RUNTIME`]).
+    Exec,
+}
+
+impl ShellMode {
+    /// The mode for containers of `runtime`.
+    pub fn for_runtime(runtime: &str) -> Self {
+        if runtime == EXEC_SHELL_RUNTIME {
+            Self::Exec
+        } else {
+            Self::Process
+        }
+    }
+}
+
 /// Containers on a Docker engine.
 pub struct DockerSandbox {
     endpoint: String,
     image: String,
     instance: String,
+    /// Where shells run (by the configured runtime).
+    shell_mode: ShellMode,
     /// The client after API version negotiation. Negotiation needs the engine to answer, so it
     /// happens on first use and is retried until it succeeds: the server starts and keeps running
     /// while the engine is down, and recovers when it comes back.
@@ -56,6 +89,7 @@ impl DockerSandbox {
             endpoint: endpoint.to_owned(),
             image: image.to_owned(),
             instance: "default".into(),
+            shell_mode: ShellMode::Process,
             client: OnceCell::new(),
         })
     }
@@ -64,6 +98,13 @@ impl DockerSandbox {
     /// [`INSTANCE_LABEL`]), so servers or test runs sharing one engine leave each other alone.
     pub fn with_instance(mut self, instance: &str) -> Self {
         self.instance = instance.to_owned();
+        self
+    }
+
+    /// Runs shells the way containers of `runtime` can keep them (see [`ShellMode`]); must
+    /// match `sandbox.runtime`, which [`container_body`] reads.
+    pub fn with_runtime(mut self, runtime: &str) -> Self {
+        self.shell_mode = ShellMode::for_runtime(runtime);
         self
     }
 
@@ -86,7 +127,6 @@ impl DockerSandbox {
             .await
     }
 
-    /// Turns an engine error into one a person can act on.
     /// The engine's filter for this deployment's containers.
     fn label_filter(&self) -> (String, Vec<String>) {
         (
@@ -96,6 +136,79 @@ impl DockerSandbox {
                 format!("{INSTANCE_LABEL}={}", self.instance),
             ],
         )
+    }
+
+    /// Starts a container; one already running (another replica started it) is fine.
+    async fn start(&self, docker: &Docker, container: &ContainerId) -> Result<(), SandboxError> {
+        match docker.start_container(&container.0, None).await {
+            Ok(())
+            | Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(error) => Err(self.classify("start a container", error)),
+        }
+    }
+
+    /// A shell from a hijacked stream, its read errors phrased like every other engine error.
+    fn shell(&self, id: ShellId, hijacked: super::hijack::Hijacked) -> Shell {
+        let (output, input) = hijacked;
+        let endpoint = self.endpoint.clone();
+        let output = output
+            .map(move |chunk| {
+                chunk.map_err(|e| SandboxError::EngineUnreachable {
+                    endpoint: endpoint.clone(),
+                    detail: e.to_string(),
+                })
+            })
+            .boxed();
+        Shell { id, output, input }
+    }
+
+    fn hijack_error(&self, error: HijackError) -> SandboxError {
+        match error {
+            HijackError::Connect(e) => SandboxError::EngineUnreachable {
+                endpoint: self.endpoint.clone(),
+                detail: e.to_string(),
+            },
+            HijackError::Refused { status, message } if status == 404 || status == 409 => {
+                SandboxError::ContainerGone { detail: message }
+            }
+            HijackError::Refused { status, message } => SandboxError::Engine {
+                action: "attach to the shell",
+                detail: format!("{status}: {message}"),
+            },
+        }
+    }
+
+    /// [`Sandbox::open_shell`] in [`ShellMode::Exec`]: starts the idle container if needed,
+    /// then a login shell as an exec with a TTY.
+    async fn open_exec_shell(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        let docker = self.client().await?;
+        self.start(docker, container).await?;
+        let exec = docker
+            .create_exec(
+                &container.0,
+                CreateExecOptions::<String> {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(true),
+                    cmd: Some(vec![SHELL_COMMAND.into()]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.classify("start a shell", e))?;
+        let hijacked = super::hijack::start_exec(&self.endpoint, &exec.id, OUTPUT_CHUNK)
+            .await
+            .map_err(|error| self.hijack_error(error))?;
+        let shell_id = ShellId(format!("{EXEC_SHELL}{}", exec.id));
+        self.resize_shell(&shell_id, size).await?;
+        Ok(self.shell(shell_id, hijacked))
     }
 
     fn classify(&self, action: &'static str, error: BollardError) -> SandboxError {
@@ -155,16 +268,23 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+    let process = ShellMode::for_runtime(&limits.runtime) == ShellMode::Process;
+    let cmd = if process {
+        vec![SHELL_COMMAND.into()]
+    } else {
+        // The shells are execs; the container idles under its init until removed.
+        vec!["sleep".into(), "infinity".into()]
+    };
     ContainerCreateBody {
         image: Some(limits.image.clone()),
-        cmd: Some(vec![SHELL_COMMAND.into()]),
+        cmd: Some(cmd),
         // A terminal whose stdin stays open across attaches: detaching closes nothing.
-        tty: Some(true),
-        open_stdin: Some(true),
+        tty: Some(process),
+        open_stdin: Some(process),
         stdin_once: Some(false),
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
+        attach_stdin: Some(process),
+        attach_stdout: Some(process),
+        attach_stderr: Some(process),
         user: Some(limits.user.clone()),
         working_dir: Some(limits.home_dir.clone()),
         hostname: Some(spec.hostname.clone()),
@@ -248,47 +368,18 @@ impl Sandbox for DockerSandbox {
         container: &ContainerId,
         size: TermSize,
     ) -> Result<Shell, SandboxError> {
+        if self.shell_mode == ShellMode::Exec {
+            return self.open_exec_shell(container, size).await;
+        }
         let docker = self.client().await?;
         // Attach first, then start: whatever the shell prints first (its prompt) is not lost.
         let (output, input) = super::hijack::attach(&self.endpoint, &container.0, OUTPUT_CHUNK)
             .await
-            .map_err(|error| match error {
-                HijackError::Connect(e) => SandboxError::EngineUnreachable {
-                    endpoint: self.endpoint.clone(),
-                    detail: e.to_string(),
-                },
-                HijackError::Refused { status, message } if status == 404 || status == 409 => {
-                    SandboxError::ContainerGone { detail: message }
-                }
-                HijackError::Refused { status, message } => SandboxError::Engine {
-                    action: "attach to the shell",
-                    detail: format!("{status}: {message}"),
-                },
-            })?;
-        match docker.start_container(&container.0, None).await {
-            // 304: already running, as when another replica started it.
-            Ok(())
-            | Err(BollardError::DockerResponseServerError {
-                status_code: 304, ..
-            }) => {}
-            Err(error) => return Err(self.classify("start a container", error)),
-        }
+            .map_err(|error| self.hijack_error(error))?;
+        self.start(docker, container).await?;
         let shell_id = ShellId(container.0.clone());
         self.resize_shell(&shell_id, size).await?;
-        let endpoint = self.endpoint.clone();
-        let output = output
-            .map(move |chunk| {
-                chunk.map_err(|e| SandboxError::EngineUnreachable {
-                    endpoint: endpoint.clone(),
-                    detail: e.to_string(),
-                })
-            })
-            .boxed();
-        Ok(Shell {
-            id: shell_id,
-            output,
-            input,
-        })
+        Ok(self.shell(shell_id, (output, input)))
     }
 
     async fn set_owner(
@@ -309,6 +400,16 @@ impl Sandbox for DockerSandbox {
 
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
         let docker = self.client().await?;
+        if let Some(exec) = shell.0.strip_prefix(EXEC_SHELL) {
+            let size = ResizeExecOptions {
+                height: size.rows.max(1),
+                width: size.cols.max(1),
+            };
+            return docker
+                .resize_exec(exec, size)
+                .await
+                .map_err(|e| self.classify("resize the terminal", e));
+        }
         docker
             .resize_container_tty(
                 &shell.0,
@@ -405,5 +506,42 @@ impl Sandbox for DockerSandbox {
             }
         });
         Ok(events.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::SandboxLimits;
+
+    fn body_for(runtime: &str) -> ContainerCreateBody {
+        let limits = SandboxLimits {
+            runtime: runtime.into(),
+            ..Default::default()
+        };
+        let spec = ContainerSpec::new(&"ab".repeat(16), std::time::Duration::from_secs(60), limits);
+        container_body(&spec)
+    }
+
+    #[test]
+    fn the_shell_is_the_container_process_except_under_gvisor() {
+        for runtime in ["", "runc"] {
+            let body = body_for(runtime);
+            assert_eq!(ShellMode::for_runtime(runtime), ShellMode::Process);
+            assert_eq!(body.cmd, Some(vec![SHELL_COMMAND.to_owned()]));
+            assert_eq!((body.tty, body.open_stdin), (Some(true), Some(true)));
+        }
+        let body = body_for(EXEC_SHELL_RUNTIME);
+        assert_eq!(ShellMode::for_runtime(EXEC_SHELL_RUNTIME), ShellMode::Exec);
+        assert_eq!(
+            body.cmd,
+            Some(vec!["sleep".to_owned(), "infinity".to_owned()])
+        );
+        assert_eq!((body.tty, body.open_stdin), (Some(false), Some(false)));
+        // Every limit holds in both modes.
+        let host = body.host_config.unwrap_or_default();
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.init, Some(true));
+        assert_eq!(host.runtime.as_deref(), Some(EXEC_SHELL_RUNTIME));
     }
 }

@@ -73,10 +73,26 @@ pub async fn attach(
     chunk: usize,
 ) -> Result<Hijacked, HijackError> {
     let path = format!("/containers/{container}/attach?stream=1&stdin=1&stdout=1&stderr=1");
-    match tokio::time::timeout(HEAD_TIMEOUT, upgrade(endpoint, &path)).await {
+    hijacked(upgrade(endpoint, &path), chunk).await
+}
+
+/// Starts exec `exec` (created with a TTY) on the engine at `endpoint`, attached: its output
+/// and its input, like [`attach`]. Unlike a container's own process, an exec'd shell gets
+/// end-of-file and exits when this connection closes.
+pub async fn start_exec(endpoint: &str, exec: &str, chunk: usize) -> Result<Hijacked, HijackError> {
+    let path = format!("/exec/{exec}/start");
+    let body = r#"{"Detach":false,"Tty":true}"#;
+    hijacked(upgrade_with(endpoint, &path, body), chunk).await
+}
+
+/// The raw stream of an upgrade, within [`HEAD_TIMEOUT`].
+async fn hijacked(
+    upgrading: impl std::future::Future<Output = Result<Box<dyn Connection>, HijackError>>,
+    chunk: usize,
+) -> Result<Hijacked, HijackError> {
+    match tokio::time::timeout(HEAD_TIMEOUT, upgrading).await {
         Ok(result) => {
-            let connection = result?;
-            let (read, write) = tokio::io::split(connection);
+            let (read, write) = tokio::io::split(result?);
             let output = ReaderStream::with_capacity(read, chunk).boxed();
             Ok((output, Box::pin(write)))
         }
@@ -92,10 +108,25 @@ pub async fn attach(
 
 /// Sends `POST path` asking to upgrade the connection, and returns it once upgraded.
 async fn upgrade(endpoint: &str, path: &str) -> Result<Box<dyn Connection>, HijackError> {
+    upgrade_with(endpoint, path, "").await
+}
+
+/// [`upgrade`] with a JSON request body.
+async fn upgrade_with(
+    endpoint: &str,
+    path: &str,
+    body: &str,
+) -> Result<Box<dyn Connection>, HijackError> {
     let (mut connection, host) = connect(endpoint).await?;
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\
-         Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{content_type}Content-Length: {}\r\n\
+         Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n{body}",
+        body.len()
     );
     connection.write_all(request.as_bytes()).await?;
     // Byte by byte so nothing of the raw stream after the head is consumed here.
