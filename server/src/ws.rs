@@ -189,18 +189,25 @@ async fn serve(
         let message = "this sandbox session is unknown or has expired; starting a new one".into();
         return fail(socket, ErrorCode::UnknownSession, message, CLOSE_NORMAL).await;
     };
-    let state = tokio::select! {
-        state = session.started() => state,
-        () = tokio::time::sleep(START_TIMEOUT) => {
-            let message = "your sandbox is taking too long to start; retrying".to_owned();
-            return fail(socket, ErrorCode::SandboxUnavailable, message, CLOSE_TRY_AGAIN).await;
-        }
-        // A tab that leaves while its sandbox starts frees its socket at once.
-        left = socket.recv() => {
-            if matches!(left, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
-                return;
+    // What the tab sends while its sandbox starts (its size, first keys) is kept for the shell:
+    // the terminal's first resize comes right behind the attach frame.
+    let mut early = Early::default();
+    let too_slow = tokio::time::sleep(START_TIMEOUT);
+    tokio::pin!(too_slow);
+    let state = loop {
+        tokio::select! {
+            biased;
+            state = session.started() => break state,
+            () = &mut too_slow => {
+                let message = "your sandbox is taking too long to start; retrying".to_owned();
+                return fail(socket, ErrorCode::SandboxUnavailable, message, CLOSE_TRY_AGAIN).await;
             }
-            session.started().await
+            // A tab that leaves while its sandbox starts frees its socket at once.
+            left = socket.recv() => match left {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Binary(frame))) => early.keep(&frame),
+                Some(Ok(_)) => {}
+            },
         }
     };
     match state {
@@ -238,6 +245,11 @@ async fn serve(
         seconds_left: seconds_until(session.expires_at()),
     };
     if send(&mut socket, ServerMessage::Notice(started)).await {
+        if !early.input.is_empty() {
+            if let Err(error) = session.write_input(&early.input).await {
+                tracing::debug!(%error, "early input not delivered");
+            }
+        }
         let outcome = pump(
             &mut socket,
             sessions,
@@ -246,6 +258,7 @@ async fn serve(
             &mut owner,
             attachment.generation,
             !attachment.resumed,
+            early.size,
         )
         .await;
         match outcome {
@@ -276,6 +289,49 @@ async fn serve(
     }
 }
 
+/// The most input kept from a tab while its sandbox starts.
+const EARLY_INPUT_MAX: usize = 4096;
+
+/// What a tab sent while its sandbox was starting, for the shell once it runs.
+#[derive(Default)]
+struct Early {
+    /// The latest terminal size asked for.
+    size: Option<TermSize>,
+    /// Keys typed, up to [`EARLY_INPUT_MAX`] bytes (a tab cannot queue megabytes here).
+    input: Vec<u8>,
+}
+
+impl Early {
+    /// Keeps what a frame asks for; anything else (pings, malformed frames) waits for the
+    /// running socket's own handling, which the tab will trigger again.
+    fn keep(&mut self, frame: &[u8]) {
+        match ClientMessage::decode(frame) {
+            Ok(ClientMessage::Resize { cols, rows }) => self.size = Some(clamped(cols, rows)),
+            Ok(ClientMessage::Input(bytes)) => {
+                let room = EARLY_INPUT_MAX.saturating_sub(self.input.len());
+                self.input
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn apply_resize(sessions: &SessionManager, session: &Session, size: TermSize) {
+    if let Err(error) = sessions.resize(session, size).await {
+        tracing::debug!(%error, "resize failed");
+    }
+}
+
+/// A terminal size as asked for, clamped to a screen: a zero or absurd size confuses
+/// full-screen programs.
+fn clamped(cols: u16, rows: u16) -> TermSize {
+    TermSize {
+        cols: cols.clamp(2, 1000),
+        rows: rows.clamp(1, 500),
+    }
+}
+
 /// Said to a socket whose terminal another tab (or another server's socket) now has.
 const DISPLACED: &str = "this terminal was opened in another tab";
 
@@ -299,6 +355,7 @@ enum Outcome {
     BadFrame(String),
 }
 
+#[allow(clippy::too_many_arguments)] // the socket's whole state; grouping it would only rename it
 async fn pump(
     socket: &mut WebSocket,
     sessions: &SessionManager,
@@ -307,6 +364,7 @@ async fn pump(
     owner: &mut tokio::sync::watch::Receiver<u64>,
     generation: u64,
     mut first_attach: bool,
+    first_size: Option<TermSize>,
 ) -> Outcome {
     // Warnings already given; input moves the idle deadline, which re-arms them.
     let mut warned_until = Instant::now();
@@ -315,6 +373,10 @@ async fn pump(
     // The latest size asked for and not yet applied, and when it may be.
     let mut resize: Option<TermSize> = None;
     let mut resize_at = Instant::now();
+    if let Some(size) = first_size {
+        apply_resize(sessions, session, size).await;
+        resize_at = Instant::now() + RESIZE_EVERY;
+    }
     loop {
         let warn_at = next_warning(session.ends_at(), warned_until);
         tokio::select! {
@@ -330,9 +392,7 @@ async fn pump(
             }
             () = tokio::time::sleep_until(resize_at), if resize.is_some() => {
                 if let Some(size) = resize.take() {
-                    if let Err(error) = sessions.resize(session, size).await {
-                        tracing::debug!(%error, "resize failed");
-                    }
+                    apply_resize(sessions, session, size).await;
                     resize_at = Instant::now() + RESIZE_EVERY;
                 }
             }
@@ -368,8 +428,15 @@ async fn pump(
                         }
                     }
                     Ok(ClientMessage::Resize { cols, rows }) => {
-                        // A zero or absurd size confuses full-screen programs: clamp to a screen.
-                        resize = Some(TermSize { cols: cols.clamp(2, 1000), rows: rows.clamp(1, 500) });
+                        let size = clamped(cols, rows);
+                        if Instant::now() >= resize_at {
+                            // Applied before the next frame is read: keys typed right after a
+                            // resize see the new size.
+                            apply_resize(sessions, session, size).await;
+                            resize_at = Instant::now() + RESIZE_EVERY;
+                        } else {
+                            resize = Some(size);
+                        }
                     }
                     Ok(ClientMessage::Ping(nonce)) => {
                         if !send(socket, ServerMessage::Pong(nonce)).await {

@@ -172,6 +172,29 @@ async fn exit_ends_the_session_and_removes_the_container() -> Result<()> {
 }
 
 #[tokio::test]
+async fn a_size_sent_while_the_sandbox_starts_reaches_the_shell() -> Result<()> {
+    // The page sends its size right behind the attach frame, often before the sandbox runs;
+    // a pooled sandbox (already running) and a fresh one (starting) must both get it.
+    let mut config = test_config();
+    config.sessions.pool_size = 1;
+    let server = TestServer::start(config).await?;
+    for round in 0..2 {
+        let id = server.create_session().await?;
+        let mut term = common::Term::connect_raw(&server.socket_url()).await?;
+        term.attach(&id).await?;
+        term.send(ClientMessage::Resize {
+            cols: 101 + round,
+            rows: 31,
+        })
+        .await?;
+        term.started().await?;
+        assert_eq!(term.run("stty size").await?, format!("31 {}", 101 + round));
+    }
+    server.server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn terminal_is_binary_safe_and_follows_resizes() -> Result<()> {
     let server = TestServer::start(test_config()).await?;
     let id = server.create_session().await?;
