@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sandbox::kubernetes::KubernetesSettings;
 use crate::sandbox::{check_range, SandboxLimits};
 use crate::security::SecuritySettings;
 
@@ -20,8 +21,14 @@ pub use operate::{parse_address, LogFormat, MetricsSettings, ShutdownMode};
 /// The file read when no `--config` flag or `ROOTRESUME_CONFIG` variable names one.
 pub const DEFAULT_CONFIG_FILE: &str = "rootresume.toml";
 const ENV_PREFIX: &str = "ROOTRESUME_";
-const SECTIONS: [&str; 6] = [
-    "sessions", "sandbox", "reaper", "metrics", "security", "store",
+const SECTIONS: [&str; 7] = [
+    "sessions",
+    "sandbox",
+    "reaper",
+    "metrics",
+    "security",
+    "store",
+    "kubernetes",
 ];
 
 /// Everything the server can be told.
@@ -49,6 +56,12 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// The sandbox image and container limits.
     pub sandbox: SandboxLimits,
+    /// Which engine runs the sandboxes. Written `sandbox.backend` beside the limits (it is read
+    /// out of that table before the limits are, see [`Config::load`]). Default: `docker`.
+    #[serde(skip)]
+    pub backend: Backend,
+    /// Where and how sandbox pods run when `sandbox.backend = "kubernetes"`.
+    pub kubernetes: KubernetesSettings,
     /// Removal of containers no session owns.
     pub reaper: ReaperSettings,
     /// Where Prometheus metrics are served.
@@ -57,6 +70,17 @@ pub struct Config {
     pub security: SecuritySettings,
     /// Where sessions are recorded: this process's memory, or Redis shared by replicas.
     pub store: StoreSettings,
+}
+
+/// The engine that runs sandboxes (`sandbox.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Containers on the Docker engine at `docker_host`.
+    #[default]
+    Docker,
+    /// One pod per session on the Kubernetes cluster of the `[kubernetes]` settings.
+    Kubernetes,
 }
 
 /// Where sessions are recorded, so that several replicas can serve the same tabs.
@@ -138,6 +162,8 @@ impl Default for Config {
             shutdown_timeout_secs: 10,
             sessions: SessionSettings::default(),
             sandbox: SandboxLimits::default(),
+            backend: Backend::default(),
+            kubernetes: KubernetesSettings::default(),
             reaper: ReaperSettings::default(),
             metrics: MetricsSettings::default(),
             security: SecuritySettings::default(),
@@ -258,12 +284,13 @@ impl Config {
         for (key, value, origin) in &flags {
             set(&mut table, key, value, origin)?;
         }
+        let backend = take_backend(&mut table)?;
         // Through text, so a bad value's error quotes the line it is on, key included.
         let merged = toml::to_string(&table).map_err(|e| ConfigError::Parse {
             origin: "merged settings".into(),
             message: e.to_string(),
         })?;
-        let config: Config = toml::from_str(&merged).map_err(|e: toml::de::Error| {
+        let mut config: Config = toml::from_str(&merged).map_err(|e: toml::de::Error| {
             let before = &merged[..e.span().map_or(0, |span| span.start)];
             let key = before.lines().last().unwrap_or_default();
             let key = key.trim_end().trim_end_matches('=').trim();
@@ -279,6 +306,7 @@ impl Config {
                 message: format!("{setting}{}", e.message()),
             }
         })?;
+        config.backend = backend;
         config.validate()?;
         Ok(config)
     }
@@ -364,6 +392,9 @@ impl Config {
         parse_address("listen", &self.listen).map_err(ConfigError::Invalid)?;
         self.metrics.validate().map_err(ConfigError::Invalid)?;
         self.security.validate().map_err(ConfigError::Invalid)?;
+        if self.backend == Backend::Kubernetes {
+            self.kubernetes.validate().map_err(ConfigError::Invalid)?;
+        }
         self.sandbox.validate().map_err(ConfigError::Invalid)
     }
 
@@ -378,7 +409,13 @@ impl Config {
 
     /// Every setting with its value, as the TOML a config file would hold (for `--help`).
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_else(|error| format!("# cannot list settings: {error}"))
+        let listed = toml::Table::try_from(self).and_then(|mut table| {
+            if let Some(toml::Value::Table(sandbox)) = table.get_mut("sandbox") {
+                sandbox.insert("backend".into(), toml::Value::try_from(self.backend)?);
+            }
+            toml::to_string(&table)
+        });
+        listed.unwrap_or_else(|error| format!("# cannot list settings: {error}"))
     }
 }
 
@@ -434,6 +471,21 @@ fn set(table: &mut toml::Table, key: &str, raw: &str, origin: &str) -> Result<()
     }
     node.insert(leaf.to_owned(), value);
     Ok(())
+}
+
+/// Removes `sandbox.backend` from the settings and reads it: it sits in the `[sandbox]` table
+/// for the operator, but is no container limit, so [`SandboxLimits`] does not hold it.
+fn take_backend(table: &mut toml::Table) -> Result<Backend, ConfigError> {
+    let value = match table.get_mut("sandbox") {
+        Some(toml::Value::Table(sandbox)) => sandbox.remove("backend"),
+        _ => None,
+    };
+    value.map_or(Ok(Backend::default()), |value| {
+        value.try_into().map_err(|_| ConfigError::Parse {
+            origin: "sandbox.backend".into(),
+            message: "must be \"docker\" or \"kubernetes\"".into(),
+        })
+    })
 }
 
 /// Durations written as whole seconds, where 0 means "never".
@@ -548,6 +600,30 @@ mod tests {
         let error = load(&["--config", "/nonexistent/rr.toml"], &[]).unwrap_err();
         assert!(
             error.to_string().contains("/nonexistent/rr.toml"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn backend_is_read_from_the_sandbox_table() {
+        assert_eq!(load(&[], &[]).unwrap().backend, Backend::Docker);
+        let config = load(
+            &["--kubernetes.namespace=sandboxes"],
+            &[("ROOTRESUME_SANDBOX_BACKEND", "kubernetes")],
+        )
+        .unwrap();
+        assert_eq!(config.backend, Backend::Kubernetes);
+        assert_eq!(config.kubernetes.namespace, "sandboxes");
+        assert!(config.to_toml().contains("backend = \"kubernetes\""));
+        let error = load(&["--sandbox.backend=podman"], &[]).unwrap_err();
+        assert!(error.to_string().contains("sandbox.backend"), "{error}");
+        let error = load(
+            &["--sandbox.backend=kubernetes", "--kubernetes.namespace=No"],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("kubernetes.namespace"),
             "{error}"
         );
     }

@@ -10,6 +10,8 @@ const HELP: &str = "\
 rootresume server
 
 USAGE: server [--config FILE] [--section.key=value ...]
+       server --print-pod-spec [--config FILE] [--section.key=value ...]
+         prints the Pod the Kubernetes backend would create for a session (YAML), then exits
 
 Settings come from rootresume.toml (or --config FILE / $ROOTRESUME_CONFIG), then ROOTRESUME_*
 environment variables (e.g. ROOTRESUME_SANDBOX_MEMORY_MIB=256), then flags
@@ -29,6 +31,9 @@ async fn main() -> anyhow::Result<()> {
         let config = Config::load(args, std::env::vars()).unwrap_or_default();
         println!("{HELP}\n{}", config.to_toml());
         return Ok(());
+    }
+    if std::env::args().any(|a| a == "--print-pod-spec") {
+        print_pod_spec();
     }
     let config = match Config::from_process() {
         Ok(config) => config,
@@ -61,6 +66,27 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down: ending sessions and removing their containers");
     server.shutdown().await;
     Ok(())
+}
+
+/// `--print-pod-spec`: prints the Pod the Kubernetes backend would create for a session under
+/// the configuration the other flags and the environment give, then exits. Needs no cluster.
+fn print_pod_spec() -> ! {
+    let args = std::env::args().skip(1).filter(|a| a != "--print-pod-spec");
+    let printed = Config::load(args, std::env::vars())
+        .map_err(|e| e.to_string())
+        .and_then(|config| {
+            server::sandbox::kubernetes::example_pod_yaml(&config).map_err(|e| e.to_string())
+        });
+    match printed {
+        Ok(yaml) => {
+            print!("{yaml}");
+            std::process::exit(0)
+        }
+        Err(error) => {
+            eprintln!("rootresume: {error}");
+            std::process::exit(2)
+        }
+    }
 }
 
 async fn shutdown_signal() {

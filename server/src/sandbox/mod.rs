@@ -6,6 +6,7 @@
 
 pub mod docker;
 mod hijack;
+pub mod kubernetes;
 mod spec;
 
 use std::pin::Pin;
