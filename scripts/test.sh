@@ -38,6 +38,8 @@ if [ "${ROOTRESUME_SETUP_RUNSC:-1}" != 0 ]; then
 fi
 cargo test --workspace --exclude frontend
 cargo run -q -p rootresume-bench -- --smoke  # the benchmark tool still works (asserts nothing about speed)
+step "Kubernetes: deploy/kubernetes and the sandbox Pod against the official schemas (offline)"
+scripts/check-kubernetes.sh
 step "end-to-end tests (Playwright, Chromium)"
 # Short lifetimes so the close-the-tab test does not wait 30 s; the specs read the same values.
 export ROOTRESUME_SESSIONS_GRACE_SECS=${ROOTRESUME_SESSIONS_GRACE_SECS:-3}
