@@ -64,17 +64,24 @@ pub enum StartError {
 }
 
 impl Server {
-    /// Starts serving on `listener` with sandboxes from the Docker engine in `config`.
+    /// Starts serving on `listener` with sandboxes from the backend in `config`
+    /// (`sandbox.backend`: the Docker engine, or pods on a Kubernetes cluster).
     pub async fn start(
         config: Config,
         leptos_options: LeptosOptions,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
-        let sandbox: Arc<dyn Sandbox> = Arc::new(
-            DockerSandbox::new(&config.docker_host, &config.sandbox.image)?
-                .with_instance(&config.instance)
-                .with_runtime(&config.sandbox.runtime),
-        );
+        let sandbox: Arc<dyn Sandbox> = match config.backend {
+            config::Backend::Docker => Arc::new(
+                DockerSandbox::new(&config.docker_host, &config.sandbox.image)?
+                    .with_instance(&config.instance)
+                    .with_runtime(&config.sandbox.runtime),
+            ),
+            config::Backend::Kubernetes => Arc::new(
+                sandbox::kubernetes::KubernetesSandbox::new(config.kubernetes.clone())
+                    .with_instance(&config.instance),
+            ),
+        };
         Self::start_with(config, leptos_options, listener, sandbox).await
     }
 
