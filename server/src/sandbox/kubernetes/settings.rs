@@ -19,7 +19,8 @@ pub struct KubernetesSettings {
     /// Default: `IfNotPresent` (Kubernetes would pull a `:latest` tag on every pod).
     pub image_pull_policy: String,
     /// Seconds a new pod may take to be scheduled and start its shell (image pull included)
-    /// before opening the shell fails. Default: 120.
+    /// before opening the shell fails with the pod's waiting reason. The session layer gives
+    /// up on a start after 60 s anyway. Default: 55.
     pub start_timeout_secs: u64,
 }
 
@@ -29,7 +30,7 @@ impl Default for KubernetesSettings {
             namespace: "rootresume-sandboxes".into(),
             runtime_class: String::new(),
             image_pull_policy: "IfNotPresent".into(),
-            start_timeout_secs: 120,
+            start_timeout_secs: 55,
         }
     }
 }
