@@ -169,6 +169,54 @@ async fn watch_reports_each_stopped_pod_once_and_resumes_where_it_ended() {
 }
 
 #[tokio::test]
+async fn the_owner_proof_is_a_label_patched_on_and_read_back() {
+    let (sandbox, mut api) = mocked();
+    let proof = "ffeeddccbbaa99887766554433221100";
+    let pod = ContainerId(POD.into());
+    let mut labelled = pod_json(POD, SESSION, running());
+    labelled["metadata"]["labels"]["rootresume.owner"] = json!(proof);
+    let (patched, seen) = tokio::join!(
+        sandbox.set_owner(&pod, SESSION, proof),
+        answer(&mut api, 200, labelled.clone())
+    );
+    patched.unwrap();
+    assert_eq!(seen.method, Method::PATCH);
+    assert!(
+        seen.uri
+            .starts_with(&format!("/api/v1/namespaces/{NAMESPACE}/pods/{POD}?")),
+        "{}",
+        seen.uri
+    );
+    assert_eq!(
+        seen.body,
+        json!({"metadata": {"labels": {"rootresume.owner": proof}}})
+    );
+
+    let mut forged = pod_json("rootresume-b", "b", running());
+    forged["metadata"]["labels"]["rootresume.owner"] = json!("not-a-proof");
+    let list = json!({
+        "apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "7"},
+        "items": [labelled, forged, pod_json("rootresume-c", "c", running())]
+    });
+    let (found, _) = tokio::join!(sandbox.list(), answer(&mut api, 200, list));
+    let owners: Vec<Option<String>> = found.unwrap().into_iter().map(|c| c.owner).collect();
+    assert_eq!(owners, [Some(proof.to_owned()), None, None]);
+
+    // A pod created for a visitor carries the proof from the start.
+    let owned = spec().owned_by(Some(proof.to_owned()));
+    let (_, seen) = tokio::join!(
+        sandbox.create(&owned),
+        answer(
+            &mut api,
+            201,
+            pod_json(POD, SESSION, json!({"phase": "Pending"}))
+        )
+    );
+    assert_eq!(seen.body["metadata"]["labels"]["rootresume.owner"], proof);
+    assert_eq!(seen.body["metadata"]["name"], POD);
+}
+
+#[tokio::test]
 async fn remove_deletes_and_a_missing_pod_is_already_removed() {
     let (sandbox, mut api) = mocked();
     let pod = ContainerId(POD.into());

@@ -12,14 +12,16 @@ mod watch;
 #[cfg(test)]
 mod pod_tests;
 
-pub use pod::{pod_name, sandbox_pod, PodError, CONTAINER_NAME, POD_PREFIX, VISITOR_UID};
+pub use pod::{
+    pod_name, sandbox_pod, PodError, CONTAINER_NAME, OWNER_LABEL, POD_PREFIX, VISITOR_UID,
+};
 pub use settings::KubernetesSettings;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use tokio::sync::OnceCell;
 
@@ -210,6 +212,20 @@ impl Sandbox for KubernetesSandbox {
         self.terminals.shell(&container.0, process, size).await
     }
 
+    async fn set_owner(
+        &self,
+        container: &ContainerId,
+        _session: &str,
+        proof: &str,
+    ) -> Result<(), SandboxError> {
+        let pods = self.pods().await?;
+        let patch = serde_json::json!({ "metadata": { "labels": { OWNER_LABEL: proof } } });
+        pods.patch(&container.0, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| classify("label a sandbox pod", &self.endpoint, e))?;
+        Ok(())
+    }
+
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
         self.terminals.resize(shell, size).await
     }
@@ -240,6 +256,10 @@ impl Sandbox for KubernetesSandbox {
                     running: !matches!(pod_state(&pod), PodState::Over { .. }),
                     id: ContainerId(pod.metadata.name?),
                     session: labels.get(SESSION_LABEL).cloned().unwrap_or_default(),
+                    owner: labels
+                        .get(OWNER_LABEL)
+                        .filter(|proof| crate::ids::is_hash(proof))
+                        .cloned(),
                     expires_at: labels
                         .get(crate::sandbox::spec::EXPIRES_LABEL)
                         .and_then(|v| v.parse().ok()),

@@ -19,6 +19,10 @@ use crate::sandbox::{epoch_seconds, ContainerSpec, INSTANCE_LABEL, SESSION_LABEL
 pub const CONTAINER_NAME: &str = "shell";
 /// Prefix of every sandbox pod's name.
 pub const POD_PREFIX: &str = "rootresume-";
+/// The label holding the owner proof ([`crate::ids::SessionId::owner_proof`]) of a pod whose
+/// session a visitor has. Docker keeps it in the container's name; a pod's name cannot change
+/// (and would pass 63 characters), its labels can.
+pub const OWNER_LABEL: &str = "rootresume.owner";
 /// uid and gid of the `visitor` user made in sandbox/Dockerfile (the Docker backend's home
 /// tmpfs is owned by the same ids). Kubernetes needs numbers: it cannot look a name up.
 pub const VISITOR_UID: i64 = 1000;
@@ -105,6 +109,9 @@ pub fn sandbox_pod(
         labels.insert(key.to_owned(), value);
     }
     labels.insert(INSTANCE_LABEL.to_owned(), instance.to_owned());
+    if let Some(proof) = &spec.owner {
+        labels.insert(OWNER_LABEL.to_owned(), proof.clone());
+    }
     if let Some((key, value)) = labels.iter().find(|(_, v)| !is_label_value(v)) {
         return Err(PodError::Label {
             key: key.clone(),
