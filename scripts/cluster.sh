@@ -21,6 +21,10 @@
 #   RR_CLUSTER_LB_PORT    HAProxy's port, the site's address (8080)
 #   RR_CLUSTER_BIN        server binary to run; unset: `cargo leptos build --release` and its binary
 #   RR_CLUSTER_SITE_ROOT  site folder (pkg/, assets) of that build (default target/site)
+#   RR_CLUSTER_ENGINES    Docker engines the replicas spread sandboxes over (2): the default
+#                         one, and (2) a second engine started by scripts/engine2.sh in the
+#                         state folder, with the sandbox image loaded; `down` removes it
+#   RR_CLUSTER_ENGINE_CAPACITY  sessions per engine (100)
 #   RR_CLUSTER_SETUP=0    do not look for missing prerequisites (default: when a fresh start
 #                         misses one, source scripts/setup.sh --cluster to install or start it)
 # Other ROOTRESUME_* variables in the environment reach every replica (e.g. the pool size);
@@ -44,6 +48,8 @@ defaults=(
   RR_CLUSTER_LB_PORT=8080
   RR_CLUSTER_BIN=
   RR_CLUSTER_SITE_ROOT=
+  RR_CLUSTER_ENGINES=2
+  RR_CLUSTER_ENGINE_CAPACITY=100
 )
 
 # The environment's values, kept apart from the settings in force (which load_settings sets).
@@ -102,6 +108,8 @@ validate_settings() {
     if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then die "not a port: $port"; fi
   done
   [[ $RR_CLUSTER_REPLICAS =~ ^[1-9][0-9]?$ ]] || die "RR_CLUSTER_REPLICAS=$RR_CLUSTER_REPLICAS: 1 to 99"
+  [[ $RR_CLUSTER_ENGINES =~ ^[12]$ ]] || die "RR_CLUSTER_ENGINES=$RR_CLUSTER_ENGINES: 1 or 2"
+  [[ $RR_CLUSTER_ENGINE_CAPACITY =~ ^[1-9][0-9]*$ ]] || die "RR_CLUSTER_ENGINE_CAPACITY=$RR_CLUSTER_ENGINE_CAPACITY: a positive number"
 }
 
 # Every part's name, in starting order.
@@ -254,16 +262,28 @@ EOF
   echo $! >"$dir/redis.pid"
 }
 
+# The second engine's state lives in the cluster's folder, under the instance's name.
+engine2() { RR_ENGINE2_DIR="$dir/engine2" "$root/scripts/engine2.sh" "$@"; }
+
+# The replicas' `engines` setting: the default engine (through the socket proxy when
+# ROOTRESUME_DOCKER_HOST names one), and the second.
+engines_flag() {
+  local one=${ROOTRESUME_DOCKER_HOST:-unix:///var/run/docker.sock} cap=$RR_CLUSTER_ENGINE_CAPACITY
+  printf -- '--engines=[{name="one",endpoint="%s",capacity=%s},{name="two",endpoint="%s",capacity=%s}]' \
+    "$one" "$cap" "$(engine2 socket)" "$cap"
+}
+
 start_replica() {
-  local part=$1 addr
+  local part=$1 addr engines=()
   addr=$(addr_of "$part")
+  [ "$RR_CLUSTER_ENGINES" = 1 ] || engines+=("$(engines_flag)")
   # The same environment as scripts/release-server.sh, plus the cluster's settings as flags. The
   # flags' order matters to `strays`. setsid: no terminal signal reaches it, and $! is its pid.
   LEPTOS_OUTPUT_NAME=rootresume LEPTOS_SITE_ROOT=$RR_CLUSTER_SITE_ROOT LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_SITE_ADDR=$addr LEPTOS_ENV=PROD RUST_LOG=${RUST_LOG:-info} \
     setsid "$RR_CLUSTER_BIN" --instance="$instance" --listen="$addr" --store.replica="$part" \
     --store.redis_url="redis://127.0.0.1:$redis_port/" \
-    --sessions.trusted_proxy_header=x-forwarded-for \
+    --sessions.trusted_proxy_header=x-forwarded-for "${engines[@]}" \
     >>"$dir/$part.log" 2>&1 </dev/null &
   echo $! >"$dir/$part.pid"
 }
@@ -358,6 +378,10 @@ cmd_up() {
   [ $any = 1 ] || resolve_build
   save_settings
 
+  if [ "$RR_CLUSTER_ENGINES" = 2 ]; then
+    say "starting the second Docker engine (log: $dir/engine2/dockerd.log)"
+    engine2 up
+  fi
   # Redis first (the replicas need it), then the replicas together, HAProxy once they answer.
   for part in "${to_start[@]}"; do
     say "starting $part on $(addr_of "$part") (log: $dir/$part.log)"
@@ -442,6 +466,10 @@ cmd_down() {
   else
     say "the Docker engine does not answer: cannot check for containers of $instance" >&2
     failed=1
+  fi
+  if [ -d "$dir/engine2" ]; then
+    say "stopping the second Docker engine and removing its state"
+    engine2 down || failed=1
   fi
   for part in $(parts); do
     if pid=$(running_pid "$part"); then say "$part ($pid) is still running" >&2; failed=1; fi

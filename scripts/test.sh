@@ -26,10 +26,18 @@ haproxy -db -f deploy/docker-proxy/haproxy.cfg >"$proxy_log" 2>&1 &
 proxy_pid=$!
 # shellcheck disable=SC2317  # run by the trap
 stop_proxy() { kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; rm -rf "$proxy_dir"; }
-trap stop_proxy EXIT
+# shellcheck disable=SC2317  # run by the trap
+on_exit() { stop_proxy; scripts/engine2.sh stop || true; }
+trap on_exit EXIT
 for _ in $(seq 50); do curl -fsS "http://$ROOTRESUME_PROXY_BIND/_ping" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "http://$ROOTRESUME_PROXY_BIND/_ping" >/dev/null || { cat "$proxy_log" >&2; say "the socket proxy did not start"; exit 1; }
 export ROOTRESUME_DOCKER_HOST="tcp://$ROOTRESUME_PROXY_BIND"
+
+step "a second Docker engine (scripts/engine2.sh) for the multi-engine tests"
+# Stopped again at the end; its state and image stay for the next run, like the default engine's.
+scripts/engine2.sh up
+ROOTRESUME_TEST_ENGINE2=$(scripts/engine2.sh socket)
+export ROOTRESUME_TEST_ENGINE2
 
 step "unit and integration tests (real Docker engine)"
 # The setup registered gVisor unless told not to: then the attacks must run under it too.
@@ -38,6 +46,7 @@ if [ "${ROOTRESUME_SETUP_RUNSC:-1}" != 0 ]; then
 fi
 cargo test --workspace --exclude frontend
 cargo run -q -p rootresume-bench -- --smoke  # the benchmark tool still works (asserts nothing about speed)
+scripts/engine2.sh stop  # the cluster step starts its own
 step "Kubernetes: deploy/kubernetes and the sandbox Pod against the official schemas (offline)"
 scripts/check-kubernetes.sh
 step "end-to-end tests (Playwright, Chromium)"

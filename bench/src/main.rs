@@ -5,12 +5,14 @@
 //!
 //! Run it with `scripts/bench.sh` (builds, installs the peer, runs); `--smoke` is a seconds-long
 //! run that only checks the tool still works. `--cluster` measures a local cluster of replicas
-//! instead (`scripts/bench-cluster.sh`; see the `cluster` module).
+//! instead (`scripts/bench-cluster.sh`; see the `cluster` module), `--engines` one server over
+//! two Docker engines (`scripts/bench-engines.sh`; see the `engines` module).
 
 mod chart;
 mod cluster;
 mod echo;
 mod engine;
+mod engines;
 mod first_load;
 mod machine;
 mod memory;
@@ -46,6 +48,9 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--cluster") {
         return cluster::main(args).await;
+    }
+    if args.iter().any(|a| a == "--engines") {
+        return engines::main().await;
     }
     let options = Options::from_args(args)?;
     let instance = format!("bench-{}", std::process::id());

@@ -40,6 +40,9 @@ pub struct Config {
     pub instance: String,
     /// Docker engine endpoint. Default: `$DOCKER_HOST`, else `unix:///var/run/docker.sock`.
     pub docker_host: String,
+    /// Several Docker engines to spread sandboxes over (`[[engines]]`: name, endpoint,
+    /// capacity); empty uses `docker_host` alone. Default: empty.
+    pub engines: Vec<crate::sandbox::engines::EngineSettings>,
     /// Folder holding npm's `@xterm/xterm` and `@xterm/addon-fit` packages. Default: `node_modules`.
     pub vendor_dir: PathBuf,
     /// Address to serve the site on, e.g. `0.0.0.0:3000`; empty keeps Leptos' `site-addr`
@@ -155,6 +158,7 @@ impl Default for Config {
             instance: "default".into(),
             docker_host: std::env::var("DOCKER_HOST")
                 .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            engines: Vec::new(),
             vendor_dir: PathBuf::from("node_modules"),
             listen: String::new(),
             log_format: LogFormat::default(),
@@ -389,6 +393,16 @@ impl Config {
                 "store.redis_url = {redis:?} must start with redis:// or rediss:// (or be empty for the in-memory store)"
             )));
         }
+        let mut names = std::collections::HashSet::new();
+        for engine in &self.engines {
+            engine.validate().map_err(ConfigError::Invalid)?;
+            if !names.insert(&engine.name) {
+                return Err(ConfigError::Invalid(format!(
+                    "engines: the name {:?} is used twice",
+                    engine.name
+                )));
+            }
+        }
         parse_address("listen", &self.listen).map_err(ConfigError::Invalid)?;
         self.metrics.validate().map_err(ConfigError::Invalid)?;
         self.security.validate().map_err(ConfigError::Invalid)?;
@@ -420,9 +434,10 @@ impl Config {
 }
 
 /// Top-level keys an environment variable may set.
-const TOP_LEVEL_KEYS: [&str; 7] = [
+const TOP_LEVEL_KEYS: [&str; 8] = [
     "instance",
     "docker_host",
+    "engines",
     "vendor_dir",
     "listen",
     "log_format",
@@ -526,6 +541,40 @@ mod tests {
             args.iter().map(|s| s.to_string()),
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    #[test]
+    fn engines_come_from_a_flag_or_a_variable_and_are_checked() {
+        let list = r#"[{name="one",endpoint="unix:///run/a.sock",capacity=4},{name="two",endpoint="tcp://127.0.0.1:2375",capacity=2}]"#;
+        let config = load(&[], &[("ROOTRESUME_ENGINES", list)]).unwrap();
+        assert_eq!(config.engines.len(), 2);
+        assert_eq!(config.engines[1].endpoint, "tcp://127.0.0.1:2375");
+        let flag = format!("--engines={list}");
+        assert_eq!(load(&[&flag], &[]).unwrap().engines, config.engines);
+        assert!(load(&[], &[]).unwrap().engines.is_empty());
+        for (bad, says) in [
+            (
+                r#"[{name="a",endpoint="unix:///x",capacity=1},{name="a",endpoint="unix:///y",capacity=1}]"#,
+                "used twice",
+            ),
+            (
+                r#"[{name="a",endpoint="http://x",capacity=1}]"#,
+                "must start with unix:// or tcp://",
+            ),
+            (
+                r#"[{name="a b",endpoint="unix:///x",capacity=1}]"#,
+                "letters, digits",
+            ),
+            (
+                r#"[{name="a",endpoint="unix:///x",capacity=0}]"#,
+                "at least 1",
+            ),
+        ] {
+            let error = load(&[], &[("ROOTRESUME_ENGINES", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
     }
 
     #[test]

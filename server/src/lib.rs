@@ -72,11 +72,24 @@ impl Server {
         listener: TcpListener,
     ) -> Result<Self, StartError> {
         let sandbox: Arc<dyn Sandbox> = match config.backend {
-            config::Backend::Docker => Arc::new(
+            config::Backend::Docker if config.engines.is_empty() => Arc::new(
                 DockerSandbox::new(&config.docker_host, &config.sandbox.image)?
                     .with_instance(&config.instance)
                     .with_runtime(&config.sandbox.runtime),
             ),
+            config::Backend::Docker => {
+                let mut engines = Vec::new();
+                for engine in &config.engines {
+                    let sandbox: Arc<dyn Sandbox> = Arc::new(
+                        DockerSandbox::new(&engine.endpoint, &config.sandbox.image)?
+                            .with_instance(&config.instance)
+                            .with_runtime(&config.sandbox.runtime)
+                            .with_name(&engine.name),
+                    );
+                    engines.push((engine.clone(), sandbox));
+                }
+                Arc::new(sandbox::engines::EngineSet::new(engines))
+            }
             config::Backend::Kubernetes => Arc::new(
                 sandbox::kubernetes::KubernetesSandbox::new(config.kubernetes.clone())
                     .with_instance(&config.instance),

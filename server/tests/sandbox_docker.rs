@@ -226,7 +226,7 @@ async fn unreachable_engine_names_the_endpoint() {
     assert!(
         error
             .to_string()
-            .contains("cannot reach Docker at unix:///nonexistent/docker.sock"),
+            .contains("cannot reach the container engine at unix:///nonexistent/docker.sock"),
         "{error}"
     );
 }

@@ -54,6 +54,10 @@ impl Sandbox for MeteredSandbox {
         self.inner.engine()
     }
 
+    fn engine_of(&self, container: &ContainerId) -> crate::ids::EngineId {
+        self.inner.engine_of(container)
+    }
+
     async fn check(&self) -> Result<(), SandboxError> {
         self.count("check", self.inner.check().await)
     }
@@ -78,6 +82,11 @@ impl Sandbox for MeteredSandbox {
     ) -> Result<(), SandboxError> {
         let result = self.inner.set_owner(container, session, proof).await;
         self.count("set_owner", result)
+    }
+
+    async fn exit_code(&self, container: &ContainerId) -> Result<Option<i64>, SandboxError> {
+        let code = self.inner.exit_code(container).await;
+        self.count("exit_code", code)
     }
 
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {

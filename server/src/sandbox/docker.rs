@@ -8,14 +8,14 @@ use bollard::exec::{CreateExecOptions, ResizeExecOptions};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
-    RenameContainerOptions, ResizeContainerTTYOptions,
+    RenameContainerOptions, ResizeContainerTTYOptions, WaitContainerOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
 use super::hijack::HijackError;
-use super::spec::{EXPIRES_LABEL, INSTANCE_LABEL};
+use super::spec::{ENGINE_LABEL, EXPIRES_LABEL, INSTANCE_LABEL};
 use super::{
     ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
     StoppedContainer, StoppedStream, TermSize, SESSION_LABEL,
@@ -23,6 +23,8 @@ use super::{
 
 /// Seconds to wait for the engine to answer a request (streams are not cut by this).
 const REQUEST_TIMEOUT_SECS: u64 = 30;
+/// How long [`Sandbox::exit_code`] waits for a container to be reported stopped.
+const EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Largest chunk read from a shell's output at once.
 const OUTPUT_CHUNK: usize = 32 * 1024;
 /// The program that seeds the home directory and becomes the visitor's login shell. It is the
@@ -68,6 +70,8 @@ pub struct DockerSandbox {
     instance: String,
     /// Where shells run (by the configured runtime).
     shell_mode: ShellMode,
+    /// The engine's name in `[[engines]]`, when it is one of several.
+    name: Option<String>,
     /// The client after API version negotiation. Negotiation needs the engine to answer, so it
     /// happens on first use and is retried until it succeeds: the server starts and keeps running
     /// while the engine is down, and recovers when it comes back.
@@ -90,6 +94,7 @@ impl DockerSandbox {
             image: image.to_owned(),
             instance: "default".into(),
             shell_mode: ShellMode::Process,
+            name: None,
             client: OnceCell::new(),
         })
     }
@@ -98,6 +103,13 @@ impl DockerSandbox {
     /// [`INSTANCE_LABEL`]), so servers or test runs sharing one engine leave each other alone.
     pub fn with_instance(mut self, instance: &str) -> Self {
         self.instance = instance.to_owned();
+        self
+    }
+
+    /// Names the engine (one of `[[engines]]`): its containers carry the name in the
+    /// `rootresume.engine` label, and records name the engine by it.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
         self
     }
 
@@ -326,7 +338,7 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
 #[async_trait]
 impl Sandbox for DockerSandbox {
     fn engine(&self) -> crate::ids::EngineId {
-        crate::ids::EngineId::new(&self.endpoint)
+        crate::ids::EngineId::new(self.name.as_deref().unwrap_or(&self.endpoint))
     }
 
     async fn check(&self) -> Result<(), SandboxError> {
@@ -355,6 +367,9 @@ impl Sandbox for DockerSandbox {
         let mut body = container_body(spec);
         if let Some(labels) = body.labels.as_mut() {
             labels.insert(INSTANCE_LABEL.to_owned(), self.instance.clone());
+            if let Some(name) = &self.name {
+                labels.insert(ENGINE_LABEL.to_owned(), name.clone());
+            }
         }
         let created = docker
             .create_container(Some(options), body)
@@ -396,6 +411,23 @@ impl Sandbox for DockerSandbox {
             .rename_container(&container.0, options)
             .await
             .map_err(|e| self.classify("rename a container", e))
+    }
+
+    /// Through the wait call, which the socket proxy allows (an inspect would show any
+    /// container's whole configuration): it answers at once for a stopped container; one still
+    /// running a moment after its stream ended counts as unknown.
+    async fn exit_code(&self, container: &ContainerId) -> Result<Option<i64>, SandboxError> {
+        let docker = self.client().await?;
+        let options = WaitContainerOptions {
+            condition: "not-running".into(),
+        };
+        let mut waiting = docker.wait_container(&container.0, Some(options));
+        match tokio::time::timeout(EXIT_WAIT, waiting.next()).await {
+            Err(_) | Ok(None) => Ok(None),
+            Ok(Some(Ok(answer))) => Ok(Some(answer.status_code)),
+            Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => Ok(Some(code)),
+            Ok(Some(Err(error))) => Err(self.classify("wait for a container", error)),
+        }
     }
 
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {

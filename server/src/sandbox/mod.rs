@@ -5,6 +5,7 @@
 //! it with the Docker engine API; a Kubernetes implementation would slot in beside it.
 
 pub mod docker;
+pub mod engines;
 mod hijack;
 pub mod kubernetes;
 mod spec;
@@ -96,7 +97,9 @@ pub type StoppedStream = BoxStream<'static, Result<StoppedContainer, SandboxErro
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SandboxError {
     /// The container engine did not answer.
-    #[error("the sandbox is unavailable: cannot reach Docker at {endpoint} ({detail})")]
+    #[error(
+        "the sandbox is unavailable: cannot reach the container engine at {endpoint} ({detail})"
+    )]
     EngineUnreachable {
         /// Where the engine was expected.
         endpoint: String,
@@ -134,6 +137,12 @@ pub trait Sandbox: Send + Sync + 'static {
         EngineId::new("default")
     }
 
+    /// The engine holding `container`: [`Sandbox::engine`] unless the backend spreads
+    /// containers over several engines.
+    fn engine_of(&self, _container: &ContainerId) -> EngineId {
+        self.engine()
+    }
+
     /// Checks that the engine answers and the sandbox image is present.
     async fn check(&self) -> Result<(), SandboxError>;
 
@@ -160,6 +169,13 @@ pub trait Sandbox: Send + Sync + 'static {
         session: &str,
         proof: &str,
     ) -> Result<(), SandboxError>;
+
+    /// How the container's own process ended: its exit code once it stopped, `None` while it
+    /// runs or when the backend cannot tell. Asked when a shell's stream ends, to tell a shell
+    /// that exited (below 128) from a sandbox that was killed or an engine that went away.
+    async fn exit_code(&self, _container: &ContainerId) -> Result<Option<i64>, SandboxError> {
+        Ok(None)
+    }
 
     /// Resizes a shell's pty.
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError>;

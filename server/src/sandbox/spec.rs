@@ -10,6 +10,8 @@ pub const SESSION_LABEL: &str = "rootresume.session";
 /// How every container's name starts; the session's hash follows, then, once a visitor has it,
 /// `-` and the owner proof ([`crate::ids::SessionId::owner_proof`]).
 pub const NAME_PREFIX: &str = "rootresume-";
+/// Label naming the engine (of `[[engines]]`) the container was placed on.
+pub const ENGINE_LABEL: &str = "rootresume.engine";
 /// Label naming the deployment (config `instance`) that owns the container.
 pub const INSTANCE_LABEL: &str = "rootresume.instance";
 /// Label holding the creation time (seconds since the Unix epoch).

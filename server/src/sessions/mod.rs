@@ -229,7 +229,10 @@ impl SessionManager {
                         // The record now names the visitor; a failure only delays a takeover.
                         let _ = self
                             .store
-                            .update(&session.record(self.sandbox.engine(), &container), &lease)
+                            .update(
+                                &session.record(self.sandbox.engine_of(&container), &container),
+                                &lease,
+                            )
                             .await;
                     }
                     return Ok(session);
@@ -421,7 +424,7 @@ impl SessionManager {
         self.store.admit(&request, &self.caps()).await.ok()?.ok()?;
         let lease = self
             .store
-            .insert(&session.record(self.sandbox.engine(), &container.id))
+            .insert(&session.record(self.sandbox.engine_of(&container.id), &container.id))
             .await
             .ok()?;
         session.set_lease(lease);

@@ -44,6 +44,24 @@ enum Stop {
     Handover,
 }
 
+impl Supervisor {
+    /// Why a session whose shell stream ended is over. A stream that ended cleanly may still
+    /// mean the sandbox was killed or its engine stopped (which closes every stream): the
+    /// engine is asked, and only an exit code below 128 counts as the shell exiting.
+    async fn why_it_ended(&self, ended: EndReason, container: &ContainerId) -> EndReason {
+        if ended != EndReason::ShellExited {
+            return ended;
+        }
+        match self.sandbox.exit_code(container).await {
+            Ok(Some(code)) if !(0..128).contains(&code) => EndReason::ContainerGone,
+            Err(SandboxError::EngineUnreachable { .. } | SandboxError::ContainerGone { .. }) => {
+                EndReason::ContainerGone
+            }
+            _ => EndReason::ShellExited,
+        }
+    }
+}
+
 /// Writes the owner proof on a session's container in the background, once the container and
 /// the visitor are both known (a pooled container gets its visitor after it was made). Off the
 /// visitor's path: if it fails, only the adoption of this session after a restart is lost.
@@ -150,7 +168,9 @@ impl Supervisor {
 
         let mut output = shell.output;
         let stop = tokio::select! {
-            () = pump(&mut output, &self.session.output) => Stop::End(EndReason::ShellExited),
+            reason = pump(&mut output, &self.session.output) => {
+                Stop::End(self.why_it_ended(reason, &container).await)
+            }
             () = self.session.cancel.cancelled() => Stop::End(self.session.cancel_reason()),
             () = self.session.handover.cancelled() => Stop::Handover,
             () = self.keep_screen() => Stop::Handover,
@@ -195,7 +215,9 @@ impl Supervisor {
                 if let (Some(lease), Some(container)) =
                     (self.session.lease(), self.session.container())
                 {
-                    let record = self.session.record(self.sandbox.engine(), &container);
+                    let record = self
+                        .session
+                        .record(self.sandbox.engine_of(&container), &container);
                     if let Ok(false) = self.store.update(&record, &lease).await {
                         return;
                     }
@@ -238,7 +260,9 @@ impl Supervisor {
         let Some(lease) = self.session.lease() else {
             return;
         };
-        let record = self.session.record(self.sandbox.engine(), container);
+        let record = self
+            .session
+            .record(self.sandbox.engine_of(container), container);
         if let Err(error) = self.store.update(&record, &lease).await {
             tracing::warn!(%error, "could not record the container; a takeover cannot find it");
         }
@@ -356,16 +380,23 @@ async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log
 }
 
 /// Copies the shell's output into the session's log until the shell exits.
-async fn pump(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log: &OutputLog) {
+/// Copies the shell's output into the log until it ends: `ShellExited` when the stream ends,
+/// `ContainerGone` when it breaks (the engine went away or cut the connection), so the visitor is
+/// told what happened.
+async fn pump(
+    output: &mut BoxStream<'static, Result<Bytes, SandboxError>>,
+    log: &OutputLog,
+) -> EndReason {
     while let Some(chunk) = output.next().await {
         match chunk {
             Ok(bytes) => log.push(&bytes).await,
             Err(error) => {
                 tracing::warn!(%error, "shell output stream failed");
-                return;
+                return EndReason::ContainerGone;
             }
         }
     }
+    EndReason::ShellExited
 }
 
 /// Completes when a pooled session has waited `ttl` without being handed out, so pooled

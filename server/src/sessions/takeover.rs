@@ -131,7 +131,10 @@ impl SessionManager {
             };
             if let Err(error) = self
                 .store
-                .restore(&session.record(self.sandbox.engine(), &container), &lease)
+                .restore(
+                    &session.record(self.sandbox.engine_of(&container), &container),
+                    &lease,
+                )
                 .await
             {
                 tracing::warn!(%error, session = %session.tag(), "could not write the session back");

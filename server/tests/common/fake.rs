@@ -2,7 +2,7 @@
 //! shell is an in-memory pipe that prints a prompt. Never the only proof a feature works: the
 //! real-engine tests are.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -19,6 +19,8 @@ use tokio_util::io::ReaderStream;
 pub struct FakeSandbox {
     /// When set, `create` never answers (an engine that accepted the request and hangs).
     create_hangs: bool,
+    /// While set, every call fails as an engine that does not answer.
+    pub unreachable: AtomicBool,
     /// Containers created.
     pub created: AtomicUsize,
     /// Resize calls received.
@@ -46,6 +48,12 @@ impl Sandbox for FakeSandbox {
     }
 
     async fn create(&self, _: &ContainerSpec) -> Result<ContainerId, SandboxError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(SandboxError::EngineUnreachable {
+                endpoint: "fake".into(),
+                detail: "stopped".into(),
+            });
+        }
         if self.create_hangs {
             std::future::pending::<()>().await;
         }

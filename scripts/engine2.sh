@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# A second Docker engine on this machine, beside the default one: its own socket, data-root,
+# exec-root and pidfile, started like the default (no bridge, no iptables), with the sandbox image
+# loaded from the default engine. The multi-engine tests, scripts/test.sh and scripts/cluster.sh
+# use it.
+#
+#   scripts/engine2.sh up       start it if it is not running, and load the sandbox image
+#   scripts/engine2.sh stop     stop the daemon (its state and image stay), as an engine failure
+#   scripts/engine2.sh start    start the stopped daemon again
+#   scripts/engine2.sh down     stop it and remove everything it made (containers, state, image)
+#   scripts/engine2.sh socket   print its endpoint (unix://…)
+#
+# RR_ENGINE2_DIR  where its sockets, pidfile, state and log live (default /var/tmp/rootresume-engine2)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+dir=${RR_ENGINE2_DIR:-/var/tmp/rootresume-engine2}
+sock=$dir/docker.sock
+pidfile=$dir/docker.pid
+image=${ROOTRESUME_SANDBOX_IMAGE:-rootresume-sandbox:latest}
+
+say() { printf '\033[1m[engine2]\033[0m %s\n' "$*"; }
+die() { say "$*" >&2; exit 1; }
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+answers() { docker -H "unix://$sock" version >/dev/null 2>&1; }
+
+start() {
+  running && answers && return 0
+  mkdir -p "$dir/data" "$dir/exec"
+  # Its own containerd namespace and socket come with the data-root; no bridge and no iptables,
+  # like the default engine here (sandboxes have no network anyway).
+  nohup dockerd -H "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+    --pidfile "$pidfile" --bridge=none --iptables=false --ip6tables=false \
+    --containerd-namespace rootresume-engine2 --containerd-plugins-namespace rootresume-engine2-plugins \
+    >>"$dir/dockerd.log" 2>&1 &
+  for _ in $(seq 100); do answers && return 0; sleep 0.2; done
+  tail -20 "$dir/dockerd.log" >&2
+  die "the second engine did not come up (log: $dir/dockerd.log)"
+}
+
+stop() {
+  running || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  kill "$pid"
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+case ${1:-} in
+  up)
+    start
+    # The same image as the default engine's (loaded again when that one was rebuilt).
+    want=$(docker image inspect -f '{{.Id}}' "$image") || die "the default engine has no $image (scripts/build-sandbox-image.sh)"
+    have=$(docker -H "unix://$sock" image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+    if [ "$want" != "$have" ]; then
+      say "loading $image into the second engine"
+      docker save "$image" | docker -H "unix://$sock" load -q >/dev/null
+    fi
+    # Both read /etc/docker/daemon.json: the same runtimes (gVisor when registered).
+    say "up at unix://$sock"
+    ;;
+  stop) stop ;;
+  start) start ;;
+  down)
+    if running; then
+      docker -H "unix://$sock" ps -aq --filter label=rootresume.session | xargs -r docker -H "unix://$sock" rm -f >/dev/null || true
+    fi
+    stop
+    # Mounts under the exec-root may outlive the daemon by a moment.
+    umount -R "$dir/exec" 2>/dev/null || true
+    rm -rf "$dir"
+    ;;
+  socket) echo "unix://$sock" ;;
+  *) die "usage: scripts/engine2.sh up|stop|start|down|socket" ;;
+esac
