@@ -36,8 +36,8 @@ export ROOTRESUME_DOCKER_HOST="tcp://$ROOTRESUME_PROXY_BIND"
 step "a second Docker engine (scripts/engine2.sh) for the multi-engine tests"
 # Stopped again at the end; its state and image stay for the next run, like the default engine's.
 scripts/engine2.sh up
-ROOTRESUME_TEST_ENGINE2=$(scripts/engine2.sh socket)
-export ROOTRESUME_TEST_ENGINE2
+ROOTRESUME_TEST_ENGINE2=$(scripts/engine2.sh socket) ROOTRESUME_TEST_ENGINE2_TLS=$(scripts/engine2.sh tls)
+export ROOTRESUME_TEST_ENGINE2 ROOTRESUME_TEST_ENGINE2_TLS
 
 step "unit and integration tests (real Docker engine)"
 # The setup registered gVisor unless told not to: then the attacks must run under it too.

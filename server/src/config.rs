@@ -569,6 +569,14 @@ mod tests {
                 r#"[{name="a",endpoint="unix:///x",capacity=0}]"#,
                 "at least 1",
             ),
+            (
+                r#"[{name="a",endpoint="unix:///x",capacity=1,tls={ca="c",cert="d",key="k"}}]"#,
+                "tls needs a tcp:// endpoint",
+            ),
+            (
+                r#"[{name="a",endpoint="tcp://h:1",capacity=1,tls={ca="c"}}]"#,
+                "missing field",
+            ),
         ] {
             let error = load(&[], &[("ROOTRESUME_ENGINES", bad)])
                 .unwrap_err()

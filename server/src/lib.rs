@@ -80,12 +80,14 @@ impl Server {
             config::Backend::Docker => {
                 let mut engines = Vec::new();
                 for engine in &config.engines {
-                    let sandbox: Arc<dyn Sandbox> = Arc::new(
-                        DockerSandbox::new(&engine.endpoint, &config.sandbox.image)?
-                            .with_instance(&config.instance)
-                            .with_runtime(&config.sandbox.runtime)
-                            .with_name(&engine.name),
-                    );
+                    let mut docker = DockerSandbox::new(&engine.endpoint, &config.sandbox.image)?
+                        .with_instance(&config.instance)
+                        .with_runtime(&config.sandbox.runtime)
+                        .with_name(&engine.name);
+                    if let Some(tls) = &engine.tls {
+                        docker = docker.with_tls(tls)?;
+                    }
+                    let sandbox: Arc<dyn Sandbox> = Arc::new(docker);
                     engines.push((engine.clone(), sandbox));
                 }
                 Arc::new(sandbox::engines::EngineSet::new(engines))

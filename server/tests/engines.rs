@@ -24,6 +24,7 @@ fn set(capacities: &[usize]) -> (EngineSet, Vec<Arc<FakeSandbox>>) {
                 name: format!("e{i}"),
                 endpoint: format!("unix:///fake/{i}.sock"),
                 capacity: *capacity,
+                tls: None,
             };
             (settings, fake.clone() as Arc<dyn Sandbox>)
         })

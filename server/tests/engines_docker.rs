@@ -16,12 +16,28 @@ use rootresume_protocol::{EndReason, SessionNotice};
 use server::reaper;
 use server::sandbox::docker::DockerSandbox;
 use server::sandbox::engines::EngineSettings;
+use server::sandbox::tls::EngineTls;
 use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
 
 fn engine2() -> Option<String> {
     std::env::var("ROOTRESUME_TEST_ENGINE2")
         .ok()
         .filter(|s| !s.is_empty())
+}
+
+/// The second engine's mutual-TLS endpoint and client files, when given.
+fn tls_endpoint() -> Option<(String, EngineTls)> {
+    let given = std::env::var("ROOTRESUME_TEST_ENGINE2_TLS").ok()?;
+    let (endpoint, folder) = given.split_once(' ')?;
+    let folder = std::path::Path::new(folder);
+    Some((
+        endpoint.to_owned(),
+        EngineTls {
+            ca: folder.join("ca.pem"),
+            cert: folder.join("cert.pem"),
+            key: folder.join("key.pem"),
+        },
+    ))
 }
 
 fn engine2_script(command: &str) -> Result<()> {
@@ -82,11 +98,23 @@ async fn sessions_spread_over_two_engines_and_survive_one_stopping() -> Result<(
             name: "one".into(),
             endpoint: config.docker_host.clone(),
             capacity: 20,
+            tls: None,
         },
-        EngineSettings {
-            name: "two".into(),
-            endpoint: second.clone(),
-            capacity: 20,
+        // The server reaches engine two over mutual TLS when the script made its certificates
+        // (ROOTRESUME_TEST_ENGINE2_TLS: "tcp://host:port folder"); the test itself uses its socket.
+        match tls_endpoint() {
+            Some((endpoint, tls)) => EngineSettings {
+                name: "two".into(),
+                endpoint,
+                capacity: 20,
+                tls: Some(tls),
+            },
+            None => EngineSettings {
+                name: "two".into(),
+                endpoint: second.clone(),
+                capacity: 20,
+                tls: None,
+            },
         },
     ];
     config.reaper.interval_secs = 3600;
@@ -233,7 +261,8 @@ async fn scenario(
     drop(terms);
     drop(visitors);
     Ok(format!(
-        "ENGINES | 4 visitors placed 2 + 2; sweep removed 1 orphan per engine and nothing else; engine two stopped: its 2 visitors told ContainerGone after {:?}, newcomers placed on one; rejoined placement {rejoined:.1?} after it answered",
+        "ENGINES | engine two over {}: 4 visitors placed 2 + 2; sweep removed 1 orphan per engine and nothing else; engine two stopped: its 2 visitors told ContainerGone after {:?}, newcomers placed on one; rejoined placement {rejoined:.1?} after it answered",
+        if tls_endpoint().is_some() { "mutual TLS" } else { "its socket" },
         told.iter().max().copied().unwrap_or_default(),
         rejoined = landed
     ))

@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 
 use super::hijack::HijackError;
 use super::spec::{ENGINE_LABEL, EXPIRES_LABEL, INSTANCE_LABEL};
+use super::tls::{EngineTls, TlsClient};
 use super::{
     ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
     StoppedContainer, StoppedStream, TermSize, SESSION_LABEL,
@@ -72,6 +73,9 @@ pub struct DockerSandbox {
     shell_mode: ShellMode,
     /// The engine's name in `[[engines]]`, when it is one of several.
     name: Option<String>,
+    /// Mutual TLS to a TCP endpoint: the files (for the API client) and the client (for the
+    /// attach connections, which bypass it).
+    tls: Option<(EngineTls, TlsClient)>,
     /// The client after API version negotiation. Negotiation needs the engine to answer, so it
     /// happens on first use and is retried until it succeeds: the server starts and keeps running
     /// while the engine is down, and recovers when it comes back.
@@ -95,6 +99,7 @@ impl DockerSandbox {
             instance: "default".into(),
             shell_mode: ShellMode::Process,
             name: None,
+            tls: None,
             client: OnceCell::new(),
         })
     }
@@ -113,6 +118,24 @@ impl DockerSandbox {
         self
     }
 
+    /// Speaks mutual TLS to the engine's `tcp://` endpoint with these files; fails when they
+    /// cannot be read or the endpoint is not TCP.
+    pub fn with_tls(mut self, tls: &EngineTls) -> Result<Self, SandboxError> {
+        if !self.endpoint.starts_with("tcp://") {
+            return Err(SandboxError::EngineUnreachable {
+                endpoint: self.endpoint.clone(),
+                detail: "TLS needs a tcp:// endpoint".into(),
+            });
+        }
+        let client = tls.client(&self.endpoint)?;
+        self.tls = Some((tls.clone(), client));
+        Ok(self)
+    }
+
+    fn tls_client(&self) -> Option<&TlsClient> {
+        self.tls.as_ref().map(|(_, client)| client)
+    }
+
     /// Runs shells the way containers of `runtime` can keep them (see [`ShellMode`]); must
     /// match `sandbox.runtime`, which [`container_body`] reads.
     pub fn with_runtime(mut self, runtime: &str) -> Self {
@@ -124,8 +147,16 @@ impl DockerSandbox {
         self.client
             .get_or_try_init(|| async {
                 let endpoint = &self.endpoint;
-                let connected = if endpoint.starts_with("tcp://") || endpoint.starts_with("http://")
-                {
+                let connected = if let Some((files, _)) = &self.tls {
+                    Docker::connect_with_ssl(
+                        endpoint,
+                        &files.key,
+                        &files.cert,
+                        &files.ca,
+                        REQUEST_TIMEOUT_SECS,
+                        API_DEFAULT_VERSION,
+                    )
+                } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
                     Docker::connect_with_http(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
                 } else {
                     Docker::connect_with_unix(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
@@ -215,9 +246,10 @@ impl DockerSandbox {
             )
             .await
             .map_err(|e| self.classify("start a shell", e))?;
-        let hijacked = super::hijack::start_exec(&self.endpoint, &exec.id, OUTPUT_CHUNK)
-            .await
-            .map_err(|error| self.hijack_error(error))?;
+        let hijacked =
+            super::hijack::start_exec(&self.endpoint, self.tls_client(), &exec.id, OUTPUT_CHUNK)
+                .await
+                .map_err(|error| self.hijack_error(error))?;
         let shell_id = ShellId(format!("{EXEC_SHELL}{}", exec.id));
         self.resize_shell(&shell_id, size).await?;
         Ok(self.shell(shell_id, hijacked))
@@ -388,9 +420,14 @@ impl Sandbox for DockerSandbox {
         }
         let docker = self.client().await?;
         // Attach first, then start: whatever the shell prints first (its prompt) is not lost.
-        let (output, input) = super::hijack::attach(&self.endpoint, &container.0, OUTPUT_CHUNK)
-            .await
-            .map_err(|error| self.hijack_error(error))?;
+        let (output, input) = super::hijack::attach(
+            &self.endpoint,
+            self.tls_client(),
+            &container.0,
+            OUTPUT_CHUNK,
+        )
+        .await
+        .map_err(|error| self.hijack_error(error))?;
         self.start(docker, container).await?;
         let shell_id = ShellId(container.0.clone());
         self.resize_shell(&shell_id, size).await?;

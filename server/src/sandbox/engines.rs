@@ -34,10 +34,14 @@ pub struct EngineSettings {
     /// The engine's name: letters, digits, `-`, `_`, `.`; written on its containers
     /// (`rootresume.engine`) and in session records.
     pub name: String,
-    /// `unix:///path`, or `tcp://host:port` (plain: put TLS in front, see docs/SCALE.md).
+    /// `unix:///path`, or `tcp://host:port` (with `tls`, mutual TLS as Docker documents it).
     pub endpoint: String,
     /// Most sessions (pooled ones included) placed on this engine at once.
     pub capacity: usize,
+    /// Client certificate, key and CA for a `tcp://` endpoint; none: plain HTTP (loopback or a
+    /// tunnel's local end only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::tls::EngineTls>,
 }
 
 impl EngineSettings {
@@ -61,6 +65,12 @@ impl EngineSettings {
         {
             return Err(format!(
                 "engines: {}'s endpoint {:?} must start with unix:// or tcp://",
+                self.name, self.endpoint
+            ));
+        }
+        if self.tls.is_some() && !self.endpoint.starts_with("tcp://") {
+            return Err(format!(
+                "engines: {}'s tls needs a tcp:// endpoint, not {:?}",
                 self.name, self.endpoint
             ));
         }

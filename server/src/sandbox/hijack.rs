@@ -19,6 +19,8 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
+use super::tls::TlsClient;
+
 /// A connection to the engine, over a Unix socket or TCP.
 trait Connection: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Connection for T {}
@@ -50,13 +52,23 @@ pub type Hijacked = (
     Pin<Box<dyn AsyncWrite + Send>>,
 );
 
-async fn connect(endpoint: &str) -> io::Result<(Box<dyn Connection>, String)> {
+async fn connect(
+    endpoint: &str,
+    tls: Option<&TlsClient>,
+) -> io::Result<(Box<dyn Connection>, String)> {
     if let Some(address) = endpoint
         .strip_prefix("tcp://")
         .or_else(|| endpoint.strip_prefix("http://"))
     {
         let address = address.trim_end_matches('/');
         let stream = tokio::net::TcpStream::connect(address).await?;
+        if let Some(tls) = tls {
+            let stream = tls
+                .connector
+                .connect(tls.server_name.clone(), stream)
+                .await?;
+            return Ok((Box::new(stream), address.to_owned()));
+        }
         return Ok((Box::new(stream), address.to_owned()));
     }
     let path = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
@@ -69,20 +81,26 @@ async fn connect(endpoint: &str) -> io::Result<(Box<dyn Connection>, String)> {
 /// or running (a takeover); closing the input does not close the container's stdin.
 pub async fn attach(
     endpoint: &str,
+    tls: Option<&TlsClient>,
     container: &str,
     chunk: usize,
 ) -> Result<Hijacked, HijackError> {
     let path = format!("/containers/{container}/attach?stream=1&stdin=1&stdout=1&stderr=1");
-    hijacked(upgrade(endpoint, &path), chunk).await
+    hijacked(upgrade_with(endpoint, tls, &path, ""), chunk).await
 }
 
 /// Starts exec `exec` (created with a TTY) on the engine at `endpoint`, attached: its output
 /// and its input, like [`attach`]. Unlike a container's own process, an exec'd shell gets
 /// end-of-file and exits when this connection closes.
-pub async fn start_exec(endpoint: &str, exec: &str, chunk: usize) -> Result<Hijacked, HijackError> {
+pub async fn start_exec(
+    endpoint: &str,
+    tls: Option<&TlsClient>,
+    exec: &str,
+    chunk: usize,
+) -> Result<Hijacked, HijackError> {
     let path = format!("/exec/{exec}/start");
     let body = r#"{"Detach":false,"Tty":true}"#;
-    hijacked(upgrade_with(endpoint, &path, body), chunk).await
+    hijacked(upgrade_with(endpoint, tls, &path, body), chunk).await
 }
 
 /// The raw stream of an upgrade, within [`HEAD_TIMEOUT`].
@@ -106,18 +124,15 @@ async fn hijacked(
     }
 }
 
-/// Sends `POST path` asking to upgrade the connection, and returns it once upgraded.
-async fn upgrade(endpoint: &str, path: &str) -> Result<Box<dyn Connection>, HijackError> {
-    upgrade_with(endpoint, path, "").await
-}
-
-/// [`upgrade`] with a JSON request body.
+/// Sends `POST path` with a JSON `body` (or none) asking to upgrade the connection, and returns
+/// it once upgraded.
 async fn upgrade_with(
     endpoint: &str,
+    tls: Option<&TlsClient>,
     path: &str,
     body: &str,
 ) -> Result<Box<dyn Connection>, HijackError> {
-    let (mut connection, host) = connect(endpoint).await?;
+    let (mut connection, host) = connect(endpoint, tls).await?;
     let content_type = if body.is_empty() {
         ""
     } else {

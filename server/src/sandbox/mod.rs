@@ -9,6 +9,7 @@ pub mod engines;
 mod hijack;
 pub mod kubernetes;
 mod spec;
+pub mod tls;
 
 use std::pin::Pin;
 
