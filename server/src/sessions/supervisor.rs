@@ -44,24 +44,6 @@ enum Stop {
     Handover,
 }
 
-impl Supervisor {
-    /// Why a session whose shell stream ended is over. A stream that ended cleanly may still
-    /// mean the sandbox was killed or its engine stopped (which closes every stream): the
-    /// engine is asked, and only an exit code below 128 counts as the shell exiting.
-    async fn why_it_ended(&self, ended: EndReason, container: &ContainerId) -> EndReason {
-        if ended != EndReason::ShellExited {
-            return ended;
-        }
-        match self.sandbox.exit_code(container).await {
-            Ok(Some(code)) if !(0..128).contains(&code) => EndReason::ContainerGone,
-            Err(SandboxError::EngineUnreachable { .. } | SandboxError::ContainerGone { .. }) => {
-                EndReason::ContainerGone
-            }
-            _ => EndReason::ShellExited,
-        }
-    }
-}
-
 /// Writes the owner proof on a session's container in the background, once the container and
 /// the visitor are both known (a pooled container gets its visitor after it was made). Off the
 /// visitor's path: if it fails, only the adoption of this session after a restart is lost.
@@ -103,6 +85,22 @@ pub(super) struct Supervisor {
 }
 
 impl Supervisor {
+    /// Why a session whose shell stream ended is over. A stream that ended cleanly may still
+    /// mean the sandbox was killed or its engine stopped (which closes every stream): the
+    /// engine is asked, and only an exit code below 128 counts as the shell exiting.
+    async fn why_it_ended(&self, ended: EndReason, container: &ContainerId) -> EndReason {
+        if ended != EndReason::ShellExited {
+            return ended;
+        }
+        match self.sandbox.exit_code(container).await {
+            Ok(Some(code)) if !(0..128).contains(&code) => EndReason::ContainerGone,
+            Err(SandboxError::EngineUnreachable { .. } | SandboxError::ContainerGone { .. }) => {
+                EndReason::ContainerGone
+            }
+            _ => EndReason::ShellExited,
+        }
+    }
+
     pub(super) async fn run(self, existing: Option<ContainerId>) {
         let lifetime = self.lifetime + self.pool_ttl.unwrap_or_default();
         let spec = ContainerSpec::new(&self.session.hash, lifetime, self.limits.clone())
@@ -379,8 +377,7 @@ async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log
     let _ = tokio::time::timeout(DRAIN_FOR, reading).await;
 }
 
-/// Copies the shell's output into the session's log until the shell exits.
-/// Copies the shell's output into the log until it ends: `ShellExited` when the stream ends,
+/// Copies the shell's output into the session's log until it ends: `ShellExited` when the stream ends,
 /// `ContainerGone` when it breaks (the engine went away or cut the connection), so the visitor is
 /// told what happened.
 async fn pump(
