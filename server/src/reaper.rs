@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::{spec_epoch_now, LabelledContainer};
-use crate::sessions::{SessionManager, SessionState};
+use crate::sessions::SessionManager;
 use crate::store::Lease;
 
 /// Sessions of other replicas whose holder was found dead, by id hash: the lease seen and when.
@@ -86,6 +86,7 @@ pub async fn sweep_with(
         }
     }
     let sandbox = sessions.sandbox();
+    let running_before = sessions.running();
     let containers = sandbox.list().await?;
     let now = spec_epoch_now();
     let mut result = Sweep {
@@ -95,12 +96,13 @@ pub async fn sweep_with(
     for container in containers {
         let expired = container.expires_at.is_some_and(|at| at <= now);
         let owner = sessions.find(&container.session);
-        // A container is listed between its creation and its start: not running is a sign of
-        // death only once its session has started.
-        let starting = owner
-            .as_ref()
-            .is_some_and(|s| matches!(s.state(), SessionState::Starting));
-        let stopped = !container.running && !starting;
+        // A container is listed between its creation and its start, and the list may be older
+        // than its session's start: not running is a sign of death only for a session that was
+        // running before the list was taken.
+        let stopped = !container.running
+            && owner
+                .as_ref()
+                .is_none_or(|s| running_before.contains(&s.hash));
         if owner.is_none()
             && store.is_shared()
             && !expired

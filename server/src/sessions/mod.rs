@@ -488,6 +488,19 @@ impl SessionManager {
         &self.store
     }
 
+    /// The hashes of the sessions (live or pooled) whose shell runs now: the reaper takes this
+    /// before it lists containers, so a container it lists as not running counts as dead only
+    /// for a session that was already running then (the list may be older than a start).
+    pub fn running(&self) -> std::collections::HashSet<String> {
+        self.live
+            .all()
+            .into_iter()
+            .chain(self.pool.all())
+            .filter(|s| matches!(s.state(), SessionState::Running))
+            .map(|s| s.hash.clone())
+            .collect()
+    }
+
     /// Whether the session stored under `hash` is live or waits in the pool.
     pub fn is_live(&self, hash: &str) -> bool {
         self.find(hash).is_some()

@@ -60,6 +60,11 @@ impl Pool {
         failed
     }
 
+    /// Every session waiting, starting ones included.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        self.list().iter().cloned().collect()
+    }
+
     /// Sessions waiting, starting ones included.
     pub fn len(&self) -> usize {
         self.list().len()
