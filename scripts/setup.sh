@@ -106,5 +106,7 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--cluster" ]; then
   # haproxy also runs the bundled socket proxy (deploy/docker-proxy/haproxy.cfg) in the tests.
   command -v haproxy >/dev/null || apt_install haproxy
   command -v curl >/dev/null || apt_install curl
+  # scripts/engine2.sh makes the second engine's TLS certificates with it.
+  command -v openssl >/dev/null || apt_install openssl
 fi
 say "ready"
