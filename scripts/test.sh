@@ -55,8 +55,9 @@ export ROOTRESUME_SESSIONS_GRACE_SECS=${ROOTRESUME_SESSIONS_GRACE_SECS:-3}
 export ROOTRESUME_REAPER_INTERVAL_SECS=${ROOTRESUME_REAPER_INTERVAL_SECS:-5}
 # Every tab of the suite comes from 127.0.0.1: lift the per-client limits (tested on their own).
 export ROOTRESUME_SESSIONS_MAX_PER_CLIENT=100 ROOTRESUME_SESSIONS_RATE_BURST=1000
-# A warm pool of 2, and a deployment name of its own so the suite counts only its containers.
-export ROOTRESUME_SESSIONS_POOL_SIZE=2 ROOTRESUME_INSTANCE="e2e-$$"
+# A warm pool of 2 held at that size (the teardown counts on it; growth is tested in pool.rs),
+# and a deployment name of its own so the suite counts only its containers.
+export ROOTRESUME_SESSIONS_POOL_SIZE=2 ROOTRESUME_SESSIONS_POOL_MAX=2 ROOTRESUME_INSTANCE="e2e-$$"
 cargo leptos end-to-end
 
 step "cluster (redis-server, 3 replicas, haproxy)"

@@ -21,7 +21,7 @@ pub struct Typing {
 }
 
 /// Longest wait for an echo; a key that gets none counts as this long.
-const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
+pub const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one echo measurement gives back.
 pub struct Measured {
@@ -30,8 +30,11 @@ pub struct Measured {
     /// Every round trip measured.
     pub samples: Vec<Duration>,
     /// Why sessions were lost on the way (a session whose container went away, say): a lost
-    /// session costs its samples, not the measurement.
+    /// session's samples are gone, so it is reported as a failure of its level.
     pub lost: Vec<String>,
+    /// Keys whose echo never came within [`ECHO_TIMEOUT`]: each counts as that long among the
+    /// samples, and is reported as a failure too.
+    pub timeouts: usize,
 }
 
 /// Has every terminal type per `typing`, all at once.
@@ -49,11 +52,13 @@ pub async fn measure(terms: Vec<Term>, typing: Typing) -> Measured {
         terms: Vec::with_capacity(tasks.len()),
         samples: Vec::new(),
         lost: Vec::new(),
+        timeouts: 0,
     };
     for task in tasks {
         match task.await {
             Ok(Ok((term, rtts))) => {
                 measured.terms.push(term);
+                measured.timeouts += rtts.iter().filter(|&&t| t >= ECHO_TIMEOUT).count();
                 measured.samples.extend(rtts);
             }
             Ok(Err(error)) => measured.lost.push(format!("{error:#}")),

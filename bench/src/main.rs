@@ -8,6 +8,7 @@
 //! instead (`scripts/bench-cluster.sh`; see the `cluster` module), `--engines` one server over
 //! two Docker engines (`scripts/bench-engines.sh`; see the `engines` module).
 
+mod burst;
 mod chart;
 mod cluster;
 mod echo;

@@ -180,6 +180,14 @@ pub struct Sizes {
     pub plan: Plan,
     /// Session counts at which the peer's echo is measured.
     pub peer_levels: Vec<usize>,
+    /// Pool size of the burst server (the default's).
+    pub burst_pool: usize,
+    /// Tabs one visitor opens at once.
+    pub burst_tabs: usize,
+    /// Visitors, each from its own address, arriving within `burst_over`.
+    pub burst_arrivals: usize,
+    /// How long those arrivals take.
+    pub burst_over: Duration,
 }
 
 impl Sizes {
@@ -198,6 +206,7 @@ impl Sizes {
                         keys: 4,
                         interval: Duration::from_millis(50),
                     },
+                    echo_repeats: 2,
                     memory_at: options.memory_sessions.unwrap_or(2),
                     capacity_levels: vec![3],
                     capacity_typing: Typing {
@@ -209,6 +218,10 @@ impl Sizes {
                     capacity_budget: Duration::from_secs(60),
                 },
                 peer_levels: vec![1],
+                burst_pool: 2,
+                burst_tabs: 3,
+                burst_arrivals: 4,
+                burst_over: Duration::from_secs(1),
             };
         }
         Self {
@@ -224,6 +237,7 @@ impl Sizes {
                     keys: 40,
                     interval: Duration::from_millis(200),
                 },
+                echo_repeats: 5,
                 memory_at: options.memory_sessions.unwrap_or(100),
                 capacity_levels: (1..=options.max_sessions / 100).map(|k| k * 100).collect(),
                 capacity_typing: CAPACITY_TYPING,
@@ -232,6 +246,10 @@ impl Sizes {
                 capacity_budget: Duration::from_secs(options.ramp_minutes * 60),
             },
             peer_levels: vec![1, 50],
+            burst_pool: 4,
+            burst_tabs: 5,
+            burst_arrivals: 50,
+            burst_over: Duration::from_secs(5),
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct Plan {
     pub echo_levels: Vec<usize>,
     /// Typing for the echo levels.
     pub echo_typing: Typing,
+    /// Runs at each echo level (the report gives their median and spread).
+    pub echo_repeats: usize,
     /// Sessions held idle for the memory figure.
     pub memory_at: usize,
     /// Session counts of the capacity ramp.
@@ -35,16 +37,60 @@ pub struct Plan {
     pub capacity_budget: Duration,
 }
 
+/// The echo measured at one session count: each run's percentiles and what failed.
+#[derive(Debug, Clone, Default)]
+pub struct Level {
+    /// Live sessions.
+    pub n: usize,
+    /// Each run's round-trip percentiles.
+    pub runs: Vec<Summary>,
+    /// Sessions lost at this level: failed to open, or died during a run.
+    pub lost: usize,
+    /// Keys whose echo never came (each counted among the samples as the timeout).
+    pub timeouts: usize,
+}
+
+impl Level {
+    /// The median over the runs of each percentile (`n` = every sample of every run).
+    pub fn median(&self) -> Summary {
+        let median = |pick: fn(&Summary) -> f64| {
+            let mut v: Vec<f64> = self.runs.iter().map(pick).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+        };
+        Summary {
+            n: self.runs.iter().map(|s| s.n).sum(),
+            p50: median(|s| s.p50),
+            p95: median(|s| s.p95),
+            p99: median(|s| s.p99),
+        }
+    }
+
+    /// The lowest and highest p99 over the runs.
+    pub fn p99_spread(&self) -> (f64, f64) {
+        let p99s = self.runs.iter().map(|s| s.p99);
+        (
+            p99s.clone().fold(f64::INFINITY, f64::min),
+            p99s.fold(0.0, f64::max),
+        )
+    }
+
+    /// Lost sessions and timed-out echoes: a level with any is not a level held.
+    pub fn failures(&self) -> usize {
+        self.lost + self.timeouts
+    }
+}
+
 /// What the climb measured.
 #[derive(Debug, Clone, Default)]
 pub struct Climb {
     /// Echo round trips at each echo level.
-    pub echo: Vec<(usize, Summary)>,
+    pub echo: Vec<Level>,
     /// Memory per idle session at `memory_at`.
     pub memory: PerSession,
     /// Echo round trips at each capacity level reached.
-    pub capacity: Vec<(usize, Summary)>,
-    /// The most sessions held with echo p99 under the limit.
+    pub capacity: Vec<Level>,
+    /// The most sessions held with echo p99 under the limit and nothing lost.
     pub capacity_ok: usize,
     /// Why the ramp stopped.
     pub stopped: String,
@@ -115,7 +161,13 @@ async fn fixed_levels(
     let accounted_before = accounted(Some(server.pid()), &[]);
     let rss_before = server.rss()?;
     for n in levels {
+        let lost_before = result.lost.len();
         grow(server, terms, n, &mut result.lost).await?;
+        let mut level = Level {
+            n,
+            lost: result.lost.len() - lost_before,
+            ..Level::default()
+        };
         if n == plan.memory_at {
             let available = settled_available(plan.settle_readings).await?;
             let containers = engine.labelled(&server.instance).await?;
@@ -129,18 +181,43 @@ async fn fixed_levels(
             };
         }
         if plan.echo_levels.contains(&n) {
-            let measured = echo::measure(std::mem::take(terms), plan.echo_typing).await;
-            *terms = measured.terms;
-            result.lost.extend(measured.lost);
-            let summary = Summary::of(&measured.samples);
+            for run in 0..plan.echo_repeats.max(1) {
+                // Sessions lost in a run are replaced before the next, and counted.
+                if run > 0 {
+                    let lost_before = result.lost.len();
+                    grow(server, terms, n, &mut result.lost).await?;
+                    level.lost += result.lost.len() - lost_before;
+                }
+                measure_into(terms, plan.echo_typing, &mut level, &mut result.lost).await;
+            }
+            let (summary, (low, high)) = (level.median(), level.p99_spread());
             println!(
-                "  echo at {n}: p50 {:.2} ms p99 {:.2} ms",
-                summary.p50, summary.p99
+                "  echo at {n}: median of {} runs p50 {:.2} ms p99 {:.2} ms (p99 {low:.2}–{high:.2}), {} lost, {} timeouts",
+                level.runs.len(),
+                summary.p50,
+                summary.p99,
+                level.lost,
+                level.timeouts
             );
-            result.echo.push((n, summary));
+            result.echo.push(level);
         }
     }
     Ok(())
+}
+
+/// One echo run over `terms`, added to `level`.
+async fn measure_into(
+    terms: &mut Vec<Term>,
+    typing: crate::echo::Typing,
+    level: &mut Level,
+    lost: &mut Vec<String>,
+) {
+    let measured = echo::measure(std::mem::take(terms), typing).await;
+    *terms = measured.terms;
+    level.lost += measured.lost.len();
+    level.timeouts += measured.timeouts;
+    lost.extend(measured.lost);
+    level.runs.push(Summary::of(&measured.samples));
 }
 
 /// Adds sessions level by level until echo p99 reaches the limit, a session fails to open, or
@@ -156,19 +233,30 @@ async fn capacity(server: &ServerProcess, plan: &Plan, terms: &mut Vec<Term>, re
             );
             return;
         }
+        let lost_before = result.lost.len();
         if let Err(error) = grow(server, terms, n, &mut result.lost).await {
             result.stopped = format!("opening session {} failed: {error:#}", terms.len() + 1);
             return;
         }
-        let measured = echo::measure(std::mem::take(terms), plan.capacity_typing).await;
-        *terms = measured.terms;
-        result.lost.extend(measured.lost);
-        let summary = Summary::of(&measured.samples);
-        result.capacity.push((n, summary));
+        let mut level = Level {
+            n,
+            lost: result.lost.len() - lost_before,
+            ..Level::default()
+        };
+        measure_into(terms, plan.capacity_typing, &mut level, &mut result.lost).await;
+        let summary = level.median();
         println!(
-            "  capacity: {n} sessions, echo p50 {:.1} ms, p99 {:.1} ms",
-            summary.p50, summary.p99
+            "  capacity: {n} sessions, echo p50 {:.1} ms, p99 {:.1} ms, {} lost, {} timeouts",
+            summary.p50, summary.p99, level.lost, level.timeouts
         );
+        let failures = level.failures();
+        result.capacity.push(level);
+        // A level counts only if every session lived through it and every key got its echo.
+        if failures > 0 {
+            result.stopped =
+                format!("{failures} session(s) lost or echo(es) timed out at {n} sessions");
+            return;
+        }
         if summary.p99 >= plan.capacity_p99_ms {
             result.stopped = format!("echo p99 reached {:.1} ms at {n} sessions", summary.p99);
             return;

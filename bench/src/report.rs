@@ -3,10 +3,11 @@
 
 use std::fmt::Write;
 
+use crate::burst::Burst;
 use crate::first_load::FirstLoad;
 use crate::machine::Machine;
 use crate::memory::{Accounted, PerSession};
-use crate::ramp::Climb;
+use crate::ramp::{Climb, Level};
 use crate::stats::Summary;
 use crate::throughput::Throughput;
 use crate::ttp::Ttp;
@@ -27,7 +28,9 @@ pub struct Results {
     /// Echo, memory and capacity on RootResume.
     pub climb: Climb,
     /// Echo on the peer, by session count.
-    pub peer_echo: Vec<(usize, Summary)>,
+    pub peer_echo: Vec<Level>,
+    /// Visitors arriving together, by pool setting.
+    pub bursts: Vec<(String, Vec<Burst>)>,
     /// Output throughput on RootResume.
     pub throughput: Throughput,
     /// Output throughput of a bare engine exec (no server): the engine's own ceiling.
@@ -76,19 +79,12 @@ fn verdict_of(measured: bool, met: bool) -> &'static str {
 impl Results {
     /// Echo at `n` sessions on RootResume.
     pub fn echo_at(&self, n: usize) -> Option<Summary> {
-        self.climb
-            .echo
-            .iter()
-            .find(|(k, _)| *k == n)
-            .map(|(_, s)| *s)
+        self.climb.echo.iter().find(|l| l.n == n).map(Level::median)
     }
 
     /// Echo at `n` sessions on the peer.
     pub fn peer_echo_at(&self, n: usize) -> Option<Summary> {
-        self.peer_echo
-            .iter()
-            .find(|(k, _)| *k == n)
-            .map(|(_, s)| *s)
+        self.peer_echo.iter().find(|l| l.n == n).map(Level::median)
     }
 
     /// The markdown report.
@@ -108,16 +104,35 @@ impl Results {
         let _ = writeln!(md, "|---|---|---|---|---|");
         let _ = writeln!(md, "| Time to prompt, warm pool, p50 / p95 / p99 (n = {}) | {} | — | p50 ≤ 30 ms, p99 ≤ 100 ms | {} |", warm.n, pct(&warm), verdict_of(warm.n > 0, warm.p50 <= 30.0 && warm.p99 <= 100.0));
         let _ = writeln!(md, "| Time to prompt, cold, p50 / p95 / p99 (n = {}) | {} | bare engine {} | ≤ 1.1× bare (p50) | {:.2}× — {} |", cold.n, pct(&cold), pct(&bare), cold_ratio, verdict_of(cold.n > 0 && bare.n > 0, cold_ratio <= 1.1));
-        for (n, ours) in &self.climb.echo {
-            let peer = self.peer_echo_at(*n).map_or("—".to_owned(), |p| {
-                format!("terminado {} / {}", ms(p.p50), ms(p.p99))
-            });
-            let (target, met) = if *n == 50 {
-                ("p99 ≤ 5 ms", verdict(ours.p99 <= 5.0))
+        for level in &self.climb.echo {
+            let (n, ours, (low, high)) = (level.n, level.median(), level.p99_spread());
+            let peer = self
+                .peer_echo
+                .iter()
+                .find(|l| l.n == n)
+                .map_or("—".to_owned(), |l| {
+                    let (p, (low, high)) = (l.median(), l.p99_spread());
+                    format!(
+                        "terminado {} / {} (p99 {low:.1}–{high:.1})",
+                        ms(p.p50),
+                        ms(p.p99)
+                    )
+                });
+            let failures = level.failures();
+            let (target, met) = if n == 50 {
+                ("p99 ≤ 5 ms", verdict(ours.p99 <= 5.0 && failures == 0))
             } else {
                 ("", "")
             };
-            let _ = writeln!(md, "| Echo round trip p50 / p99, {n} live session(s) | {} / {} | {peer} | {target} | {met} |", ms(ours.p50), ms(ours.p99));
+            let failed = if failures > 0 {
+                format!(
+                    "; **{} lost, {} echo timeouts**",
+                    level.lost, level.timeouts
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(md, "| Echo round trip p50 / p99, {n} live session(s), median of {} runs (p99 spread) | {} / {} ({low:.1}–{high:.1}){failed} | {peer} | {target} | {met} |", level.runs.len(), ms(ours.p50), ms(ours.p99));
         }
         let ours_mb = self.throughput.mb_per_s();
         let _ = writeln!(md, "| Output throughput of a bare engine exec, same command (the engine's ceiling) | — | {:.1} MB/s | | |", self.bare_throughput.mb_per_s());
@@ -172,7 +187,7 @@ impl Results {
         );
         let _ = writeln!(
             md,
-            "| Most concurrent sessions with echo p99 < 50 ms | {} | — | ≥ 500 | {} |",
+            "| Most concurrent sessions with echo p99 < 50 ms and none lost | {} | — | ≥ 500 | {} |",
             self.climb.capacity_ok,
             verdict(self.climb.capacity_ok >= 500)
         );
@@ -199,15 +214,25 @@ impl Results {
             "## How each figure is taken
 "
         );
-        let _ = writeln!(md, "- **Echo**: at each level every live session types at once, five keys a second (a letter, then a delete, so the line stays empty), 40 keys each; a round trip runs from sending the key to the next output frame. Sessions stay open from one level to the next.");
+        let _ = writeln!(md, "- **Echo**: at each level every live session types at once, five keys a second (a letter, then a delete, so the line stays empty), 40 keys each; a round trip runs from sending the key to the next output frame. Each level runs several times: the figure is the median of the runs' percentiles, the spread the lowest and highest p99. A key whose echo never comes counts as 10 s and as a failure; a session lost at a level is a failure of that level (and is replaced before the next run). Sessions stay open from one level to the next. The server logs at its production level (info).");
         let _ = writeln!(md, "- **Throughput**: bytes of terminal output (base64 of the zeros, with the pty's line endings) from sending the command to its end marker, read by the same client; the bare figure reads the engine's exec stream directly, with no server.");
         let _ = writeln!(md, "- **Memory**: idle sessions at the prompt, their sockets open. `MemAvailable` is the issue's measure but moves with everything else the machine runs; the accounted figure adds up only what the sessions cost: proportional set size of dockerd, containerd, the sessions' shims and the server, plus the containers' memory cgroups. Server RSS is the server's resident growth over the same sessions. The engine daemons' growth depends on the order of the phases (dockerd's Go heap keeps its high-water mark, and RootResume's sessions come first, the bare containers after), so the session's own memory — its shim, its container and its share of the server — is given without it.");
         let _ = writeln!(md, "- **Capacity**: sessions are added a hundred at a time (eight opening at once); at each level every session types a key a second for six seconds.\n");
-        let _ = writeln!(md, "## Capacity ramp\n\nEvery live session types one key per {:.1} s; a level counts when echo p99 stays under 50 ms. Stopped: {}.\n", self.climb_typing_secs(), self.climb.stopped);
-        let _ = writeln!(md, "| Live sessions | Echo p50 | Echo p99 |\n|---|---|---|");
-        for (n, s) in &self.climb.capacity {
-            let _ = writeln!(md, "| {n} | {} | {} |", ms(s.p50), ms(s.p99));
+        let _ = writeln!(md, "## Capacity ramp\n\nEvery live session types one key per {:.1} s; a level counts when echo p99 stays under 50 ms, no session was lost and every key got its echo. Stopped: {}.\n", self.climb_typing_secs(), self.climb.stopped);
+        let _ = writeln!(md, "| Live sessions | Echo p50 | Echo p99 | Lost sessions | Echo timeouts |\n|---|---|---|---|---|");
+        for level in &self.climb.capacity {
+            let s = level.median();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                level.n,
+                ms(s.p50),
+                ms(s.p99),
+                level.lost,
+                level.timeouts
+            );
         }
+        self.bursts(md);
         if let Some(why) = &self.peer_missing {
             let _ = writeln!(md, "\nThe peer was not measured: {why}.");
         } else {
@@ -222,6 +247,27 @@ impl Results {
         }
         self.problems(md);
         let _ = writeln!(md, "\n## Machine\n\n{}", self.machine.markdown());
+    }
+
+    fn bursts(&self, md: &mut String) {
+        if self.bursts.is_empty() {
+            return;
+        }
+        let _ = writeln!(md, "\n## Bursts: visitors arriving together\n\nTime to prompt from the `create_session` request to the prompt's first byte, on a server with the default pool size; arrivals from many clients come from their own loopback addresses. \"Pooled\" is the server's own count of sandboxes handed out from the warm pool.\n");
+        let _ = writeln!(md, "| Pool | Arrivals | Time to prompt p50 / p95 / p99 | Pooled | Failed |\n|---|---|---|---|---|");
+        for (pool, bursts) in &self.bursts {
+            for burst in bursts {
+                let _ = writeln!(
+                    md,
+                    "| {pool} | {} | {} | {} of {} | {} |",
+                    burst.what,
+                    pct(&burst.summary()),
+                    burst.pooled,
+                    burst.arrivals,
+                    burst.errors.len()
+                );
+            }
+        }
     }
 
     /// Failed phases and failed samples, so a figure's gaps are explained where it stands.

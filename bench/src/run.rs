@@ -7,13 +7,14 @@ use std::time::Duration;
 use anyhow::Result;
 use futures_util::{StreamExt, TryStreamExt};
 
+use crate::burst::{self, Burst};
 use crate::engine::Engine;
 use crate::first_load;
 use crate::machine::Machine;
 use crate::memory::{self, PerSession};
 use crate::options::{Options, Sizes};
 use crate::peer::Peer;
-use crate::ramp::{self, Climb};
+use crate::ramp::{self, Climb, Level};
 use crate::report::Results;
 use crate::server::{ServerProcess, ServerSetup};
 use crate::stats::Summary;
@@ -53,6 +54,7 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         warm: Ttp::default(),
         climb: Climb::default(),
         peer_echo: Vec::new(),
+        bursts: Vec::new(),
         throughput: Throughput::default(),
         bare_throughput: Throughput::default(),
         peer_throughput: None,
@@ -143,6 +145,14 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         Err(error) => problems.push(format!("starting the warm server: {error:#}")),
     }
 
+    step("bursts: visitors arriving together, on the default pool size");
+    for (pool, settings) in burst_settings(sizes.burst_pool) {
+        match bursts(&setup, &sizes, &pool, &settings).await {
+            Ok(measured) => results.bursts.push((pool, measured)),
+            Err(error) => problems.push(format!("bursts ({pool}): {error:#}")),
+        }
+    }
+
     match &options.peer_python {
         Some(python) => {
             step("peer (terminado): throughput and echo");
@@ -176,6 +186,43 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
     Ok(results)
 }
 
+/// The pool settings the bursts are measured with: the pool held at its size (as before it could
+/// grow), and the default.
+fn burst_settings(pool: usize) -> Vec<(String, Vec<(&'static str, String)>)> {
+    vec![
+        (
+            format!("{pool}, fixed"),
+            vec![("ROOTRESUME_SESSIONS_POOL_MAX", pool.to_string())],
+        ),
+        (
+            format!("{pool}, growing with arrivals (default)"),
+            Vec::new(),
+        ),
+    ]
+}
+
+/// Both bursts on a fresh server whose pool has filled.
+async fn bursts(
+    setup: &ServerSetup,
+    sizes: &Sizes,
+    label: &str,
+    settings: &[(&'static str, String)],
+) -> Result<Vec<Burst>> {
+    let log = format!("burst-{}", label.split(',').next().unwrap_or("pool"));
+    let server = ServerProcess::start_with(setup, sizes.burst_pool, &log, settings).await?;
+    let measured = async {
+        tokio::time::sleep(sizes.pool_fill).await;
+        let tabs = burst::at_once(&server, sizes.burst_tabs).await?;
+        // The sessions of the first burst go after the grace period, and the pool refills.
+        tokio::time::sleep(sizes.pool_fill).await;
+        let spread = burst::spread(&server, sizes.burst_arrivals, sizes.burst_over).await?;
+        anyhow::Ok(vec![tabs, spread])
+    }
+    .await;
+    server.stop().await?;
+    measured
+}
+
 /// The peer's throughput and echo levels, with the same client logic as RootResume's; each
 /// figure goes into `results` as soon as it is measured.
 async fn measure_peer(peer: &Peer, sizes: &Sizes, results: &mut Results) -> Result<()> {
@@ -193,20 +240,32 @@ async fn measure_peer(peer: &Peer, sizes: &Sizes, results: &mut Results) -> Resu
             .try_collect()
             .await?;
         terms.extend(more);
-        let measured = echo::measure(terms, sizes.plan.echo_typing).await;
-        terms = measured.terms;
-        if let Some(first) = measured.lost.first() {
-            results.problems.push(format!(
-                "{} peer session(s) lost during echo; the first: {first}",
-                measured.lost.len()
-            ));
+        // As many runs as RootResume's levels get, so the two medians compare.
+        let mut level = Level {
+            n,
+            ..Level::default()
+        };
+        for _ in 0..sizes.plan.echo_repeats.max(1) {
+            let measured = echo::measure(terms, sizes.plan.echo_typing).await;
+            terms = measured.terms;
+            level.lost += measured.lost.len();
+            level.timeouts += measured.timeouts;
+            if let Some(first) = measured.lost.first() {
+                results.problems.push(format!(
+                    "{} peer session(s) lost during echo; the first: {first}",
+                    measured.lost.len()
+                ));
+            }
+            level.runs.push(Summary::of(&measured.samples));
         }
-        let summary = Summary::of(&measured.samples);
+        let summary = level.median();
         println!(
-            "  peer echo at {n}: p50 {:.2} ms p99 {:.2} ms",
-            summary.p50, summary.p99
+            "  peer echo at {n}: median of {} runs p50 {:.2} ms p99 {:.2} ms",
+            level.runs.len(),
+            summary.p50,
+            summary.p99
         );
-        results.peer_echo.push((n, summary));
+        results.peer_echo.push(level);
     }
     futures_util::future::join_all(terms.into_iter().map(Term::close)).await;
     Ok(())

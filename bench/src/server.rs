@@ -1,7 +1,7 @@
 //! The RootResume server under test: the release binary run as a child process, so its memory
 //! is its own and it is configured exactly as an operator would configure it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use rootresume_protocol::WS_PATH;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 use crate::term::{Shell, Term, PROMPT};
@@ -57,7 +57,9 @@ impl ServerProcess {
             .env("LEPTOS_SITE_PKG_DIR", "pkg")
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_ENV", "PROD")
-            .env("RUST_LOG", "warn")
+            // The production default (info), whatever the caller's environment says: a quieter
+            // server would flatter every figure.
+            .env_remove("RUST_LOG")
             .env("ROOTRESUME_INSTANCE", &setup.instance)
             .env("ROOTRESUME_SESSIONS_POOL_SIZE", pool_size.to_string())
             // Every bench client is 127.0.0.1: lift the per-client limits and the global cap.
@@ -116,11 +118,34 @@ impl ServerProcess {
 
     /// Creates a session the way the page does (the `create_session` server function).
     pub async fn create_session(&self) -> Result<String> {
-        let (status, body) = post(self.addr, "/api/create_session").await?;
+        self.create_session_from(None).await
+    }
+
+    /// [`ServerProcess::create_session`] from the local address `from` (a loopback address of
+    /// its own stands for another visitor).
+    pub async fn create_session_from(&self, from: Option<IpAddr>) -> Result<String> {
+        let response = request_from(from, self.addr, "POST", "/api/create_session").await?;
+        let (status, body) = (response.status, response.body);
         if status != 200 {
             bail!("create_session answered {status}: {body}");
         }
         Ok(body.trim().trim_matches('"').to_owned())
+    }
+
+    /// A counter of the server's `/metrics` (served to loopback clients), e.g.
+    /// `rootresume_pool_handouts_total`.
+    pub async fn counter(&self, name: &str) -> Result<u64> {
+        let response = request(self.addr, "GET", "/metrics").await?;
+        if response.status != 200 {
+            bail!("/metrics answered {}: {}", response.status, response.body);
+        }
+        response
+            .body
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .map(|value| value as u64)
+            .with_context(|| format!("no {name} in /metrics"))
     }
 
     /// The terminal socket's URL (the session is named in the first frame).
@@ -178,8 +203,31 @@ pub struct Response {
 
 /// A minimal HTTP/1.1 request with an empty body.
 pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<Response> {
+    request_from(None, addr, method, path).await
+}
+
+/// Connects to `addr` from the local address `from` (any port), or from wherever the system
+/// picks.
+pub async fn connect_from(from: Option<IpAddr>, addr: SocketAddr) -> Result<TcpStream> {
+    let Some(from) = from else {
+        return Ok(TcpStream::connect(addr).await?);
+    };
+    let socket = TcpSocket::new_v4()?;
+    socket
+        .bind(SocketAddr::new(from, 0))
+        .with_context(|| format!("binding {from}"))?;
+    Ok(socket.connect(addr).await?)
+}
+
+/// [`request`] from the local address `from`.
+pub async fn request_from(
+    from: Option<IpAddr>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+) -> Result<Response> {
     let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
+        let mut stream = connect_from(from, addr).await?;
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
@@ -214,12 +262,6 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<Respo
         replica: header("x-rootresume-lb-server"),
         body,
     })
-}
-
-/// A minimal HTTP/1.1 POST with an empty body; returns the status and the body.
-async fn post(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
-    let response = request(addr, "POST", path).await?;
-    Ok((response.status, response.body))
 }
 
 /// The payload of a chunked HTTP body: hex size line, data, repeated until size 0.

@@ -1,6 +1,7 @@
 //! One terminal client for both servers under test, so every figure of the comparison comes
 //! from the same client logic: RootResume's binary protocol, or terminado's JSON messages.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -43,6 +44,38 @@ impl Term {
         Ok(Self::connect_named(url, session).await?.0)
     }
 
+    /// [`Term::connect_session`] over a connection to `addr` from the local address `from` (a
+    /// loopback address of its own stands for another visitor).
+    pub async fn connect_session_from(
+        url: &str,
+        from: IpAddr,
+        addr: SocketAddr,
+        session: &str,
+    ) -> Result<Self> {
+        let stream = crate::server::connect_from(Some(from), addr).await?;
+        stream.set_nodelay(true)?;
+        let (socket, _) =
+            tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(stream), None)
+                .await
+                .with_context(|| format!("opening {url} from {from}"))?;
+        let mut term = Self {
+            socket,
+            flavour: Flavour::RootResume,
+        };
+        term.attach(session).await?;
+        Ok(term)
+    }
+
+    async fn attach(&mut self, session: &str) -> Result<()> {
+        let attach = ClientMessage::Attach {
+            session: session.to_owned(),
+        };
+        self.socket
+            .send(Message::Binary(attach.encode().into()))
+            .await
+            .context("sending the attach frame")
+    }
+
     /// Opens a RootResume terminal socket, attaches to `session`, and returns, beside it, the
     /// replica that answered the upgrade when a balancer names it (`x-rootresume-lb-server`,
     /// added by scripts/cluster.sh's HAProxy).
@@ -59,13 +92,7 @@ impl Term {
             socket,
             flavour: Flavour::RootResume,
         };
-        let attach = ClientMessage::Attach {
-            session: session.to_owned(),
-        };
-        term.socket
-            .send(Message::Binary(attach.encode().into()))
-            .await
-            .context("sending the attach frame")?;
+        term.attach(session).await?;
         Ok((term, replica))
     }
 

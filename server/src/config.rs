@@ -131,6 +131,10 @@ pub struct SessionSettings {
     /// Sandboxes kept started and ready to hand out, so a visitor's prompt appears at once.
     /// They count toward `max_sessions`. Default: 4; 0 disables the pool.
     pub pool_size: usize,
+    /// How far the pool grows while visitors arrive faster than it refills: to as many
+    /// sandboxes as visitors arrived in the last 10 s, at most this many (a minute after they
+    /// slow down it is back at `pool_size`). Default: 16; `pool_size` holds the pool fixed.
+    pub pool_max: usize,
     /// How long a pooled sandbox may wait before it is replaced by a fresh one. Default: 600 s.
     #[serde(rename = "pool_ttl_secs", with = "seconds")]
     pub pool_ttl: Duration,
@@ -189,6 +193,7 @@ impl Default for SessionSettings {
             reclaim_idle_after: Some(Duration::from_secs(300)),
             trusted_proxy_header: String::new(),
             pool_size: 4,
+            pool_max: 16,
             pool_ttl: Duration::from_secs(600),
             output_buffer_bytes: 64 * 1024,
         }
@@ -361,6 +366,13 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "sessions.pool_size = {} must not exceed sessions.max_sessions = {}",
                 s.pool_size, s.max_sessions
+            )));
+        }
+        if s.pool_max < s.pool_size {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.pool_max = {} must be at least sessions.pool_size = {} (set it to the \
+                 pool size to keep the pool from growing)",
+                s.pool_max, s.pool_size
             )));
         }
         if s.rate_burst == 0 || s.rate_per_minute == 0 {

@@ -88,6 +88,8 @@ pub struct Metrics {
     registry: Registry,
     /// Sessions handed to visitors.
     pub sessions_started: Counter,
+    /// Sessions handed to visitors from the warm pool (the rest started cold).
+    pub pool_handouts: Counter,
     /// Sessions this replica took over from another (shared store only).
     pub takeovers: Counter,
     /// Sessions that ended, by reason.
@@ -118,6 +120,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("rootresume");
         let metrics = Self {
             sessions_started: Counter::default(),
+            pool_handouts: Counter::default(),
             takeovers: Counter::default(),
             sessions_ended: Family::default(),
             sessions_live: Gauge::default(),
@@ -135,6 +138,11 @@ impl Metrics {
             "sessions_started",
             "Sessions handed to visitors",
             metrics.sessions_started.clone(),
+        );
+        registry.register(
+            "pool_handouts",
+            "Sessions handed to visitors from the warm pool",
+            metrics.pool_handouts.clone(),
         );
         registry.register(
             "takeovers",
@@ -253,12 +261,14 @@ mod tests {
     fn renders_every_named_series() {
         let metrics = Metrics::new();
         metrics.sessions_started.inc();
+        metrics.pool_handouts.inc();
         metrics.session_ended(EndReason::Idle);
         metrics.rejected(RejectLabel::rate_limited);
         metrics.first_prompt(Duration::from_millis(40));
         let text = metrics.render(3, 2);
         for line in [
             "rootresume_sessions_started_total 1",
+            "rootresume_pool_handouts_total 1",
             "rootresume_sessions_ended_total{reason=\"idle\"} 1",
             "rootresume_sessions_live 3",
             "rootresume_pool_size 2",

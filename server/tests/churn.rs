@@ -84,6 +84,8 @@ async fn five_hundred_sessions_leave_nothing_behind_and_no_memory_growth() -> Re
         ("ROOTRESUME_SESSIONS_RATE_BURST", "100000"),
         ("ROOTRESUME_SESSIONS_RATE_PER_MINUTE", "100000"),
         ("ROOTRESUME_SESSIONS_POOL_SIZE", "2"),
+        // Held at its size, so what is left after the churn is exactly the pool.
+        ("ROOTRESUME_SESSIONS_POOL_MAX", "2"),
         ("ROOTRESUME_SECURITY_MAX_SOCKETS_PER_CLIENT", "100"),
         // A sweep every second races the reaper against sessions being created, handed out
         // from the pool and ended: it must never take a live one.

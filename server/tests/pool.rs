@@ -144,3 +144,31 @@ async fn pool_never_grows_past_the_global_cap() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_pool_grows_while_visitors_arrive() -> Result<()> {
+    let server = TestServer::start(pooled(1, |c| c.sessions.pool_max = 3)).await?;
+    let pool = || server.server.sessions().pool().ready();
+    until("a full pool", Duration::from_secs(30), || pool() == 1).await?;
+    for _ in 0..3 {
+        server.create_session().await?;
+    }
+    // Three visitors within seconds: the pool holds three ready sandboxes for the next ones,
+    // each a real container.
+    until("the pool grown to 3", Duration::from_secs(60), || {
+        pool() == 3
+    })
+    .await?;
+    let containers = instance_containers(&server).await?;
+    for session in server.server.sessions().pool().all() {
+        assert!(
+            containers.contains(&session.hash),
+            "pooled {} has no container",
+            session.tag()
+        );
+    }
+    let sandbox = server.server.sessions().sandbox().clone();
+    server.server.shutdown().await;
+    assert!(containers_of(&sandbox).await?.is_empty());
+    Ok(())
+}

@@ -293,3 +293,44 @@ async fn a_shell_that_reads_no_input_does_not_hold_the_terminal() -> Result<()> 
     server.server.shutdown().await;
     Ok(())
 }
+
+/// Waits (in paused time) until `check` holds, or fails after `within`.
+async fn eventually(what: &str, within: Duration, check: impl Fn() -> bool) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check() {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_pool_grows_with_arrivals_and_sheds_the_surplus_when_they_stop() -> Result<()> {
+    let mut settings = settings();
+    settings.pool_size = 1;
+    settings.pool_max = 4;
+    let sessions = manager(Arc::new(FakeSandbox::default()), settings);
+    sessions.start_pool();
+    let pool = || sessions.pool().ready();
+    eventually("a pool of 1", Duration::from_secs(5), || pool() == 1).await?;
+    for n in 0..6u8 {
+        sessions.create(Some([198, 51, 100, n].into())).await?;
+    }
+    // Six visitors in ten seconds: the pool grows, but no further than its maximum.
+    eventually("the pool grown to 4", Duration::from_secs(5), || {
+        pool() == 4
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ensure!(sessions.pool().len() == 4, "the pool stays at its maximum");
+    // Nobody else comes: past the window and the minute a surplus may wait, it is back at 1.
+    eventually("the pool back at 1", Duration::from_secs(90), || {
+        sessions.pool().len() == 1
+    })
+    .await?;
+    sessions.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! runs out, no browser is attached for the grace period, or the server shuts down. Whatever the
 //! cause, the container is removed on the way out.
 
+mod arrivals;
 mod guard;
 mod live;
 mod output;
@@ -98,6 +99,8 @@ pub struct SessionManager {
     limits: SandboxLimits,
     pool: Pool,
     refill: Notify,
+    /// Visitors given a session lately, which the pool grows to meet.
+    arrivals: arrivals::Arrivals,
     tasks: TaskTracker,
     /// The browsers' socket handlers, tracked so shutdown can wait for their goodbyes.
     sockets: TaskTracker,
@@ -126,6 +129,7 @@ impl SessionManager {
         Self {
             pool: Pool::default(),
             refill: Notify::new(),
+            arrivals: arrivals::Arrivals::default(),
             sandbox,
             store,
             live: Arc::new(LiveTable::default()),
@@ -223,6 +227,8 @@ impl SessionManager {
             match self.store.admit(&request, &caps).await {
                 Ok(Ok(())) => {
                     session.claim(client, self.settings.max_lifetime);
+                    self.metrics.pool_handouts.inc();
+                    self.arrivals.note();
                     self.refill.notify_one();
                     supervisor::write_owner(&self.sandbox, &self.tasks, &session);
                     if let (Some(lease), Some(container)) = (session.lease(), session.container()) {
@@ -293,7 +299,19 @@ impl SessionManager {
         }
         self.live.insert(session.clone());
         self.spawn(session.clone(), None, None);
+        self.arrivals.note();
+        // A cold start is an arrival the pool did not meet: let it grow for the next.
+        if self.settings.pool_size > 0 {
+            self.refill.notify_one();
+        }
         Ok(session)
+    }
+
+    /// How many sandboxes the pool should hold now: its size, or more while visitors arrive
+    /// faster (see [`arrivals::pool_target`]).
+    fn pool_target(&self) -> usize {
+        let s = &self.settings;
+        arrivals::pool_target(s.pool_size, s.pool_max, self.arrivals.recent())
     }
 
     /// Writes a new session's record (its container comes later) and takes its lease.
@@ -316,9 +334,10 @@ impl SessionManager {
             .max_by_key(|s| s.idle_for())
     }
 
-    /// Keeps the warm pool at its configured size, in the background, until shutdown. The pool
-    /// counts toward the global cap, never grows past it, and stops refilling for a while when
-    /// its containers fail to start (the engine is unhealthy).
+    /// Keeps the warm pool at its target, in the background, until shutdown: its configured size,
+    /// grown up to `pool_max` while visitors arrive faster, shed back a minute after they stop.
+    /// The pool counts toward the global cap, never grows past it, and stops refilling for a
+    /// while when its containers fail to start (the engine is unhealthy).
     pub fn start_pool(self: &Arc<Self>) {
         if self.settings.pool_size == 0 {
             return;
@@ -338,6 +357,12 @@ impl SessionManager {
                     tracing::warn!(%error, ?backoff, "cannot fill the pool; trying later");
                 } else {
                     backoff = Duration::from_secs(1);
+                    let shed = manager
+                        .pool
+                        .shed(manager.pool_target(), arrivals::SURPLUS_TTL);
+                    if shed > 0 {
+                        tracing::info!(shed, "visitors slowed down; the pool shrinks");
+                    }
                 }
                 tokio::select! {
                     () = manager.shutdown.cancelled() => return,
@@ -352,7 +377,7 @@ impl SessionManager {
     /// (a pooled sandbox takes a slot like a visitor's).
     async fn fill_pool(&self) -> Result<(), StoreError> {
         let caps = self.caps();
-        while self.pool.len() < self.settings.pool_size && !self.shutdown.is_cancelled() {
+        while self.pool.len() < self.pool_target() && !self.shutdown.is_cancelled() {
             let lifetime = self.settings.pool_ttl + self.settings.max_lifetime;
             let id = SessionId::random();
             let session = Arc::new(Session::new(

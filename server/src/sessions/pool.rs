@@ -60,6 +60,25 @@ impl Pool {
         failed
     }
 
+    /// Ends the sessions beyond `target` that have waited longer than `older_than`, longest
+    /// waiting first; returns how many. They leave the pool at its next [`Pool::prune`], once
+    /// they are ending.
+    pub fn shed(&self, target: usize, older_than: std::time::Duration) -> usize {
+        let list = self.list();
+        let live = list.iter().filter(|s| !s.is_ending()).count();
+        let surplus = list
+            .iter()
+            .filter(|s| !s.is_ending() && s.requested_at().elapsed() > older_than)
+            .take(live.saturating_sub(target))
+            .cloned()
+            .collect::<Vec<_>>();
+        drop(list);
+        for session in &surplus {
+            session.end_with(rootresume_protocol::EndReason::Expired);
+        }
+        surplus.len()
+    }
+
     /// Every session waiting, starting ones included.
     pub fn all(&self) -> Vec<Arc<Session>> {
         self.list().iter().cloned().collect()
