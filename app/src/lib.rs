@@ -33,12 +33,20 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// a link to `#shell`. A reading page with a shell further down thus stays a small HTML page, and
 /// no container is made for a visitor who only reads.
 ///
+/// What the terminal will surely need is asked for side by side, not one after another: the
+/// bundle's script, xterm.js and its add-on (module preloads), the WASM (a preload the bundle's
+/// own fetch then takes), and — for a tab with no session yet — the session itself, from the
+/// `create_session` server function: the id goes where the terminal looks for it
+/// (`sessionStorage`), and `window.__rrSession` is the promise of it (or of `null` when refused),
+/// which the terminal's client awaits if it starts first. The sandbox is thus being handed out
+/// while the bundle compiles.
+///
 /// If the files cannot be fetched, a note after the panel says so (outside the island, which
 /// must stay as the server rendered it until it hydrates) and the next press tries again, under a
 /// new script URL since a browser remembers a module that failed to load. The file names come
 /// from the element's data attributes so the text stays fixed; public so the server's CSP can
 /// allow it by hash.
-pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css)}var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function wanted(e){var t=e.target;if(t&&t.closest&&t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});var resumed=false;try{resumed=!!sessionStorage.getItem("rootresume.session")}catch(e){}if(d.start==="load"||resumed)go()})(document.currentScript);"#;
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function has(){try{return!!sessionStorage.getItem("rootresume.session")}catch(e){return false}}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function wanted(e){var t=e.target;if(t&&t.closest&&t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||has())go()})(document.currentScript);"#;
 
 /// Paths whose page holds the live terminal: only these load the WASM bundle and xterm.js.
 /// Reading pages are complete as server-rendered HTML, so they ship no script beyond the theme
@@ -66,11 +74,15 @@ fn TerminalScripts(options: LeptosOptions, eager: bool) -> impl IntoView {
         ""
     };
     let wasm = format!("{pkg}/{}{wasm_suffix}.wasm", options.output_name);
+    let session = <api::CreateSession as leptos::server_fn::ServerFn>::PATH;
     view! {
         <script
             data-js=js
             data-wasm=wasm
             data-css="/vendor/xterm/css/xterm.css"
+            // What the bundle imports (see IMPORT_MAP), fetched beside it.
+            data-preload="/vendor/xterm/lib/xterm.mjs /vendor/addon-fit/lib/addon-fit.mjs"
+            data-session=session
             data-start=if eager { "load" } else { "request" }
             inner_html=TERMINAL_LOADER
         ></script>

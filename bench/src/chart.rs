@@ -94,10 +94,10 @@ fn panels(r: &Results) -> Vec<Panel> {
     });
     if let Ok(load) = &r.first_load {
         list.push(Panel {
-            title: "First-load transfer, gzip (lower is better)",
+            title: "First-load transfer, as sent (lower is better)",
             unit: "KB",
             bars: vec![bar("home page", load.sent_kib * 1.024, true)],
-            target: Some(350.0),
+            target: Some(200.0),
         });
     }
     list

@@ -1,5 +1,6 @@
-//! First-load transfer of the home page, through the existing Chromium measurement
-//! (end2end/bench/first-load.mjs): HTML, JS, WASM and CSS as sent, and as gzip -9 of each body.
+//! What a visitor waits for, through the Chromium measurement (end2end/bench/first-load.mjs):
+//! first-load transfer of the home page (HTML, JS, WASM and CSS as sent, and as gzip -9 of each
+//! body), and navigation start → prompt painted over fresh tabs, with its breakdown.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,14 +16,28 @@ pub struct FirstLoad {
     pub gzip9_kib: f64,
     /// The script's per-file lines, for the report.
     pub files: Vec<String>,
+    /// Tabs behind each time below.
+    pub tabs: usize,
+    /// `/terminal`: navigation start → prompt painted, ms: (p50, min, max).
+    pub terminal: Option<(f64, f64, f64)>,
+    /// `/terminal`: navigation start → first typed command's answer painted, ms.
+    pub answered: Option<(f64, f64, f64)>,
+    /// Home page: the press of "Start your sandbox" → prompt painted, ms.
+    pub home: Option<(f64, f64, f64)>,
+    /// The breakdown lines of the `/terminal` time, for the report.
+    pub steps: Vec<String>,
 }
 
-/// Loads `base` in Chromium with the repository's script and reads its totals.
-pub fn measure(repo: &Path, base: &str) -> Result<FirstLoad> {
+/// Loads `base` in Chromium with the repository's script, `tabs` fresh tabs per page, and reads
+/// its figures.
+pub fn measure(repo: &Path, base: &str, tabs: usize) -> Result<FirstLoad> {
     let output = Command::new("node")
         .current_dir(repo)
-        // One tab to prompt as well: the script's summary line needs at least one.
-        .args(["end2end/bench/first-load.mjs", base, "1"])
+        .args([
+            "end2end/bench/first-load.mjs",
+            base,
+            &tabs.max(1).to_string(),
+        ])
         .output()
         .context("running node end2end/bench/first-load.mjs")?;
     let text = String::from_utf8_lossy(&output.stdout);
@@ -49,11 +64,52 @@ fn parse(text: &str) -> Option<FirstLoad> {
         .filter(|l| l.contains(" sent ") && l.contains(" gzip-9 "))
         .map(|l| l.trim().to_owned())
         .collect();
+    let steps = text
+        .lines()
+        .skip_while(|l| !l.starts_with("/terminal over "))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    let tabs = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("/terminal over ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
     Some(FirstLoad {
         sent_kib: *numbers.get(1)?,
         gzip9_kib: *numbers.get(2)?,
         files,
+        tabs,
+        terminal: spread_after(
+            text,
+            "time to prompt (navigation start → prompt painted), /terminal:",
+        ),
+        answered: spread_after(
+            text,
+            "first typed command answered (navigation start → answer painted), /terminal:",
+        ),
+        home: spread_after(
+            text,
+            "time to prompt (press of \"Start your sandbox\" → prompt painted), home page:",
+        ),
+        steps,
     })
+}
+
+/// Reads `p50 A ms, min B ms, max C ms` after `label` on its line.
+fn spread_after(text: &str, label: &str) -> Option<(f64, f64, f64)> {
+    let rest = text.lines().find_map(|l| l.strip_prefix(label))?;
+    let value = |name: &str| -> Option<f64> {
+        let after = rest.split(&format!("{name} ")).nth(1)?;
+        after.split_whitespace().next()?.parse().ok()
+    };
+    Some((value("p50")?, value("min")?, value("max")?))
 }
 
 #[cfg(test)]
@@ -66,5 +122,20 @@ mod tests {
         let load = parse(text).unwrap();
         assert_eq!((load.sent_kib, load.gzip9_kib), (368.2, 360.1));
         assert_eq!(load.files.len(), 1);
+        assert_eq!(load.terminal, None);
+    }
+
+    #[test]
+    fn reads_the_times_and_their_breakdown() {
+        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\n";
+        let load = parse(text).unwrap();
+        assert_eq!(load.tabs, 10);
+        assert_eq!(load.terminal, Some((140.0, 120.0, 300.0)));
+        assert_eq!(load.answered, Some((200.0, 180.0, 400.0)));
+        assert_eq!(load.home, Some((130.0, 110.0, 150.0)));
+        assert_eq!(
+            load.steps,
+            ["HTML received   12 ms", "prompt painted   140 ms"]
+        );
     }
 }

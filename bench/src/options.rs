@@ -180,6 +180,8 @@ pub struct Sizes {
     pub plan: Plan,
     /// Session counts at which the peer's echo is measured.
     pub peer_levels: Vec<usize>,
+    /// Fresh tabs per page for the page → prompt times.
+    pub first_load_tabs: usize,
     /// Pool size of the burst server (the default's).
     pub burst_pool: usize,
     /// Tabs one visitor opens at once.
@@ -218,6 +220,7 @@ impl Sizes {
                     capacity_budget: Duration::from_secs(60),
                 },
                 peer_levels: vec![1],
+                first_load_tabs: 1,
                 burst_pool: 2,
                 burst_tabs: 3,
                 burst_arrivals: 4,
@@ -246,6 +249,7 @@ impl Sizes {
                 capacity_budget: Duration::from_secs(options.ramp_minutes * 60),
             },
             peer_levels: vec![1, 50],
+            first_load_tabs: 10,
             burst_pool: 4,
             burst_tabs: 5,
             burst_arrivals: 50,

@@ -131,7 +131,8 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
             let w = Summary::of(&results.warm.total);
             println!("  warm p50 {:.1} ms p99 {:.1} ms", w.p50, w.p99);
             results.first_load = if options.first_load {
-                first_load::measure(&options.repo, &format!("http://{}", warm_server.addr()))
+                let base = format!("http://{}", warm_server.addr());
+                first_load::measure(&options.repo, &base, sizes.first_load_tabs)
                     .map_err(|e| format!("{e:#}"))
             } else {
                 Err("skipped (--no-first-load or --smoke)".into())

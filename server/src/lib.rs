@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: browser → [`ws`] → [`sessions`] → [`sandbox`]; nothing below calls up.
 
+pub mod assets;
 pub mod client;
 pub mod config;
 pub mod feeds;

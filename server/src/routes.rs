@@ -11,8 +11,8 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use rootresume_protocol::WS_PATH;
 use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 
+use crate::assets::Assets;
 use crate::client::{client_address, ProxyPolicy};
 use crate::config::Config;
 use crate::sessions::{SessionError, SessionManager};
@@ -105,10 +105,20 @@ pub fn router(
     let routes = generate_route_list(App);
     let xterm = config.vendor_dir.join("@xterm/xterm");
     let fit = config.vendor_dir.join("@xterm/addon-fit");
+    let options = &state.leptos_options;
+    let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    // The static files every terminal needs, compressed once (see `assets`).
     let router = Router::new()
-        .nest_service("/vendor/xterm/lib", ServeDir::new(xterm.join("lib")))
-        .nest_service("/vendor/xterm/css", ServeDir::new(xterm.join("css")))
-        .nest_service("/vendor/addon-fit/lib", ServeDir::new(fit.join("lib")))
+        .nest("/vendor/xterm/lib", Assets::new(xterm.join("lib")).router())
+        .nest("/vendor/xterm/css", Assets::new(xterm.join("css")).router())
+        .nest(
+            "/vendor/addon-fit/lib",
+            Assets::new(fit.join("lib")).router(),
+        )
+        .nest(
+            &format!("/{}", options.site_pkg_dir),
+            Assets::new(pkg).router(),
+        )
         .merge(crate::feeds::router())
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();

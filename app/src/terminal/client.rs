@@ -55,13 +55,7 @@ struct Client {
 /// Opens xterm.js in `host` and connects it to this tab's sandbox; returns a handle for [`stop`].
 pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     let term = Terminal::new(&options());
-    term.open(host.clone());
     let fit = FitAddon::new();
-    // `unchecked_into`: `ITerminalAddon` is a TypeScript interface, not a class to test against.
-    term.load_addon(fit.clone().unchecked_into::<TerminalAddon>());
-    fit.fit();
-    term.write("\x1b[90mstarting your sandbox…\x1b[0m\r\n");
-
     let client = Rc::new(Client {
         term,
         closed: Cell::new(false),
@@ -73,13 +67,25 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
         ctrl: panel.ctrl,
         backoff_ms: Cell::new(500),
     });
+    // The socket first: its handshake and the sandbox's first bytes travel while xterm.js lays
+    // itself out below (which measures the font and takes a good part of the wait). Nothing it
+    // receives is handled before this function returns, so the terminal is open by then.
+    connect(client.clone());
+    client.term.open(host.clone());
+    // `unchecked_into`: `ITerminalAddon` is a TypeScript interface, not a class to test against.
+    client
+        .term
+        .load_addon(client.fit.clone().unchecked_into::<TerminalAddon>());
+    client.fit.fit();
+    client
+        .term
+        .write("\x1b[90mstarting your sandbox…\x1b[0m\r\n");
     if client.state.get_untracked() == PanelState::Waiting {
         // The visitor asked for the shell: take the keyboard, as a click on it would.
         client.set(PanelState::Starting, "starting your sandbox…");
         client.term.focus();
     }
     client.listen(&host);
-    connect(client.clone());
     let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
     CLIENTS.with(|clients| clients.borrow_mut().insert(handle, client));
     handle
@@ -371,11 +377,33 @@ impl Client {
     }
 }
 
-/// Finds or creates this tab's session, then opens the socket.
+/// The session the page's loader asked for while the bundle loaded (`window.__rrSession`, see
+/// [`crate::TERMINAL_LOADER`]), taken once: its id if it was granted, `None` if there was no
+/// such request or it was refused (the caller then asks again and reads the refusal itself).
+async fn early_session() -> Option<String> {
+    let window = web_sys::window()?;
+    let key = JsValue::from_str("__rrSession");
+    let pending = js_sys::Reflect::get(&window, &key).ok()?;
+    let _ = js_sys::Reflect::delete_property(&window, &key);
+    let promise = pending.dyn_into::<js_sys::Promise>().ok()?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .ok()?
+        .as_string()
+}
+
+/// Finds or creates this tab's session, then opens the socket: at once when the tab has its
+/// session already (a reload, or the loader's early request answered).
 fn connect(client: Rc<Client>) {
+    if let Some(id) = stored_session() {
+        return open_socket(client, &id);
+    }
     spawn_local(async move {
-        let session = match stored_session() {
-            Some(id) => id,
+        let session = match early_session().await {
+            Some(id) => {
+                store_session(Some(&id));
+                id
+            }
             None => match crate::api::create_session().await {
                 Ok(id) => {
                     store_session(Some(&id));
