@@ -31,6 +31,9 @@ USAGE: rootresume-bench [OPTIONS]     (scripts/bench.sh builds everything and ru
   --throughput-mib N      MiB of zeros base64-encoded for throughput (default 200)
   --no-first-load         skip the Chromium first-load measurement
   --scratch DIR           logs (default: /var/tmp/rootresume-bench-run)
+  --only A,B,..           run only these phases: cold (throughput, cold time to prompt, echo,
+                          memory, capacity), warm (warm time to prompt, first load), bursts, peer;
+                          writes no report unless --out is given
   --cluster               measure a local cluster instead (--cluster --help lists its options;
                           scripts/bench-cluster.sh runs it)
 Run from the repository root.";
@@ -68,6 +71,20 @@ pub struct Options {
     pub first_load: bool,
     /// Folder for logs.
     pub scratch: PathBuf,
+    /// The phases to run (`None`: all).
+    pub only: Option<Vec<String>>,
+}
+
+/// The phases `--only` can name.
+const PHASES: [&str; 4] = ["cold", "warm", "bursts", "peer"];
+
+impl Options {
+    /// Whether the run includes `phase` (one of [`PHASES`]).
+    pub fn runs(&self, phase: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|p| p == phase))
+    }
 }
 
 impl Options {
@@ -114,6 +131,7 @@ impl Options {
             "--ramp-minutes",
             "--throughput-mib",
             "--scratch",
+            "--only",
         ];
         if let Some((unknown, _)) = values.iter().find(|(k, _)| !known.contains(&k.as_str())) {
             bail!("unknown option {unknown}\n\n{USAGE}");
@@ -126,6 +144,21 @@ impl Options {
                 v.parse().with_context(|| format!("{name} {v}"))
             })
         };
+        let only = take("--only").map(|v| {
+            v.split(',')
+                .map(|p| p.trim().to_owned())
+                .collect::<Vec<_>>()
+        });
+        if let Some(unknown) = only
+            .iter()
+            .flatten()
+            .find(|p| !PHASES.contains(&p.as_str()))
+        {
+            bail!(
+                "--only: no phase {unknown:?} (phases: {})",
+                PHASES.join(", ")
+            );
+        }
         Ok(Self {
             smoke,
             server: take("--server").map_or(target.join(profile).join("server"), PathBuf::from),
@@ -133,9 +166,10 @@ impl Options {
             peer_python: take("--peer-python").map(PathBuf::from),
             peer_script: take("--peer-script")
                 .map_or(repo.join("bench/peer/terminado_peer.py"), PathBuf::from),
+            // A partial run never overwrites the full report unless asked to.
             out: take("--out")
                 .map(PathBuf::from)
-                .or_else(|| (!smoke).then(|| repo.join("docs/benchmarks"))),
+                .or_else(|| (!smoke && only.is_none()).then(|| repo.join("docs/benchmarks"))),
             sessions: number("--sessions", 50)?,
             max_sessions: number("--max-sessions", 700)?,
             ramp_minutes: number("--ramp-minutes", 7)? as u64,
@@ -158,6 +192,7 @@ impl Options {
                 PathBuf::from("/var/tmp/rootresume-bench-run"),
                 PathBuf::from,
             ),
+            only,
             repo,
         })
     }

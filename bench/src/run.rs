@@ -64,22 +64,60 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         problems: Vec::new(),
     };
 
+    if options.runs("cold") {
+        cold_phases(engine, &setup, &sizes, &mut results, &mut problems).await?;
+    }
+    if options.runs("warm") {
+        warm_phase(options, &setup, &sizes, &mut results, &mut problems).await;
+    }
+    if options.runs("bursts") {
+        step("bursts: visitors arriving together, on the default pool size");
+        for (pool, settings) in burst_settings(sizes.burst_pool) {
+            match bursts(&setup, &sizes, &pool, &settings).await {
+                Ok(measured) => results.bursts.push((pool, measured)),
+                Err(error) => problems.push(format!("bursts ({pool}): {error:#}")),
+            }
+        }
+    }
+    if options.runs("peer") {
+        peer_phase(options, instance, &sizes, &mut results, &mut problems).await?;
+    }
+    if let Some(first) = results.climb.lost.first() {
+        problems.push(format!(
+            "{} RootResume session(s) failed to open or were lost during the climb (replaced); the first: {first}",
+            results.climb.lost.len()
+        ));
+    }
+    problems.append(&mut results.problems);
+    results.problems = problems;
+    Ok(results)
+}
+
+/// Throughput, cold time to prompt beside the bare engine, then echo, memory and capacity on one
+/// climb, and the bare containers' memory.
+async fn cold_phases(
+    engine: &Engine,
+    setup: &ServerSetup,
+    sizes: &Sizes,
+    results: &mut Results,
+    problems: &mut Vec<String>,
+) -> Result<()> {
     step("server without a pool: throughput, cold time to prompt beside the bare engine");
-    let cold_server = ServerProcess::start(&setup, 0).await?;
+    let cold_server = ServerProcess::start(setup, 0).await?;
     let ours = async {
         let mut term = cold_server.open().await?;
         let measured = throughput::measure(&mut term, sizes.throughput_mib).await;
         term.close().await;
         measured
     };
-    results.throughput = keep(&mut problems, "throughput", ours.await);
+    results.throughput = keep(problems, "throughput", ours.await);
     let bare = async {
         let (mut shell, _) = engine.start_shell("throughput").await?;
         let measured = throughput::measure(&mut shell, sizes.throughput_mib).await;
         engine.remove(&shell.container).await;
         measured
     };
-    results.bare_throughput = keep(&mut problems, "bare engine throughput", bare.await);
+    results.bare_throughput = keep(problems, "bare engine throughput", bare.await);
     println!(
         "  throughput {:.1} MB/s; bare engine exec {:.1} MB/s",
         results.throughput.mb_per_s(),
@@ -108,23 +146,30 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         memory.server_rss / 1024.0
     );
     println!("  capacity ramp stopped: {}", results.climb.stopped);
-    keep(
-        &mut problems,
-        "stopping the server",
-        cold_server.stop().await,
-    );
+    keep(problems, "stopping the server", cold_server.stop().await);
 
     step("bare containers: memory per idle session");
     let bare_memory = memory::bare_idle(engine, sizes.plan.memory_at, sizes.plan.settle_readings);
-    results.bare_memory = keep(&mut problems, "bare memory", bare_memory.await);
+    results.bare_memory = keep(problems, "bare memory", bare_memory.await);
     println!(
         "  bare: MemAvailable {:.0} KiB, accounted {:.0} KiB per container",
         results.bare_memory.host / 1024.0,
         results.bare_memory.accounted / 1024.0
     );
 
+    Ok(())
+}
+
+/// Warm time to prompt and the first load, on a server with a warm pool.
+async fn warm_phase(
+    options: &Options,
+    setup: &ServerSetup,
+    sizes: &Sizes,
+    results: &mut Results,
+    problems: &mut Vec<String>,
+) {
     step("server with a warm pool: warm time to prompt, first load");
-    match ServerProcess::start(&setup, sizes.warm_pool).await {
+    match ServerProcess::start(setup, sizes.warm_pool).await {
         Ok(warm_server) => {
             tokio::time::sleep(sizes.pool_fill).await;
             results.warm = ttp::warm(&warm_server, sizes.ttp_sessions, sizes.warm_pause).await;
@@ -138,22 +183,23 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
                 Err("skipped (--no-first-load or --smoke)".into())
             };
             keep(
-                &mut problems,
+                problems,
                 "stopping the warm server",
                 warm_server.stop().await,
             );
         }
         Err(error) => problems.push(format!("starting the warm server: {error:#}")),
     }
+}
 
-    step("bursts: visitors arriving together, on the default pool size");
-    for (pool, settings) in burst_settings(sizes.burst_pool) {
-        match bursts(&setup, &sizes, &pool, &settings).await {
-            Ok(measured) => results.bursts.push((pool, measured)),
-            Err(error) => problems.push(format!("bursts ({pool}): {error:#}")),
-        }
-    }
-
+/// The peer's throughput and echo, when a Python with terminado was given.
+async fn peer_phase(
+    options: &Options,
+    instance: &str,
+    sizes: &Sizes,
+    results: &mut Results,
+    problems: &mut Vec<String>,
+) -> Result<()> {
     match &options.peer_python {
         Some(python) => {
             step("peer (terminado): throughput and echo");
@@ -162,29 +208,21 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
             let log = options.scratch.join("peer.log");
             match Peer::start(python, &options.peer_script, peer_engine.clone(), &log).await {
                 Ok(peer) => {
-                    let measured = measure_peer(&peer, &sizes, &mut results).await;
-                    keep(&mut problems, "peer", measured);
-                    keep(&mut problems, "stopping the peer", peer.stop().await);
+                    let measured = measure_peer(&peer, sizes, results).await;
+                    keep(problems, "peer", measured);
+                    keep(problems, "stopping the peer", peer.stop().await);
                 }
                 Err(error) => problems.push(format!("starting the peer: {error:#}")),
             }
             keep(
-                &mut problems,
+                problems,
                 "removing the peer's containers",
                 peer_engine.remove_all(&peer_instance).await,
             );
         }
         None => results.peer_missing = Some("no --peer-python given".to_owned()),
     }
-    if let Some(first) = results.climb.lost.first() {
-        problems.push(format!(
-            "{} RootResume session(s) failed to open or were lost during the climb (replaced); the first: {first}",
-            results.climb.lost.len()
-        ));
-    }
-    problems.append(&mut results.problems);
-    results.problems = problems;
-    Ok(results)
+    Ok(())
 }
 
 /// The pool settings the bursts are measured with: the pool held at its size (as before it could
