@@ -115,7 +115,7 @@ pub async fn spread(server: &ServerProcess, n: usize, over: Duration) -> Result<
         })
         .collect();
     let what = format!(
-        "{n} arrivals from {n} clients within {:.0} s",
+        "{n} arrivals from {n} clients within {:.1} s",
         over.as_secs_f64()
     );
     arrivals(server, what, plan).await

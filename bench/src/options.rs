@@ -225,6 +225,8 @@ pub struct Sizes {
     pub burst_arrivals: usize,
     /// How long those arrivals take.
     pub burst_over: Duration,
+    /// The same arrivals again, faster.
+    pub burst_fast_over: Duration,
 }
 
 impl Sizes {
@@ -260,6 +262,7 @@ impl Sizes {
                 burst_tabs: 3,
                 burst_arrivals: 4,
                 burst_over: Duration::from_secs(1),
+                burst_fast_over: Duration::from_millis(500),
             };
         }
         Self {
@@ -289,6 +292,7 @@ impl Sizes {
             burst_tabs: 5,
             burst_arrivals: 50,
             burst_over: Duration::from_secs(5),
+            burst_fast_over: Duration::from_secs(1),
         }
     }
 }

@@ -131,9 +131,9 @@ pub struct SessionSettings {
     /// Sandboxes kept started and ready to hand out, so a visitor's prompt appears at once.
     /// They count toward `max_sessions`. Default: 4; 0 disables the pool.
     pub pool_size: usize,
-    /// How far the pool grows while visitors arrive faster than it refills: to as many
-    /// sandboxes as visitors arrived in the last 10 s, at most this many (a minute after they
-    /// slow down it is back at `pool_size`). Default: 16; `pool_size` holds the pool fixed.
+    /// How far the pool grows while visitors arrive faster than it refills: by one for each
+    /// visitor in the last 10 s who found no ready sandbox, to at most this many (a minute after
+    /// they slow down it is back at `pool_size`). Default: 16; `pool_size` holds the pool fixed.
     pub pool_max: usize,
     /// How long a pooled sandbox may wait before it is replaced by a fresh one. Default: 600 s.
     #[serde(rename = "pool_ttl_secs", with = "seconds")]

@@ -150,11 +150,16 @@ async fn the_pool_grows_while_visitors_arrive() -> Result<()> {
     let server = TestServer::start(pooled(1, |c| c.sessions.pool_max = 3)).await?;
     let pool = || server.server.sessions().pool().ready();
     until("a full pool", Duration::from_secs(30), || pool() == 1).await?;
-    for _ in 0..3 {
-        server.create_session().await?;
+    let (a, b, c) = tokio::join!(
+        server.create_session(),
+        server.create_session(),
+        server.create_session()
+    );
+    for created in [a, b, c] {
+        created?;
     }
-    // Three visitors within seconds: the pool holds three ready sandboxes for the next ones,
-    // each a real container.
+    // Three visitors at once, two more than the pool held: it grows to three ready sandboxes
+    // for the next ones, each a real container.
     until("the pool grown to 3", Duration::from_secs(60), || {
         pool() == 3
     })

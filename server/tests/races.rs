@@ -312,14 +312,21 @@ async fn the_pool_grows_with_arrivals_and_sheds_the_surplus_when_they_stop() -> 
     let mut settings = settings();
     settings.pool_size = 1;
     settings.pool_max = 4;
-    let sessions = manager(Arc::new(FakeSandbox::default()), settings);
+    // Starts take a while, as on a real engine: visitors arriving together outrun the refill.
+    let sandbox = FakeSandbox::taking(Duration::from_millis(300));
+    let sessions = manager(Arc::new(sandbox), settings);
     sessions.start_pool();
     let pool = || sessions.pool().ready();
     eventually("a pool of 1", Duration::from_secs(5), || pool() == 1).await?;
-    for n in 0..6u8 {
-        sessions.create(Some([198, 51, 100, n].into())).await?;
+    let arrivals = (0..6u8).map(|n| {
+        let sessions = sessions.clone();
+        tokio::spawn(async move { sessions.create(Some([198, 51, 100, n].into())).await })
+    });
+    for arrival in arrivals {
+        arrival.await??;
     }
-    // Six visitors in ten seconds: the pool grows, but no further than its maximum.
+    // Six visitors at once, five of them more than the pool held: it grows, but no further
+    // than its maximum.
     eventually("the pool grown to 4", Duration::from_secs(5), || {
         pool() == 4
     })
@@ -331,6 +338,29 @@ async fn the_pool_grows_with_arrivals_and_sheds_the_surplus_when_they_stop() -> 
         sessions.pool().len() == 1
     })
     .await?;
+    sessions.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pool_that_keeps_up_does_not_grow() -> Result<()> {
+    let mut settings = settings();
+    settings.pool_size = 1;
+    settings.pool_max = 4;
+    let sessions = manager(
+        Arc::new(FakeSandbox::taking(Duration::from_millis(300))),
+        settings,
+    );
+    sessions.start_pool();
+    let ready = || sessions.pool().ready() == 1;
+    eventually("a pool of 1", Duration::from_secs(5), ready).await?;
+    // One visitor a second, each finding a ready sandbox: growing would only cost starts.
+    for n in 0..6u8 {
+        sessions.create(Some([198, 51, 100, n].into())).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ensure!(sessions.pool().len() == 1, "the pool grew at visitor {n}");
+        eventually("the pool refilled", Duration::from_secs(5), ready).await?;
+    }
     sessions.shutdown(Duration::from_secs(5)).await;
     Ok(())
 }

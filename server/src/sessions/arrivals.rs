@@ -1,5 +1,6 @@
-//! How fast visitors arrive, so the warm pool can grow ahead of a burst: a sliding count of the
-//! sessions handed out over the last [`WINDOW`].
+//! Visitors the warm pool did not meet — they found no ready sandbox and waited for a start —
+//! counted over a sliding [`WINDOW`], so the pool grows by as many for the next ones. A pool
+//! that keeps up never grows: growing costs starts that compete for the same CPU.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// How far back arrivals count. Long enough to span a burst of tabs, short enough that the pool
+/// How far back misses count. Long enough to span a burst of tabs, short enough that the pool
 /// shrinks back soon after it.
 pub const WINDOW: Duration = Duration::from_secs(10);
 
@@ -15,10 +16,10 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 /// that would be needed again in a minute is cheaper kept than restarted.
 pub const SURPLUS_TTL: Duration = Duration::from_secs(60);
 
-/// Arrival times within the window.
+/// The times of the misses within the window.
 #[derive(Default)]
 pub struct Arrivals {
-    /// Oldest first; never longer than the arrivals of one window.
+    /// Oldest first; never longer than the misses of one window.
     times: Mutex<VecDeque<Instant>>,
 }
 
@@ -35,26 +36,26 @@ impl Arrivals {
         times
     }
 
-    /// Notes a visitor given a session now.
+    /// Notes a visitor who found no ready sandbox, now.
     pub fn note(&self) {
         let now = Instant::now();
         self.times(now).push_back(now);
     }
 
-    /// Visitors given a session within the last [`WINDOW`].
+    /// Misses within the last [`WINDOW`].
     pub fn recent(&self) -> usize {
         self.times(Instant::now()).len()
     }
 }
 
-/// How many sandboxes the pool should hold: one for each visitor of the last window (the next
-/// window will likely bring as many), never fewer than `size` nor more than `max`.
-pub fn pool_target(size: usize, max: usize, recent: usize) -> usize {
+/// How many sandboxes the pool should hold: its size, plus one for each visitor it missed in the
+/// last window (the next window will likely bring as many), never more than `max`.
+pub fn pool_target(size: usize, max: usize, missed: usize) -> usize {
     if size == 0 {
         // A pool turned off stays off.
         return 0;
     }
-    recent.clamp(size, max.max(size))
+    (size + missed).min(max.max(size))
 }
 
 #[cfg(test)]
@@ -78,8 +79,12 @@ mod tests {
 
     #[test]
     fn the_target_follows_arrivals_within_its_bounds() {
-        assert_eq!(pool_target(4, 16, 0), 4, "never below the size");
-        assert_eq!(pool_target(4, 16, 9), 9);
+        assert_eq!(
+            pool_target(4, 16, 0),
+            4,
+            "a pool that keeps up stays at its size"
+        );
+        assert_eq!(pool_target(4, 16, 5), 9);
         assert_eq!(pool_target(4, 16, 50), 16, "never above the maximum");
         assert_eq!(
             pool_target(4, 4, 50),

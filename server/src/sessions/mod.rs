@@ -99,8 +99,8 @@ pub struct SessionManager {
     limits: SandboxLimits,
     pool: Pool,
     refill: Notify,
-    /// Visitors given a session lately, which the pool grows to meet.
-    arrivals: arrivals::Arrivals,
+    /// Visitors lately who found no ready pooled sandbox, which the pool grows to meet.
+    misses: arrivals::Arrivals,
     tasks: TaskTracker,
     /// The browsers' socket handlers, tracked so shutdown can wait for their goodbyes.
     sockets: TaskTracker,
@@ -129,7 +129,7 @@ impl SessionManager {
         Self {
             pool: Pool::default(),
             refill: Notify::new(),
-            arrivals: arrivals::Arrivals::default(),
+            misses: arrivals::Arrivals::default(),
             sandbox,
             store,
             live: Arc::new(LiveTable::default()),
@@ -217,6 +217,8 @@ impl SessionManager {
         let caps = self.caps();
         // A pooled sandbox already holds a slot: handing it out checks only the client's caps.
         if let Some(session) = self.pool.take_into(&self.live) {
+            // Handed a sandbox still starting: the pool did not keep up.
+            let missed = !matches!(session.state(), SessionState::Running);
             let request = SlotRequest {
                 member: session.hash.clone(),
                 client: key.clone(),
@@ -228,7 +230,9 @@ impl SessionManager {
                 Ok(Ok(())) => {
                     session.claim(client, self.settings.max_lifetime);
                     self.metrics.pool_handouts.inc();
-                    self.arrivals.note();
+                    if missed {
+                        self.misses.note();
+                    }
                     self.refill.notify_one();
                     supervisor::write_owner(&self.sandbox, &self.tasks, &session);
                     if let (Some(lease), Some(container)) = (session.lease(), session.container()) {
@@ -299,19 +303,19 @@ impl SessionManager {
         }
         self.live.insert(session.clone());
         self.spawn(session.clone(), None, None);
-        self.arrivals.note();
-        // A cold start is an arrival the pool did not meet: let it grow for the next.
+        // A cold start is a visitor the pool did not meet: let it grow for the next.
         if self.settings.pool_size > 0 {
+            self.misses.note();
             self.refill.notify_one();
         }
         Ok(session)
     }
 
-    /// How many sandboxes the pool should hold now: its size, or more while visitors arrive
-    /// faster (see [`arrivals::pool_target`]).
+    /// How many sandboxes the pool should hold now: its size, or more while it misses visitors
+    /// (see [`arrivals::pool_target`]).
     fn pool_target(&self) -> usize {
         let s = &self.settings;
-        arrivals::pool_target(s.pool_size, s.pool_max, self.arrivals.recent())
+        arrivals::pool_target(s.pool_size, s.pool_max, self.misses.recent())
     }
 
     /// Writes a new session's record (its container comes later) and takes its lease.
@@ -335,7 +339,8 @@ impl SessionManager {
     }
 
     /// Keeps the warm pool at its target, in the background, until shutdown: its configured size,
-    /// grown up to `pool_max` while visitors arrive faster, shed back a minute after they stop.
+    /// grown up to `pool_max` while visitors arrive faster than it refills, shed back a minute
+    /// after they stop.
     /// The pool counts toward the global cap, never grows past it, and stops refilling for a
     /// while when its containers fail to start (the engine is unhealthy).
     pub fn start_pool(self: &Arc<Self>) {

@@ -19,6 +19,8 @@ use tokio_util::io::ReaderStream;
 pub struct FakeSandbox {
     /// When set, `create` never answers (an engine that accepted the request and hangs).
     create_hangs: bool,
+    /// How long `create` takes (a container start on a real engine).
+    create_takes: std::time::Duration,
     /// While set, every call fails as an engine that does not answer.
     pub unreachable: AtomicBool,
     /// Containers created.
@@ -32,6 +34,14 @@ pub struct FakeSandbox {
 }
 
 impl FakeSandbox {
+    /// A fake whose `create` takes `took`, as a real engine's does.
+    pub fn taking(took: std::time::Duration) -> Self {
+        Self {
+            create_takes: took,
+            ..Self::default()
+        }
+    }
+
     /// A fake whose `create` never answers.
     pub fn hanging() -> Self {
         Self {
@@ -57,6 +67,7 @@ impl Sandbox for FakeSandbox {
         if self.create_hangs {
             std::future::pending::<()>().await;
         }
+        tokio::time::sleep(self.create_takes).await;
         let n = self.created.fetch_add(1, Ordering::SeqCst);
         Ok(ContainerId(format!("fake-{n}")))
     }
