@@ -1,7 +1,7 @@
 //! Visitors arriving together: several tabs of one visitor opened at once, and many visitors
 //! arriving faster than the warm pool refills. Each arrival is timed as the warm and cold figures
 //! are (the `create_session` request → the prompt's first byte); how many found a pooled sandbox
-//! is the server's own count of hand-outs, read before and after.
+//! and how many found one ready are the server's own counts, read before and after.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -26,9 +26,17 @@ pub struct Burst {
     pub errors: Vec<String>,
     /// Arrivals handed a pooled sandbox (the server's `rootresume_pool_handouts_total`).
     pub pooled: u64,
+    /// Arrivals that found no ready one: started cold or handed one still starting (the
+    /// server's `rootresume_pool_missed_total`).
+    pub missed: u64,
 }
 
 impl Burst {
+    /// Arrivals handed a pooled sandbox whose prompt was out.
+    pub fn found_ready(&self) -> u64 {
+        (self.arrivals as u64).saturating_sub(self.missed)
+    }
+
     /// The time-to-prompt percentiles.
     pub fn summary(&self) -> Summary {
         Summary::of(&self.ttp)
@@ -60,6 +68,7 @@ async fn arrivals(
     plan: Vec<(Duration, IpAddr)>,
 ) -> Result<Burst> {
     let before = server.counter("rootresume_pool_handouts_total").await?;
+    let missed_before = server.counter("rootresume_pool_missed_total").await?;
     let start = Instant::now();
     let tasks = plan.iter().map(|&(offset, from)| async move {
         tokio::time::sleep_until(start + offset).await;
@@ -67,10 +76,12 @@ async fn arrivals(
     });
     let outcomes = futures_util::future::join_all(tasks).await;
     let after = server.counter("rootresume_pool_handouts_total").await?;
+    let missed = server.counter("rootresume_pool_missed_total").await?;
     let mut burst = Burst {
         what,
         arrivals: plan.len(),
         pooled: after.saturating_sub(before),
+        missed: missed.saturating_sub(missed_before),
         ..Burst::default()
     };
     let mut terms = Vec::new();
@@ -86,22 +97,28 @@ async fn arrivals(
     futures_util::future::join_all(terms.into_iter().map(Term::close)).await;
     let s = burst.summary();
     println!(
-        "  {}: p50 {:.1} ms p99 {:.1} ms, {} of {} pooled, {} failed",
+        "  {}: p50 {:.1} ms p99 {:.1} ms, {} of {} found a ready sandbox ({} handed a pooled one), {} failed",
         burst.what,
         s.p50,
         s.p99,
-        burst.pooled,
+        burst.found_ready(),
         burst.arrivals,
+        burst.pooled,
         burst.errors.len()
     );
     Ok(burst)
 }
 
 /// `n` tabs of one visitor (127.0.0.1) opened at the same moment.
-pub async fn at_once(server: &ServerProcess, n: usize) -> Result<Burst> {
+pub async fn at_once(server: &ServerProcess, n: usize, what: &str) -> Result<Burst> {
     let from = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let plan = (0..n).map(|_| (Duration::ZERO, from)).collect();
-    arrivals(server, format!("{n} tabs at once from one client"), plan).await
+    arrivals(
+        server,
+        format!("{n} tabs at once from one client{what}"),
+        plan,
+    )
+    .await
 }
 
 /// `n` visitors, each from its own address, arriving evenly over `over`.

@@ -21,6 +21,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::term::{Shell, PROMPT};
+use crate::throughput::Throughput;
 
 /// The Docker engine, seen directly.
 #[derive(Clone)]
@@ -128,6 +129,52 @@ impl Engine {
         let attached = self.docker.attach_container(id, Some(options)).await?;
         self.docker.start_container(id, None).await?;
         Ok((attached.output.boxed(), attached.input))
+    }
+
+    /// The ceiling of terminal output in a sandbox: the throughput command run through a pty
+    /// inside a container (`script` reads the pty's master) with no server and no engine stream
+    /// in the path, timed inside the container. Bytes are what the pty gave (its line endings
+    /// included), as the end-to-end figure counts them.
+    pub async fn pty_ceiling(&self, name: &str, mib: u32) -> Result<Throughput> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let id = self.start_container(name).await?;
+        let measured = async {
+            let script = format!(
+                "start=$(date +%s%N); n=$(script -qfec 'head -c {mib}M /dev/zero | base64' /dev/null | wc -c); end=$(date +%s%N); echo \"$n $((end - start))\""
+            );
+            let exec = self
+                .docker
+                .create_exec(
+                    &id,
+                    CreateExecOptions {
+                        cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), script]),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let StartExecResults::Attached { mut output, .. } =
+                self.docker.start_exec(&exec.id, None).await?
+            else {
+                anyhow::bail!("the exec did not attach");
+            };
+            let mut text = String::new();
+            while let Some(chunk) = output.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+            }
+            let mut numbers = text.split_whitespace().map(str::parse::<u64>);
+            match (numbers.next(), numbers.next()) {
+                (Some(Ok(bytes)), Some(Ok(ns))) if bytes > 0 => Ok(Throughput {
+                    bytes,
+                    elapsed: Duration::from_nanos(ns),
+                }),
+                _ => anyhow::bail!("the pty measurement printed {text:?}"),
+            }
+        }
+        .await;
+        self.remove(&id).await;
+        measured
     }
 
     /// The engine's version, storage driver and default runtime, for the report.

@@ -57,6 +57,7 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         bursts: Vec::new(),
         throughput: Throughput::default(),
         bare_throughput: Throughput::default(),
+        pty_throughput: Throughput::default(),
         peer_throughput: None,
         bare_memory: PerSession::default(),
         first_load: Err("not reached".into()),
@@ -118,10 +119,15 @@ async fn cold_phases(
         measured
     };
     results.bare_throughput = keep(problems, "bare engine throughput", bare.await);
+    let pty = engine
+        .pty_ceiling("pty-ceiling", sizes.throughput_mib)
+        .await;
+    results.pty_throughput = keep(problems, "pty ceiling", pty);
     println!(
-        "  throughput {:.1} MB/s; bare engine exec {:.1} MB/s",
+        "  throughput {:.1} MB/s; bare engine attach {:.1} MB/s; pty inside the container {:.1} MB/s",
         results.throughput.mb_per_s(),
-        results.bare_throughput.mb_per_s()
+        results.bare_throughput.mb_per_s(),
+        results.pty_throughput.mb_per_s()
     );
     (results.cold, results.bare) =
         ttp::cold_and_bare(&cold_server, engine, sizes.ttp_sessions).await;
@@ -251,14 +257,17 @@ async fn bursts(
     let server = ServerProcess::start_with(setup, sizes.burst_pool, &log, settings).await?;
     let measured = async {
         tokio::time::sleep(sizes.pool_fill).await;
-        let tabs = burst::at_once(&server, sizes.burst_tabs).await?;
-        // The sessions of the first burst go after the grace period, and the pool refills.
+        let tabs = burst::at_once(&server, sizes.burst_tabs, "").await?;
+        // The sessions of the first burst go after the grace period, and the pool refills (to
+        // more than its size, if it grew).
+        tokio::time::sleep(sizes.pool_fill).await;
+        let again = burst::at_once(&server, sizes.burst_tabs, ", again after a pause").await?;
         tokio::time::sleep(sizes.pool_fill).await;
         let spread = burst::spread(&server, sizes.burst_arrivals, sizes.burst_over).await?;
         // Faster than a pool of this size refills on this machine, where growing is for.
         tokio::time::sleep(sizes.pool_fill).await;
         let fast = burst::spread(&server, sizes.burst_arrivals, sizes.burst_fast_over).await?;
-        anyhow::Ok(vec![tabs, spread, fast])
+        anyhow::Ok(vec![tabs, again, spread, fast])
     }
     .await;
     server.stop().await?;

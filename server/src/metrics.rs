@@ -90,6 +90,8 @@ pub struct Metrics {
     pub sessions_started: Counter,
     /// Sessions handed to visitors from the warm pool (the rest started cold).
     pub pool_handouts: Counter,
+    /// Visitors who found no ready pooled sandbox: started cold, or handed one still starting.
+    pub pool_missed: Counter,
     /// Sessions this replica took over from another (shared store only).
     pub takeovers: Counter,
     /// Sessions that ended, by reason.
@@ -121,6 +123,7 @@ impl Metrics {
         let metrics = Self {
             sessions_started: Counter::default(),
             pool_handouts: Counter::default(),
+            pool_missed: Counter::default(),
             takeovers: Counter::default(),
             sessions_ended: Family::default(),
             sessions_live: Gauge::default(),
@@ -143,6 +146,11 @@ impl Metrics {
             "pool_handouts",
             "Sessions handed to visitors from the warm pool",
             metrics.pool_handouts.clone(),
+        );
+        registry.register(
+            "pool_missed",
+            "Visitors who found no ready pooled sandbox",
+            metrics.pool_missed.clone(),
         );
         registry.register(
             "takeovers",
@@ -262,6 +270,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.sessions_started.inc();
         metrics.pool_handouts.inc();
+        metrics.pool_missed.inc();
         metrics.session_ended(EndReason::Idle);
         metrics.rejected(RejectLabel::rate_limited);
         metrics.first_prompt(Duration::from_millis(40));
@@ -269,6 +278,7 @@ mod tests {
         for line in [
             "rootresume_sessions_started_total 1",
             "rootresume_pool_handouts_total 1",
+            "rootresume_pool_missed_total 1",
             "rootresume_sessions_ended_total{reason=\"idle\"} 1",
             "rootresume_sessions_live 3",
             "rootresume_pool_size 2",

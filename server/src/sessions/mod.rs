@@ -218,7 +218,7 @@ impl SessionManager {
         // A pooled sandbox already holds a slot: handing it out checks only the client's caps.
         if let Some(session) = self.pool.take_into(&self.live) {
             // Handed a sandbox still starting: the pool did not keep up.
-            let missed = !matches!(session.state(), SessionState::Running);
+            let missed = !session.is_ready();
             let request = SlotRequest {
                 member: session.hash.clone(),
                 client: key.clone(),
@@ -232,6 +232,7 @@ impl SessionManager {
                     self.metrics.pool_handouts.inc();
                     if missed {
                         self.misses.note();
+                        self.metrics.pool_missed.inc();
                     }
                     self.refill.notify_one();
                     supervisor::write_owner(&self.sandbox, &self.tasks, &session);
@@ -306,6 +307,7 @@ impl SessionManager {
         // A cold start is a visitor the pool did not meet: let it grow for the next.
         if self.settings.pool_size > 0 {
             self.misses.note();
+            self.metrics.pool_missed.inc();
             self.refill.notify_one();
         }
         Ok(session)

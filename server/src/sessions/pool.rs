@@ -24,7 +24,7 @@ impl Pool {
         self.list().push_back(session);
     }
 
-    /// Takes the session that has waited longest, preferring one whose shell already runs, and
+    /// Takes the session that has waited longest, preferring one whose prompt is out, and
     /// puts it in `live`. Each pooled session is handed out once: taking it happens under the
     /// pool's lock; and it enters `live` before it leaves the pool, so the reaper, which asks the
     /// pool and then the table, always finds it.
@@ -33,7 +33,11 @@ impl Pool {
         list.retain(|s| !s.is_ending());
         let index = list
             .iter()
-            .position(|s| matches!(s.state(), SessionState::Running))
+            .position(|s| s.is_ready())
+            .or_else(|| {
+                list.iter()
+                    .position(|s| matches!(s.state(), SessionState::Running))
+            })
             .or(if list.is_empty() { None } else { Some(0) })?;
         if let Some(session) = list.get(index) {
             live.insert(session.clone());
@@ -94,12 +98,9 @@ impl Pool {
         self.len() == 0
     }
 
-    /// Sessions waiting whose shell already runs.
+    /// Sessions waiting whose shell runs and has printed its prompt.
     pub fn ready(&self) -> usize {
-        self.list()
-            .iter()
-            .filter(|s| matches!(s.state(), SessionState::Running))
-            .count()
+        self.list().iter().filter(|s| s.is_ready()).count()
     }
 
     /// The session stored under `hash`, if it waits in the pool.

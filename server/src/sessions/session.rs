@@ -289,6 +289,12 @@ impl Session {
         tracing::info_span!("session", tag = %self.tag())
     }
 
+    /// Whether the shell runs and has printed (its prompt): a visitor handed this session sees
+    /// a prompt at once.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state(), SessionState::Running) && self.output.end() > 0
+    }
+
     /// Whether a visitor has the session (false while it waits in the pool).
     pub fn is_claimed(&self) -> bool {
         *self.claimed.borrow()
