@@ -65,7 +65,12 @@ fn panels(r: &Results) -> Vec<Panel> {
     let mut bars = vec![
         bar("RootResume", r.throughput.mb_per_s(), true),
         bar("bare engine attach", r.bare_throughput.mb_per_s(), false),
-        bar("pty in the container", r.pty_throughput.mb_per_s(), false),
+        bar(
+            "command alone in a sandbox",
+            r.command_throughput.mb_per_s(),
+            false,
+        ),
+        bar("pty in a sandbox", r.pty_throughput.mb_per_s(), false),
     ];
     if let Some(peer) = r.peer_throughput {
         bars.push(bar("terminado", peer.mb_per_s(), false));

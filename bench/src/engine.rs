@@ -23,6 +23,14 @@ use tokio::time::Instant;
 use crate::term::{Shell, PROMPT};
 use crate::throughput::Throughput;
 
+/// Bytes a pty gives for `base64` of `input` bytes: 76-column lines, each newline turned into
+/// CR LF by the terminal.
+fn pty_bytes_of_base64(input: u64) -> u64 {
+    let encoded = input.div_ceil(3) * 4;
+    let lines = encoded.div_ceil(76);
+    encoded + 2 * lines
+}
+
 /// The Docker engine, seen directly.
 #[derive(Clone)]
 pub struct Engine {
@@ -131,16 +139,21 @@ impl Engine {
         Ok((attached.output.boxed(), attached.input))
     }
 
-    /// The ceiling of terminal output in a sandbox: the throughput command run through a pty
-    /// inside a container (`script` reads the pty's master) with no server and no engine stream
-    /// in the path, timed inside the container. Bytes are what the pty gave (its line endings
-    /// included), as the end-to-end figure counts them.
-    pub async fn pty_ceiling(&self, name: &str, mib: u32) -> Result<Throughput> {
+    /// The ceilings of terminal output inside a sandbox (same image and limits, no server, no
+    /// engine stream), timed inside the container: the command alone writing to `/dev/null`, and
+    /// the command through a pty whose master `script` reads (and writes to `/dev/null`). Both
+    /// run under the sandbox's own CPU limit, as the shell's command does; so does `script`,
+    /// where the engine's reader of a session's pty runs outside it. Bytes are what the pty
+    /// gives for this output (its line endings included), as the end-to-end figure counts them.
+    pub async fn pty_ceiling(&self, name: &str, mib: u32) -> Result<(Throughput, Throughput)> {
         use bollard::exec::{CreateExecOptions, StartExecResults};
         let id = self.start_container(name).await?;
         let measured = async {
+            let command = format!("head -c {mib}M /dev/zero | base64");
             let script = format!(
-                "start=$(date +%s%N); n=$(script -qfec 'head -c {mib}M /dev/zero | base64' /dev/null | wc -c); end=$(date +%s%N); echo \"$n $((end - start))\""
+                "t0=$(date +%s%N); {command} > /dev/null; t1=$(date +%s%N); \
+                 script -qfec '{command}' /dev/null > /dev/null; t2=$(date +%s%N); \
+                 echo \"$((t1 - t0)) $((t2 - t1))\""
             );
             let exec = self
                 .docker
@@ -164,12 +177,19 @@ impl Engine {
                 text.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
             }
             let mut numbers = text.split_whitespace().map(str::parse::<u64>);
+            let bytes = pty_bytes_of_base64(u64::from(mib) << 20);
             match (numbers.next(), numbers.next()) {
-                (Some(Ok(bytes)), Some(Ok(ns))) if bytes > 0 => Ok(Throughput {
-                    bytes,
-                    elapsed: Duration::from_nanos(ns),
-                }),
-                _ => anyhow::bail!("the pty measurement printed {text:?}"),
+                (Some(Ok(alone)), Some(Ok(pty))) if alone > 0 && pty > 0 => Ok((
+                    Throughput {
+                        bytes,
+                        elapsed: Duration::from_nanos(alone),
+                    },
+                    Throughput {
+                        bytes,
+                        elapsed: Duration::from_nanos(pty),
+                    },
+                )),
+                _ => anyhow::bail!("the ceiling measurement printed {text:?}"),
             }
         }
         .await;
@@ -233,5 +253,18 @@ impl Engine {
             .for_each_concurrent(8, |id| async move { self.remove(&id).await })
             .await;
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pty_bytes_of_base64;
+
+    #[test]
+    fn counts_base64_lines_with_crlf() {
+        // 57 input bytes make one full line of 76 characters.
+        assert_eq!(pty_bytes_of_base64(57), 78);
+        assert_eq!(pty_bytes_of_base64(58), 78 + 4 + 2);
+        assert_eq!(pty_bytes_of_base64(0), 0);
     }
 }

@@ -215,6 +215,8 @@ pub struct Sizes {
     pub plan: Plan,
     /// Session counts at which the peer's echo is measured.
     pub peer_levels: Vec<usize>,
+    /// Ctrl-C samples during a flood.
+    pub interrupt_repeats: usize,
     /// Fresh tabs per page for the page → prompt times.
     pub first_load_tabs: usize,
     /// Pool size of the burst server (the default's).
@@ -257,6 +259,7 @@ impl Sizes {
                     capacity_budget: Duration::from_secs(60),
                 },
                 peer_levels: vec![1],
+                interrupt_repeats: 2,
                 first_load_tabs: 1,
                 burst_pool: 2,
                 burst_tabs: 3,
@@ -287,6 +290,7 @@ impl Sizes {
                 capacity_budget: Duration::from_secs(options.ramp_minutes * 60),
             },
             peer_levels: vec![1, 50],
+            interrupt_repeats: 10,
             first_load_tabs: 10,
             burst_pool: 4,
             burst_tabs: 5,

@@ -57,6 +57,8 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         bursts: Vec::new(),
         throughput: Throughput::default(),
         bare_throughput: Throughput::default(),
+        interrupt: Vec::new(),
+        command_throughput: Throughput::default(),
         pty_throughput: Throughput::default(),
         peer_throughput: None,
         bare_memory: PerSession::default(),
@@ -108,10 +110,17 @@ async fn cold_phases(
     let ours = async {
         let mut term = cold_server.open().await?;
         let measured = throughput::measure(&mut term, sizes.throughput_mib).await;
+        let interrupted = throughput::interrupt(&mut term, sizes.interrupt_repeats).await;
         term.close().await;
-        measured
+        anyhow::Ok((measured?, interrupted?))
     };
-    results.throughput = keep(problems, "throughput", ours.await);
+    (results.throughput, results.interrupt) = keep(problems, "throughput", ours.await);
+    let ctrl_c = Summary::of(&results.interrupt);
+    println!(
+        "  Ctrl-C during a flood → prompt: p50 {:.1} ms, max {:.1} ms",
+        ctrl_c.p50,
+        crate::stats::percentile(&results.interrupt, 100.0)
+    );
     let bare = async {
         let (mut shell, _) = engine.start_shell("throughput").await?;
         let measured = throughput::measure(&mut shell, sizes.throughput_mib).await;
@@ -119,14 +128,15 @@ async fn cold_phases(
         measured
     };
     results.bare_throughput = keep(problems, "bare engine throughput", bare.await);
-    let pty = engine
+    let ceilings = engine
         .pty_ceiling("pty-ceiling", sizes.throughput_mib)
         .await;
-    results.pty_throughput = keep(problems, "pty ceiling", pty);
+    (results.command_throughput, results.pty_throughput) = keep(problems, "pty ceiling", ceilings);
     println!(
-        "  throughput {:.1} MB/s; bare engine attach {:.1} MB/s; pty inside the container {:.1} MB/s",
+        "  throughput {:.1} MB/s; bare engine attach {:.1} MB/s; in a sandbox: the command alone {:.1} MB/s, through a pty {:.1} MB/s",
         results.throughput.mb_per_s(),
         results.bare_throughput.mb_per_s(),
+        results.command_throughput.mb_per_s(),
         results.pty_throughput.mb_per_s()
     );
     (results.cold, results.bare) =

@@ -38,3 +38,21 @@ pub async fn measure(term: &mut impl Shell, mib: u32) -> Result<Throughput> {
         elapsed: started.elapsed(),
     })
 }
+
+/// Ctrl-C during a flood, `repeats` times: `base64 /dev/zero` floods the terminal for half a
+/// second, read all the while as a page reads it, then Ctrl-C goes; a sample runs from sending it
+/// to the shell's next prompt arriving, the flood's output still in flight read on the way.
+pub async fn interrupt(term: &mut impl Shell, repeats: usize) -> Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        term.drain_for(Duration::from_millis(200)).await?;
+        term.send_input(b"base64 /dev/zero\r").await?;
+        term.drain_for(Duration::from_millis(500)).await?;
+        let sent = Instant::now();
+        term.send_input(b"\x03").await?;
+        term.read_until(crate::term::PROMPT, Duration::from_secs(30))
+            .await?;
+        samples.push(sent.elapsed());
+    }
+    Ok(samples)
+}

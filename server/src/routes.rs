@@ -10,7 +10,7 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use rootresume_protocol::WS_PATH;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::assets::Assets;
 use crate::client::{client_address, ProxyPolicy};
@@ -125,9 +125,15 @@ pub fn router(
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Pages, WASM and scripts go out gzipped; the socket route below is added after the
-        // layer so upgrades are left alone.
-        .layer(CompressionLayer::new().gzip(true))
+        // Pages go out compressed (the static files come compressed already, see `assets`):
+        // Brotli at a quality fast enough for each request, else gzip. The socket route below
+        // is added after the layer so upgrades are left alone.
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .quality(CompressionLevel::Precise(5)),
+        )
         .route(WS_PATH, get(ws::terminal_socket))
         .with_state(state)
         .merge(if config.metrics.listen.is_empty() {

@@ -60,6 +60,15 @@ async fn xterm_goes_out_compressed_once_and_revalidates() -> Result<()> {
         header(&head, "content-type") == Some("text/javascript"),
         "{head:?}"
     );
+    // A script is never a document: it keeps `nosniff` and none of the document policies.
+    ensure!(
+        header(&head, "x-content-type-options") == Some("nosniff"),
+        "{head:?}"
+    );
+    ensure!(
+        header(&head, "content-security-policy").is_none(),
+        "{head:?}"
+    );
     let gzip_len = body.len();
     let mut unzipped = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped)?;

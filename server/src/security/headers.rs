@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 
 use axum::extract::Request;
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, HOST, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -101,6 +102,15 @@ pub(super) async fn add(request: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     let nonce = headers.remove(NONCE_HEADER);
     let nonce = nonce.as_ref().and_then(|n| n.to_str().ok());
+    let content_type = headers.get(CONTENT_TYPE).and_then(|t| t.to_str().ok());
+    if content_type.is_some_and(is_subresource) {
+        // A script, bundle, stylesheet or JSON answer is never a document: the policies below
+        // govern documents only, and would add most of a kilobyte to each of the page's files.
+        headers
+            .entry(X_CONTENT_TYPE_OPTIONS)
+            .or_insert(HeaderValue::from_static("nosniff"));
+        return response;
+    }
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
         if let Ok(value) = HeaderValue::from_str(&policy(&SHELL_SCRIPTS, nonce, host.as_deref())) {
             headers.insert(CONTENT_SECURITY_POLICY, value);
@@ -128,9 +138,44 @@ pub(super) async fn add(request: Request, next: Next) -> Response {
     response
 }
 
+/// Whether a response of this `Content-Type` can only be a subresource, never a document a
+/// browser renders (HTML, SVG and XML can be; they keep every header).
+fn is_subresource(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    matches!(
+        essence.to_ascii_lowercase().as_str(),
+        "text/javascript"
+            | "application/javascript"
+            | "application/wasm"
+            | "text/css"
+            | "application/json"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_scripts_bundles_styles_and_json_are_subresources() {
+        for sub in [
+            "text/javascript",
+            "application/wasm",
+            "text/css; charset=utf-8",
+            "application/json",
+        ] {
+            assert!(is_subresource(sub), "{sub}");
+        }
+        for document in [
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/atom+xml",
+            "text/xml",
+            "",
+        ] {
+            assert!(!is_subresource(document), "{document}");
+        }
+    }
 
     #[test]
     fn policy_allows_own_scripts_only() {
