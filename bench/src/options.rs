@@ -215,6 +215,8 @@ pub struct Sizes {
     pub plan: Plan,
     /// Session counts at which the peer's echo is measured.
     pub peer_levels: Vec<usize>,
+    /// Runs of each throughput figure (the median stands for them).
+    pub throughput_runs: usize,
     /// Ctrl-C samples during a flood.
     pub interrupt_repeats: usize,
     /// Fresh tabs per page for the page → prompt times.
@@ -259,6 +261,7 @@ impl Sizes {
                     capacity_budget: Duration::from_secs(60),
                 },
                 peer_levels: vec![1],
+                throughput_runs: 2,
                 interrupt_repeats: 2,
                 first_load_tabs: 1,
                 burst_pool: 2,
@@ -290,6 +293,7 @@ impl Sizes {
                 capacity_budget: Duration::from_secs(options.ramp_minutes * 60),
             },
             peer_levels: vec![1, 50],
+            throughput_runs: 3,
             interrupt_repeats: 10,
             first_load_tabs: 10,
             burst_pool: 4,

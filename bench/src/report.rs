@@ -35,6 +35,9 @@ pub struct Results {
     pub throughput: Throughput,
     /// Output throughput of a bare engine attach (no server): the engine's own ceiling.
     pub bare_throughput: Throughput,
+    /// Every run of each throughput figure, by what was measured (the figures above are the
+    /// median runs).
+    pub throughput_runs: Vec<(String, Vec<Throughput>)>,
     /// Ctrl-C during an output flood → the next prompt, per sample.
     pub interrupt: Vec<std::time::Duration>,
     /// The same command alone inside a sandbox, writing to `/dev/null`: what it can produce.
@@ -156,6 +159,19 @@ impl Results {
             None => {
                 let _ = writeln!(md, "| Output throughput | {ours_mb:.1} MB/s | peer not measured | ≥ 2× peer | {} |", verdict_of(false, false));
             }
+        }
+        if let Some((_, ours)) = self.throughput_runs.first() {
+            let spread = |runs: &[Throughput]| {
+                let (low, high) = crate::throughput::spread(runs);
+                format!("{low:.1}–{high:.1} MB/s")
+            };
+            let others: Vec<String> = self
+                .throughput_runs
+                .iter()
+                .skip(1)
+                .map(|(what, runs)| format!("{what} {}", spread(runs)))
+                .collect();
+            let _ = writeln!(md, "| Output throughput, slowest–fastest of {} runs each (the figures above are the median runs) | {} | {} | | |", ours.len(), spread(ours), others.join("; "));
         }
         let ctrl_c = Summary::of(&self.interrupt);
         let worst = crate::stats::percentile(&self.interrupt, 100.0);

@@ -58,6 +58,7 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         throughput: Throughput::default(),
         bare_throughput: Throughput::default(),
         interrupt: Vec::new(),
+        throughput_runs: Vec::new(),
         command_throughput: Throughput::default(),
         pty_throughput: Throughput::default(),
         peer_throughput: None,
@@ -109,12 +110,16 @@ async fn cold_phases(
     let cold_server = ServerProcess::start(setup, 0).await?;
     let ours = async {
         let mut term = cold_server.open().await?;
-        let measured = throughput::measure(&mut term, sizes.throughput_mib).await;
+        let runs = sizes.throughput_runs;
+        let measured = throughput::measure_runs(&mut term, sizes.throughput_mib, runs).await;
         let interrupted = throughput::interrupt(&mut term, sizes.interrupt_repeats).await;
         term.close().await;
         anyhow::Ok((measured?, interrupted?))
     };
-    (results.throughput, results.interrupt) = keep(problems, "throughput", ours.await);
+    let (runs, interrupt) = keep(problems, "throughput", ours.await);
+    results.throughput = throughput::median(&runs);
+    results.interrupt = interrupt;
+    results.throughput_runs.push(("RootResume".into(), runs));
     let ctrl_c = Summary::of(&results.interrupt);
     println!(
         "  Ctrl-C during a flood → prompt: p50 {:.1} ms, max {:.1} ms",
@@ -123,15 +128,32 @@ async fn cold_phases(
     );
     let bare = async {
         let (mut shell, _) = engine.start_shell("throughput").await?;
-        let measured = throughput::measure(&mut shell, sizes.throughput_mib).await;
+        let runs = sizes.throughput_runs;
+        let measured = throughput::measure_runs(&mut shell, sizes.throughput_mib, runs).await;
         engine.remove(&shell.container).await;
         measured
     };
-    results.bare_throughput = keep(problems, "bare engine throughput", bare.await);
-    let ceilings = engine
-        .pty_ceiling("pty-ceiling", sizes.throughput_mib)
-        .await;
-    (results.command_throughput, results.pty_throughput) = keep(problems, "pty ceiling", ceilings);
+    let runs = keep(problems, "bare engine throughput", bare.await);
+    results.bare_throughput = throughput::median(&runs);
+    results
+        .throughput_runs
+        .push(("bare engine attach".into(), runs));
+    let (mut alone, mut pty) = (Vec::new(), Vec::new());
+    for run in 0..sizes.throughput_runs.max(1) {
+        let name = format!("pty-ceiling-{run}");
+        let ceilings = engine.pty_ceiling(&name, sizes.throughput_mib).await;
+        let (a, p) = keep(problems, "pty ceiling", ceilings);
+        alone.push(a);
+        pty.push(p);
+    }
+    (results.command_throughput, results.pty_throughput) =
+        (throughput::median(&alone), throughput::median(&pty));
+    results
+        .throughput_runs
+        .push(("the command alone in a sandbox".into(), alone));
+    results
+        .throughput_runs
+        .push(("a pty in a sandbox".into(), pty));
     println!(
         "  throughput {:.1} MB/s; bare engine attach {:.1} MB/s; in a sandbox: the command alone {:.1} MB/s, through a pty {:.1} MB/s",
         results.throughput.mb_per_s(),
@@ -288,11 +310,14 @@ async fn bursts(
 /// figure goes into `results` as soon as it is measured.
 async fn measure_peer(peer: &Peer, sizes: &Sizes, results: &mut Results) -> Result<()> {
     let mut term = peer.open("peer-throughput").await?;
-    let measured = throughput::measure(&mut term, sizes.throughput_mib).await;
+    let runs = sizes.throughput_runs;
+    let measured = throughput::measure_runs(&mut term, sizes.throughput_mib, runs).await;
     term.close().await;
-    let measured = measured?;
+    let runs = measured?;
+    let measured = throughput::median(&runs);
     println!("  peer throughput {:.1} MB/s", measured.mb_per_s());
     results.peer_throughput = Some(measured);
+    results.throughput_runs.push(("terminado".into(), runs));
     let mut terms = Vec::new();
     for &n in &sizes.peer_levels {
         let more: Vec<Term> = futures_util::stream::iter(terms.len()..n)

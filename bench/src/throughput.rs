@@ -56,3 +56,51 @@ pub async fn interrupt(term: &mut impl Shell, repeats: usize) -> Result<Vec<Dura
     }
     Ok(samples)
 }
+
+/// [`measure`] `runs` times on the same terminal.
+pub async fn measure_runs(term: &mut impl Shell, mib: u32, runs: usize) -> Result<Vec<Throughput>> {
+    let mut measured = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        measured.push(measure(term, mib).await?);
+    }
+    Ok(measured)
+}
+
+/// The median run of several (by MB/s): the one that stands for them in the report.
+pub fn median(runs: &[Throughput]) -> Throughput {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(|a, b| a.mb_per_s().total_cmp(&b.mb_per_s()));
+    sorted
+        .get(sorted.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The slowest and fastest of several runs, MB/s.
+pub fn spread(runs: &[Throughput]) -> (f64, f64) {
+    let rates = runs.iter().map(Throughput::mb_per_s);
+    (
+        rates.clone().fold(f64::INFINITY, f64::min),
+        rates.fold(0.0, f64::max),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(mb: u64) -> Throughput {
+        Throughput {
+            bytes: mb * 1_000_000,
+            elapsed: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn the_median_run_stands_for_the_runs() {
+        let runs = [run(30), run(10), run(20)];
+        assert_eq!(median(&runs).mb_per_s(), 20.0);
+        assert_eq!(spread(&runs), (10.0, 30.0));
+        assert_eq!(median(&[]).bytes, 0);
+    }
+}
