@@ -9,8 +9,22 @@ set -euo pipefail
 
 runsc_say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
+# gVisor sets up each sandbox's chroot in the engine's temporary folder (<data root>/tmp), from a
+# process that is not root in its namespace: the data root must be traversable (0711, Docker's
+# usual mode). Seen at 0710 on a machine here, every runsc sandbox then failed with "cannot read
+# client sync file" and no word about permissions.
+runsc_traversable_root() {
+  local root
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null) || return 0
+  if [ -d "$root" ] && [ "$(id -u)" = 0 ] && [ "$(stat -c %a "$root")" != 711 ]; then
+    runsc_say "gVisor: making $root traversable (711) for the sandboxes' chroot"
+    chmod 711 "$root"
+  fi
+}
+
 ensure_runsc() {
   local config=/etc/docker/daemon.json
+  runsc_traversable_root
   if docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' \
     && grep -q -- '--oci-seccomp' "$config" 2>/dev/null; then
     runsc_say "gVisor: runtime runsc registered with the engine"
