@@ -231,8 +231,7 @@ impl SessionManager {
                     session.claim(client, self.settings.max_lifetime);
                     self.metrics.pool_handouts.inc();
                     if missed {
-                        self.misses.note();
-                        self.metrics.pool_missed.inc();
+                        self.note_missed();
                     }
                     self.refill.notify_one();
                     supervisor::write_owner(&self.sandbox, &self.tasks, &session);
@@ -306,11 +305,16 @@ impl SessionManager {
         self.spawn(session.clone(), None, None);
         // A cold start is a visitor the pool did not meet: let it grow for the next.
         if self.settings.pool_size > 0 {
-            self.misses.note();
-            self.metrics.pool_missed.inc();
+            self.note_missed();
             self.refill.notify_one();
         }
         Ok(session)
+    }
+
+    /// Counts a visitor who found no ready pooled sandbox: for the pool's growth and the metric.
+    fn note_missed(&self) {
+        self.misses.note();
+        self.metrics.pool_missed.inc();
     }
 
     /// How many sandboxes the pool should hold now: its size, or more while it misses visitors
