@@ -1,11 +1,13 @@
 //! Messages from the browser to the server.
 
 use crate::codec::{self, DecodeError};
+use crate::run::RunRequest;
 
 const KIND_INPUT: u8 = 0x01;
 const KIND_RESIZE: u8 = 0x02;
 const KIND_PING: u8 = 0x03;
 const KIND_ATTACH: u8 = 0x04;
+const KIND_RUN: u8 = 0x05;
 
 /// The longest session id [`ClientMessage::Attach`] carries; ids are UUIDs (36 characters).
 pub const MAX_SESSION_LEN: usize = 64;
@@ -30,6 +32,11 @@ pub enum ClientMessage {
         /// The session id `create_session` returned.
         session: String,
     },
+    /// Run a code block from the page in the shell: the server writes it to its file, brings the
+    /// shell back to its prompt (interrupting what runs in the foreground) and types the command
+    /// that runs it. Added in version 2 without a new version: a server that predates it answers
+    /// with a [`crate::ErrorCode::BadMessage`] naming the unknown kind.
+    Run(RunRequest),
 }
 
 impl ClientMessage {
@@ -55,6 +62,11 @@ impl ClientMessage {
             Self::Attach { session } => {
                 let mut out = codec::frame(KIND_ATTACH, session.len());
                 out.extend_from_slice(session.as_bytes());
+                out
+            }
+            Self::Run(request) => {
+                let mut out = codec::frame(KIND_RUN, 2 + request.file.len() + request.code.len());
+                request.encode_into(&mut out);
                 out
             }
         }
@@ -85,6 +97,7 @@ impl ClientMessage {
             KIND_ATTACH => Ok(Self::Attach {
                 session: codec::text("session id", payload)?,
             }),
+            KIND_RUN => RunRequest::decode(payload).map(Self::Run),
             kind => Err(DecodeError::UnknownKind { kind }),
         }
     }

@@ -8,10 +8,12 @@
 
 mod client;
 mod codec;
+mod run;
 mod server;
 
 pub use client::{ClientMessage, MAX_SESSION_LEN};
 pub use codec::DecodeError;
+pub use run::{check_file_name, FileNameError, RunLang, RunRequest, MAX_FILE_NAME_LEN};
 pub use server::{EndReason, ErrorCode, ServerMessage, SessionNotice};
 
 /// The protocol version written in the first byte of every frame. Version 2 moved the session

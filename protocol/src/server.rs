@@ -86,6 +86,9 @@ pub enum ErrorCode {
     AtCapacity,
     /// An unexpected server-side failure.
     Internal,
+    /// A [`crate::ClientMessage::Run`] could not be carried out; the message says why. The
+    /// session goes on.
+    RunRefused,
 }
 
 /// Maps a C-like enum to and from its wire byte.
@@ -124,7 +127,7 @@ wire_codes!(EndReason, "end reason", {
 
 wire_codes!(ErrorCode, "error code", {
     SandboxUnavailable = 1, ImageMissing = 2, UnknownSession = 3, BadMessage = 4,
-    AtCapacity = 5, Internal = 6,
+    AtCapacity = 5, Internal = 6, RunRefused = 7,
 });
 
 impl ServerMessage {

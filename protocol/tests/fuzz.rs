@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use rootresume_protocol::{
-    ClientMessage, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_FRAME_LEN,
+    ClientMessage, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage, SessionNotice,
+    MAX_FRAME_LEN,
 };
 
 /// xorshift64*: deterministic from its seed, so a failure prints a seed that replays it.
@@ -35,6 +36,11 @@ fn seeds() -> Vec<Vec<u8>> {
         ClientMessage::Attach {
             session: "2b1f0c8e-9d1a-4c5e-8f00-123456789abc".into(),
         },
+        ClientMessage::Run(RunRequest {
+            lang: RunLang::C,
+            file: "hello.c".into(),
+            code: b"int main(void) { return 0; }\n".to_vec(),
+        }),
     ]
     .iter()
     .map(ClientMessage::encode)

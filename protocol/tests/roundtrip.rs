@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use rootresume_protocol::{
-    ClientMessage, DecodeError, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_FRAME_LEN,
-    PROTOCOL_VERSION,
+    ClientMessage, DecodeError, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage,
+    SessionNotice, MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 
 fn every_client_message() -> Vec<ClientMessage> {
@@ -25,6 +25,21 @@ fn every_client_message() -> Vec<ClientMessage> {
         ClientMessage::Attach {
             session: "x".repeat(64),
         },
+        ClientMessage::Run(RunRequest {
+            lang: RunLang::C,
+            file: "hello.c".into(),
+            code: b"int main(void) { puts(\"$(id) </script>\x1b[31m\"); }\n".to_vec(),
+        }),
+        ClientMessage::Run(RunRequest {
+            lang: RunLang::Shell,
+            file: "x".repeat(61) + ".sh",
+            code: Vec::new(),
+        }),
+        ClientMessage::Run(RunRequest {
+            lang: RunLang::Python,
+            file: String::new(),
+            code: vec![0xff, 0x00, 0x1b],
+        }),
     ]
 }
 
@@ -63,6 +78,7 @@ fn every_server_message() -> Vec<ServerMessage> {
         ErrorCode::BadMessage,
         ErrorCode::AtCapacity,
         ErrorCode::Internal,
+        ErrorCode::RunRefused,
     ] {
         all.push(ServerMessage::Error {
             code,
@@ -220,6 +236,12 @@ fn arb_client() -> impl Strategy<Value = ClientMessage> {
         proptest::collection::vec(any::<u8>(), 0..512).prop_map(ClientMessage::Input),
         (any::<u16>(), any::<u16>()).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
         any::<u64>().prop_map(ClientMessage::Ping),
+        (
+            prop_oneof![Just(RunLang::Shell), Just(RunLang::C), Just(RunLang::Python)],
+            "[a-z._-]{0,64}",
+            proptest::collection::vec(any::<u8>(), 0..512),
+        )
+            .prop_map(|(lang, file, code)| ClientMessage::Run(RunRequest { lang, file, code })),
     ]
 }
 
@@ -239,6 +261,7 @@ fn arb_server() -> impl Strategy<Value = ServerMessage> {
         Just(ErrorCode::BadMessage),
         Just(ErrorCode::AtCapacity),
         Just(ErrorCode::Internal),
+        Just(ErrorCode::RunRefused),
     ];
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..512).prop_map(ServerMessage::Output),
