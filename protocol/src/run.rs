@@ -75,7 +75,9 @@ pub enum FileNameError {
     #[error("a file name has 1 to {MAX_FILE_NAME_LEN} characters")]
     Length,
     /// A character other than letters, digits, `.`, `_` and `-`, or a leading dot or dash.
-    #[error("a file name is letters, digits, '.', '_' and '-', and does not start with '.' or '-'")]
+    #[error(
+        "a file name is letters, digits, '.', '_' and '-', and does not start with '.' or '-'"
+    )]
     Characters,
     /// Not ending in the language's extension.
     #[error("a {lang} file's name ends in .{extension}")]
@@ -103,7 +105,7 @@ pub fn check_file_name(lang: RunLang, name: &str) -> Result<(), FileNameError> {
     let stem = name
         .strip_suffix(lang.extension())
         .and_then(|rest| rest.strip_suffix('.'));
-    if !stem.is_some_and(|stem| !stem.is_empty()) {
+    if stem.is_none_or(str::is_empty) {
         return Err(FileNameError::Extension {
             lang: lang.as_str(),
             extension: lang.extension(),
@@ -163,7 +165,9 @@ mod tests {
     fn file_names_are_plain_names_with_the_right_extension() {
         assert_eq!(check_file_name(RunLang::C, "hello.c"), Ok(()));
         assert_eq!(check_file_name(RunLang::Python, "two_words-2.py"), Ok(()));
-        for bad in ["../x.c", "a/b.c", ".x.c", "-x.c", "x y.c", "x;.c", "é.c", "x.c\n"] {
+        for bad in [
+            "../x.c", "a/b.c", ".x.c", "-x.c", "x y.c", "x;.c", "é.c", "x.c\n",
+        ] {
             assert_eq!(
                 check_file_name(RunLang::C, bad),
                 Err(FileNameError::Characters),
@@ -176,10 +180,7 @@ mod tests {
             Err(FileNameError::Length)
         );
         for bad in ["hello.py", "c", ".c", "helloc"] {
-            assert!(
-                matches!(check_file_name(RunLang::C, bad), Err(_)),
-                "{bad:?}"
-            );
+            assert!(check_file_name(RunLang::C, bad).is_err(), "{bad:?}");
         }
     }
 

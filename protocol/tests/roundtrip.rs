@@ -237,11 +237,19 @@ fn arb_client() -> impl Strategy<Value = ClientMessage> {
         (any::<u16>(), any::<u16>()).prop_map(|(cols, rows)| ClientMessage::Resize { cols, rows }),
         any::<u64>().prop_map(ClientMessage::Ping),
         (
-            prop_oneof![Just(RunLang::Shell), Just(RunLang::C), Just(RunLang::Python)],
+            prop_oneof![
+                Just(RunLang::Shell),
+                Just(RunLang::C),
+                Just(RunLang::Python)
+            ],
             "[a-z._-]{0,64}",
             proptest::collection::vec(any::<u8>(), 0..512),
         )
-            .prop_map(|(lang, file, code)| ClientMessage::Run(RunRequest { lang, file, code })),
+            .prop_map(|(lang, file, code)| ClientMessage::Run(RunRequest {
+                lang,
+                file,
+                code
+            })),
     ]
 }
 

@@ -1,5 +1,6 @@
 //! The terminal WebSocket: binary protocol frames between a browser tab and its session.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,13 +8,15 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::response::Response;
 use rootresume_protocol::{
-    ClientMessage, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_DATA_LEN, MAX_FRAME_LEN,
+    ClientMessage, DecodeError, EndReason, ErrorCode, RunRequest, ServerMessage, SessionNotice,
+    MAX_DATA_LEN, MAX_FRAME_LEN,
 };
 use tokio::time::Instant;
 
 use crate::ids::SessionId;
 use crate::sandbox::{SandboxError, TermSize};
 use crate::security::SocketPermit;
+use crate::sessions::run::RunError;
 use crate::sessions::{Session, SessionError, SessionManager, SessionState};
 
 /// Close code for a policy violation (RFC 6455): the client sent something it must not.
@@ -147,7 +150,10 @@ fn error_code(error: &SandboxError) -> ErrorCode {
     match error {
         SandboxError::EngineUnreachable { .. } => ErrorCode::SandboxUnavailable,
         SandboxError::ImageMissing { .. } => ErrorCode::ImageMissing,
-        SandboxError::ContainerGone { .. } | SandboxError::Engine { .. } => ErrorCode::Internal,
+        SandboxError::ContainerGone { .. }
+        | SandboxError::Engine { .. }
+        | SandboxError::Unsupported { .. }
+        | SandboxError::CommandTimedOut { .. } => ErrorCode::Internal,
     }
 }
 
@@ -167,6 +173,7 @@ fn public_message(code: ErrorCode) -> &'static str {
         ErrorCode::BadMessage => "the terminal sent a message the server cannot read",
         ErrorCode::AtCapacity => "all sandboxes are in use; please wait for one to free up",
         ErrorCode::Internal => "your sandbox could not be started; please try again in a moment",
+        ErrorCode::RunRefused => "that block could not be run",
     }
 }
 
@@ -377,6 +384,10 @@ async fn pump(
         apply_resize(sessions, session, size).await;
         resize_at = Instant::now() + RESIZE_EVERY;
     }
+    // Blocks to run, one at a time in the order asked: the one running (polled by its own arm
+    // below, so the terminal keeps streaming meanwhile) and those waiting.
+    let mut running: Option<RunFuture<'_>> = None;
+    let mut waiting_runs: VecDeque<RunRequest> = VecDeque::new();
     loop {
         let warn_at = next_warning(session.ends_at(), warned_until);
         tokio::select! {
@@ -446,6 +457,26 @@ async fn pump(
                     Ok(ClientMessage::Attach { .. }) => {
                         return Outcome::BadFrame("a socket attaches once, with its first message".into());
                     }
+                    Ok(ClientMessage::Run(request)) => {
+                        if running.is_none() {
+                            running = Some(start_run(sessions, session, request));
+                        } else if waiting_runs.len() < MAX_WAITING_RUNS {
+                            waiting_runs.push_back(request);
+                        } else {
+                            let message = "blocks are still being started; wait for them, then press Run again".to_owned();
+                            if !send(socket, ServerMessage::Error { code: ErrorCode::RunRefused, message }).await {
+                                return Outcome::ClientLeft;
+                            }
+                        }
+                    }
+                    // A kind added after this server was built: say so and go on (the page is
+                    // newer than the server).
+                    Err(error @ DecodeError::UnknownKind { .. }) => {
+                        let message = format!("this server does not know that request ({error}): it is older than the page; reload later");
+                        if !send(socket, ServerMessage::Error { code: ErrorCode::BadMessage, message }).await {
+                            return Outcome::ClientLeft;
+                        }
+                    }
                     Err(error) => return Outcome::BadFrame(format!("malformed message: {error}")),
                 }
             }
@@ -459,6 +490,15 @@ async fn pump(
                     sessions.metrics().first_prompt(session.requested_at().elapsed());
                 }
             }
+            ran = async { running.as_mut().expect("guarded by the arm's condition").await }, if running.is_some() => {
+                running = waiting_runs.pop_front().map(|request| start_run(sessions, session, request));
+                if let Err(error) = ran {
+                    let message = format!("[Run: {error}]");
+                    if !send(socket, ServerMessage::Error { code: ErrorCode::RunRefused, message }).await {
+                        return Outcome::ClientLeft;
+                    }
+                }
+            }
             changed = owner.changed() => {
                 if changed.is_err() || *owner.borrow() != generation {
                     return Outcome::Displaced;
@@ -466,6 +506,20 @@ async fn pump(
             }
         }
     }
+}
+
+/// How many Run requests may wait behind the one running.
+const MAX_WAITING_RUNS: usize = 4;
+
+/// A block being run in the session's shell.
+type RunFuture<'a> = futures_util::future::BoxFuture<'a, Result<(), RunError>>;
+
+fn start_run<'a>(
+    sessions: &'a SessionManager,
+    session: &'a Session,
+    request: RunRequest,
+) -> RunFuture<'a> {
+    Box::pin(async move { sessions.run(session, &request).await })
 }
 
 /// Whole seconds from now until `at`, rounded to the nearest (0 once it has passed).

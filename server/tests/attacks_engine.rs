@@ -77,7 +77,7 @@ async fn the_socket_proxy_refuses_what_a_sandbox_does_not_need() -> Result<()> {
     for head in [
         "GET /info HTTP/1.1\r\n".to_owned(),
         format!("GET /containers/{id}/json HTTP/1.1\r\n"),
-        format!("POST /containers/{id}/exec HTTP/1.1\r\n"),
+        "POST /containers/rootresume-x/exec HTTP/1.1\r\n".to_owned(),
         "POST /build HTTP/1.1\r\n".to_owned(),
         "GET /volumes HTTP/1.1\r\n".to_owned(),
         "POST /containers/rootresume-x/start HTTP/1.1\r\n".to_owned(),
@@ -88,6 +88,24 @@ async fn the_socket_proxy_refuses_what_a_sandbox_does_not_need() -> Result<()> {
             status == 403,
             "{} answered {status}",
             head.lines().next().unwrap_or_default()
+        );
+    }
+
+    // Commands as another user (root) or privileged, written the ways the engine would read.
+    for body in [
+        r#"{"Cmd":["id"],"User":"root"}"#,
+        r#"{"Cmd":["id"],"user" : "0"}"#,
+        r#"{"Cmd":["id"],"\u0055ser":"0"}"#,
+        r#"{"Cmd":["id"],"Privileged":true}"#,
+    ] {
+        let head = format!(
+            "POST /containers/{id}/exec HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let (status, answer) = request(&proxy, &head, body.as_bytes()).await?;
+        ensure!(
+            status == 403,
+            "an exec with {body} answered {status}: {answer}"
         );
     }
 

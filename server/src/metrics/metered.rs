@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::{Metrics, OperationLabels};
 use crate::sandbox::{
-    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
-    StoppedStream, TermSize,
+    Command, CommandOutput, ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError,
+    Shell, ShellId, StoppedStream, TermSize,
 };
 
 /// The operations counted, as their label values.
@@ -95,6 +95,15 @@ impl Sandbox for MeteredSandbox {
 
     async fn remove(&self, container: &ContainerId) -> Result<(), SandboxError> {
         self.count("remove", self.inner.remove(container).await)
+    }
+
+    async fn run_command(
+        &self,
+        container: &ContainerId,
+        command: &Command,
+    ) -> Result<CommandOutput, SandboxError> {
+        let output = self.inner.run_command(container, command).await;
+        self.count("run_command", output)
     }
 
     async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError> {

@@ -18,8 +18,8 @@ use super::hijack::HijackError;
 use super::spec::{ENGINE_LABEL, EXPIRES_LABEL, INSTANCE_LABEL};
 use super::tls::{EngineTls, TlsClient};
 use super::{
-    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
-    StoppedContainer, StoppedStream, TermSize, SESSION_LABEL,
+    Command, CommandOutput, ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError,
+    Shell, ShellId, StoppedContainer, StoppedStream, TermSize, SESSION_LABEL,
 };
 
 /// Seconds to wait for the engine to answer a request (streams are not cut by this).
@@ -465,6 +465,50 @@ impl Sandbox for DockerSandbox {
             Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => Ok(Some(code)),
             Ok(Some(Err(error))) => Err(self.classify("wait for a container", error)),
         }
+    }
+
+    /// An exec without a TTY and without a `User` (so it runs as the container's user, which the
+    /// socket proxy insists on), started without an upgrade so the proxy carries its output.
+    async fn run_command(
+        &self,
+        container: &ContainerId,
+        command: &Command,
+    ) -> Result<CommandOutput, SandboxError> {
+        let docker = self.client().await?;
+        let exec = docker
+            .create_exec(
+                &container.0,
+                CreateExecOptions::<String> {
+                    attach_stdin: Some(false),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(false),
+                    cmd: Some(command.argv.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.classify("run a command in the sandbox", e))?;
+        let running = super::hijack::run_exec(
+            &self.endpoint,
+            self.tls_client(),
+            &exec.id,
+            command.max_output,
+        );
+        let output = match tokio::time::timeout(command.deadline, running).await {
+            Ok(output) => output.map_err(|error| self.hijack_error(error))?,
+            Err(_) => {
+                return Err(SandboxError::CommandTimedOut {
+                    seconds: command.deadline.as_secs(),
+                })
+            }
+        };
+        let exit_code = docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| self.classify("read a command's exit code", e))?
+            .exit_code;
+        Ok(CommandOutput { exit_code, output })
     }
 
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {

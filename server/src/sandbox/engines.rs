@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::{
-    ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError, Shell, ShellId,
-    StoppedContainer, StoppedStream, TermSize,
+    Command, CommandOutput, ContainerId, ContainerSpec, LabelledContainer, Sandbox, SandboxError,
+    Shell, ShellId, StoppedContainer, StoppedStream, TermSize,
 };
 use crate::ids::EngineId;
 
@@ -305,6 +305,15 @@ impl Sandbox for EngineSet {
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
         let (engine, id) = self.route(&shell.0)?;
         engine.sandbox.resize_shell(&ShellId(id), size).await
+    }
+
+    async fn run_command(
+        &self,
+        container: &ContainerId,
+        command: &Command,
+    ) -> Result<CommandOutput, SandboxError> {
+        let (engine, id) = self.route(&container.0)?;
+        engine.sandbox.run_command(&ContainerId(id), command).await
     }
 
     async fn remove(&self, container: &ContainerId) -> Result<(), SandboxError> {

@@ -103,6 +103,49 @@ pub async fn start_exec(
     hijacked(upgrade_with(endpoint, tls, &path, body), chunk).await
 }
 
+/// Starts exec `exec` (created without a TTY, with stdout and stderr attached) and returns
+/// what it prints, stdout and stderr interleaved in order, until it ends or `max` bytes (the
+/// rest is read and dropped). No upgrade is asked for: the engine then answers a plain `200`
+/// whose body is the stream, which an HTTP proxy carries (it does not carry an upgrade with a
+/// request body).
+pub async fn run_exec(
+    endpoint: &str,
+    tls: Option<&TlsClient>,
+    exec: &str,
+    max: usize,
+) -> Result<Vec<u8>, HijackError> {
+    let path = format!("/exec/{exec}/start");
+    let body = r#"{"Detach":false,"Tty":false}"#;
+    let starting = post_streaming(endpoint, tls, &path, body, "Connection: close\r\n");
+    let mut connection = match tokio::time::timeout(HEAD_TIMEOUT, starting).await {
+        Ok(connection) => connection?,
+        Err(_) => return Err(HijackError::Connect(io::ErrorKind::TimedOut.into())),
+    };
+    let mut output = Vec::new();
+    let mut header = [0_u8; 8];
+    loop {
+        // The stream is multiplexed: an 8-byte header (stream, 3 zero bytes, length) per frame.
+        match connection.read_exact(&mut header).await {
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(output),
+            Err(error) => return Err(error.into()),
+        }
+        let [_, _, _, _, l0, l1, l2, l3] = header;
+        let mut left = u64::from(u32::from_be_bytes([l0, l1, l2, l3]));
+        let mut buffer = [0_u8; 8192];
+        while left > 0 {
+            let want = usize::try_from(left).map_or(buffer.len(), |left| left.min(buffer.len()));
+            let read = connection.read(&mut buffer[..want]).await?;
+            if read == 0 {
+                return Ok(output);
+            }
+            let room = max.saturating_sub(output.len());
+            output.extend_from_slice(&buffer[..read.min(room)]);
+            left -= read as u64;
+        }
+    }
+}
+
 /// The raw stream of an upgrade, within [`HEAD_TIMEOUT`].
 async fn hijacked(
     upgrading: impl std::future::Future<Output = Result<Box<dyn Connection>, HijackError>>,
@@ -132,6 +175,25 @@ async fn upgrade_with(
     path: &str,
     body: &str,
 ) -> Result<Box<dyn Connection>, HijackError> {
+    post_streaming(
+        endpoint,
+        tls,
+        path,
+        body,
+        "Connection: Upgrade\r\nUpgrade: tcp\r\n",
+    )
+    .await
+}
+
+/// Sends `POST path` with a JSON `body` (or none) and `headers`, and returns the connection
+/// once the engine's response head (status 101 or 200) is read.
+async fn post_streaming(
+    endpoint: &str,
+    tls: Option<&TlsClient>,
+    path: &str,
+    body: &str,
+    headers: &str,
+) -> Result<Box<dyn Connection>, HijackError> {
     let (mut connection, host) = connect(endpoint, tls).await?;
     let content_type = if body.is_empty() {
         ""
@@ -140,7 +202,7 @@ async fn upgrade_with(
     };
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\n{content_type}Content-Length: {}\r\n\
-         Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n{body}",
+         {headers}\r\n{body}",
         body.len()
     );
     connection.write_all(request.as_bytes()).await?;

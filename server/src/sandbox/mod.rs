@@ -91,6 +91,29 @@ pub struct StoppedContainer {
     pub exit_code: Option<i64>,
 }
 
+/// What a command run beside the shell printed, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// Its exit code, when the engine reported one (a command cut off by the deadline has
+    /// none).
+    pub exit_code: Option<i64>,
+    /// Its standard output and error, interleaved in order, cut at the limit asked for.
+    pub output: Vec<u8>,
+}
+
+/// A command to run in a sandbox beside the visitor's shell: see [`Sandbox::run_command`].
+#[derive(Debug, Clone)]
+pub struct Command {
+    /// The program and its arguments. Kept small: some engines' requests are limited to a few
+    /// KiB (the socket proxy refuses an exec body over 16 KiB).
+    pub argv: Vec<String>,
+    /// How long to wait for it; the command should end itself sooner (e.g. under `timeout`),
+    /// since the engine may not stop it when the wait is given up.
+    pub deadline: std::time::Duration,
+    /// The most output kept.
+    pub max_output: usize,
+}
+
 /// Reports of containers that stop, for as long as the engine keeps the stream open.
 pub type StoppedStream = BoxStream<'static, Result<StoppedContainer, SandboxError>>;
 
@@ -118,6 +141,18 @@ pub enum SandboxError {
     ContainerGone {
         /// What the engine said.
         detail: String,
+    },
+    /// The backend cannot do this (yet).
+    #[error("this sandbox backend cannot {what}")]
+    Unsupported {
+        /// What was asked, e.g. "run a command beside the shell".
+        what: &'static str,
+    },
+    /// A command beside the shell did not end in time.
+    #[error("the command in the sandbox did not finish within {seconds} s")]
+    CommandTimedOut {
+        /// The deadline it was given.
+        seconds: u64,
     },
     /// The engine refused or failed an operation.
     #[error("the container engine failed to {action}: {detail}")]
@@ -183,6 +218,19 @@ pub trait Sandbox: Send + Sync + 'static {
 
     /// Removes a container and everything in it. Removing one that is already gone succeeds.
     async fn remove(&self, container: &ContainerId) -> Result<(), SandboxError>;
+
+    /// Runs a command in a running container, as the container's (the visitor's) user, with
+    /// no terminal, beside the shell: what it prints is not shown to the visitor. Used to put a
+    /// file the reader asked for into their home. The default cannot.
+    async fn run_command(
+        &self,
+        _container: &ContainerId,
+        _command: &Command,
+    ) -> Result<CommandOutput, SandboxError> {
+        Err(SandboxError::Unsupported {
+            what: "run a command beside the shell",
+        })
+    }
 
     /// Lists every container of this deployment carrying the [`SESSION_LABEL`] label, running
     /// or not.

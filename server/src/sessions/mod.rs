@@ -10,6 +10,7 @@ mod guard;
 mod live;
 mod output;
 mod pool;
+pub mod run;
 mod session;
 mod supervisor;
 mod takeover;
@@ -510,6 +511,27 @@ impl SessionManager {
             Some(shell) => self.sandbox.resize_shell(shell, size).await,
             None => Ok(()),
         }
+    }
+
+    /// Runs a code block from the page in the session's shell (see [`run`]); the session's
+    /// socket calls it one request at a time.
+    pub async fn run(
+        &self,
+        session: &Session,
+        request: &rootresume_protocol::RunRequest,
+    ) -> Result<(), run::RunError> {
+        let ran = run::run(self.sandbox.as_ref(), session, request).await;
+        match &ran {
+            Ok(()) => tracing::info!(
+                lang = request.lang.as_str(),
+                bytes = request.code.len(),
+                "ran a block"
+            ),
+            Err(error) => {
+                tracing::info!(lang = request.lang.as_str(), %error, "did not run a block")
+            }
+        }
+        ran
     }
 
     /// The live or pooled session stored under `hash`, as a container's label names it (the

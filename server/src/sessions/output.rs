@@ -143,6 +143,40 @@ impl OutputLog {
         (state.end(), state.copy_out(0, state.buf.len()))
     }
 
+    /// The last `max` bytes held, and whether they are all the shell ever wrote (nothing was
+    /// dropped from the front).
+    pub fn tail(&self, max: usize) -> (Vec<u8>, bool) {
+        let state = self.lock();
+        let len = state.buf.len().min(max);
+        let whole = state.start == 0 && len == state.buf.len();
+        (state.copy_out(state.buf.len() - len, len), whole)
+    }
+
+    /// The bytes held past position `from` (all that is held, if `from` was dropped already).
+    pub fn since(&self, from: u64) -> Vec<u8> {
+        let state = self.lock();
+        let skip = usize::try_from(from.saturating_sub(state.start))
+            .unwrap_or(usize::MAX)
+            .min(state.buf.len());
+        state.copy_out(skip, state.buf.len() - skip)
+    }
+
+    /// Waits until the output goes past position `end`, or the log is closed.
+    pub async fn grown(&self, end: u64) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.end() > end || state.closed {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
     /// Where the output ends now (bytes since the shell started).
     pub fn end(&self) -> u64 {
         self.lock().end()
