@@ -41,30 +41,71 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// which the terminal's client awaits if it starts first. The sandbox is thus being handed out
 /// while the bundle compiles.
 ///
+/// A Run button on a code block (`data-run`, see `content::markdown`) is a press too: it opens
+/// the page's terminal dock if it has one, starts the terminal, and queues its block in
+/// `window.__rrRuns` (the block's element), announcing it with an `rr-run` event the terminal's
+/// client answers; a dock's `data-dock-close` button hides it. On a post (`data-start="run"`)
+/// only a Run button starts the terminal, even in a tab that has a session: reading stays
+/// script-free until then.
+///
 /// If the files cannot be fetched, a note after the panel says so (outside the island, which
 /// must stay as the server rendered it until it hydrates) and the next press tries again, under a
 /// new script URL since a browser remembers a module that failed to load. The file names come
 /// from the element's data attributes so the text stays fixed; public so the server's CSP can
 /// allow it by hash.
-pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function has(){try{return!!sessionStorage.getItem("rootresume.session")}catch(e){return false}}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function wanted(e){var t=e.target;if(t&&t.closest&&t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||has())go()})(document.currentScript);"#;
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function has(){try{return!!sessionStorage.getItem("rootresume.session")}catch(e){return false}}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run]");if(b){if(e.type==="focusin")return;k=document.querySelector("[data-terminal-dock]");if(k)k.hidden=false;if(e.type==="click"){(window.__rrRuns=window.__rrRuns||[]).push(b.closest("[data-run-lang]"));go();dispatchEvent(new Event("rr-run"))}else go();return}k=t.closest("[data-dock-close]");if(k){if(e.type==="click")k.closest("[data-terminal-dock]").hidden=true;return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||(d.start==="request"&&has()))go()})(document.currentScript);"#;
 
-/// Paths whose page holds the live terminal: only these load the WASM bundle and xterm.js.
-/// Reading pages are complete as server-rendered HTML, so they ship no script beyond the theme
-/// toggle and stay small and fast.
-pub fn is_interactive(path: &str) -> bool {
-    matches!(path.trim_end_matches('/'), "" | "/terminal")
+/// When a page's terminal starts, for the pages that have one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalStart {
+    /// At once: the page is the terminal.
+    Load,
+    /// When the visitor reaches for it, or at once in a tab that has a session (the home page).
+    Request,
+    /// Only when a Run button is pressed (a post with runnable blocks).
+    Run,
 }
 
-/// Whether the page at `path` is the terminal itself, which starts the shell on load.
-fn is_terminal_page(path: &str) -> bool {
-    path.trim_end_matches('/') == "/terminal"
+impl TerminalStart {
+    /// The loader's `data-start` value.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Load => "load",
+            Self::Request => "request",
+            Self::Run => "run",
+        }
+    }
+}
+
+/// Whether, and when, the page at `path` starts a terminal: only these pages load the WASM
+/// bundle and xterm.js, and only when [`TerminalStart`] says. Reading pages are complete as
+/// server-rendered HTML, so they ship no script beyond the theme toggle and stay small and fast.
+pub fn terminal_start(path: &str) -> Option<TerminalStart> {
+    match path.trim_end_matches('/') {
+        "/terminal" => Some(TerminalStart::Load),
+        "" => Some(TerminalStart::Request),
+        other => {
+            let slug = other.strip_prefix("/blog/")?;
+            post_is_runnable(slug).then_some(TerminalStart::Run)
+        }
+    }
+}
+
+/// Whether the post `slug` has a Run button (answered from the content on the server).
+fn post_is_runnable(slug: &str) -> bool {
+    #[cfg(feature = "ssr")]
+    if let Ok(site) = content::site() {
+        return site.post(slug).is_some_and(|post| post.runnable);
+    }
+    let _ = slug;
+    false
 }
 
 /// The script that loads the WASM bundle and xterm.js's stylesheet (see [`TERMINAL_LOADER`]),
 /// in place of Leptos' `HydrationScripts`: the same files, but loaded on demand instead of
 /// preloaded on every page that has a terminal.
 #[component]
-fn TerminalScripts(options: LeptosOptions, eager: bool) -> impl IntoView {
+fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoView {
     let pkg = format!("/{}", options.site_pkg_dir);
     let js = format!("{pkg}/{}.js", options.output_name);
     // cargo-leptos names the WASM file as Leptos' own hydration script expects it.
@@ -83,7 +124,7 @@ fn TerminalScripts(options: LeptosOptions, eager: bool) -> impl IntoView {
             // What the bundle imports (see IMPORT_MAP), fetched beside it.
             data-preload="/vendor/xterm/lib/xterm.mjs /vendor/addon-fit/lib/addon-fit.mjs"
             data-session=session
-            data-start=if eager { "load" } else { "request" }
+            data-start=start.as_str()
             inner_html=TERMINAL_LOADER
         ></script>
     }
@@ -120,7 +161,7 @@ fn favicon_data_uri() -> String {
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let path = request_path();
-    let interactive = is_interactive(&path);
+    let start = terminal_start(&path);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -133,11 +174,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Inline: a request of its own cost more in headers than the icon weighs.
                 <link rel="icon" href=favicon_data_uri() type="image/svg+xml" />
                 <link rel="alternate" type="application/atom+xml" title="Blog feed" href="/feed.xml" />
-                {interactive
-                    .then(|| {
+                {start
+                    .map(|start| {
                         view! {
                             <AutoReload options=options.clone() />
-                            <TerminalScripts options eager=is_terminal_page(&path) />
+                            <TerminalScripts options start />
                         }
                     })}
                 <MetaTags />

@@ -1,6 +1,8 @@
-//! Markdown to HTML with pulldown-cmark, code blocks highlighted, and reading time.
+//! Markdown to HTML with pulldown-cmark, code blocks highlighted (and, when marked runnable,
+//! given a Run button), and reading time.
 
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
+use rootresume_protocol::{check_file_name, RunLang};
 
 use super::highlight::{escape, highlight};
 
@@ -8,42 +10,82 @@ use super::highlight::{escape, highlight};
 /// count double.
 const WORDS_PER_MINUTE: usize = 220;
 
+/// A rendered Markdown body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The HTML.
+    pub html: String,
+    /// Whether a block in it has a Run button (the page then carries the terminal to run it).
+    pub runnable: bool,
+}
+
+/// A code block's info string: its language, and whether and as what file it runs.
+#[derive(Debug, Default)]
+struct Info {
+    /// The first word: the language, for highlighting.
+    lang: String,
+    /// Set by the `run` flag on a language the sandbox runs: how, and the file it goes in.
+    run: Option<(RunLang, String)>,
+}
+
+/// Reads ` ```c run file=hello.c `: the language, then flags (`run`, `file=NAME`).
+/// `number` is the runnable block's place in the post, which names its file by default.
+fn info(text: &str, number: usize) -> Result<Info, String> {
+    let mut words = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|word| !word.is_empty());
+    let lang = words.next().unwrap_or("").to_string();
+    let mut run = false;
+    let mut file = None;
+    for word in words {
+        match word.split_once('=') {
+            None if word == "run" => run = true,
+            Some(("file", name)) => file = Some(name.to_string()),
+            _ => {}
+        }
+    }
+    if !run {
+        return Ok(Info { lang, run: None });
+    }
+    let Some(how) = RunLang::from_info(&lang) else {
+        return Err(format!(
+            "a `{lang}` block cannot be marked `run`: the sandbox runs sh, c and python blocks"
+        ));
+    };
+    let file = file.unwrap_or_else(|| format!("block-{number}.{}", how.extension()));
+    check_file_name(how, &file).map_err(|error| format!("`file={file}`: {error}"))?;
+    Ok(Info {
+        lang,
+        run: Some((how, file)),
+    })
+}
+
 /// Renders a post body. Code blocks come out as
-/// `<pre class="code" data-lang="…"><code>…highlighted…</code></pre>`.
-pub fn render(markdown: &str) -> String {
+/// `<pre class="code" data-lang="…"><code>…highlighted…</code></pre>`; a block marked `run` is
+/// wrapped with its Run button: `<div class="runnable" data-run-lang="c" data-run-file="…">`.
+/// A `run` flag the sandbox cannot honour is an error naming the block.
+pub fn render(markdown: &str) -> Result<Rendered, String> {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_SMART_PUNCTUATION;
     let mut events = Vec::new();
-    let mut code: Option<(String, String)> = None;
+    let mut code: Option<(Info, String)> = None;
+    let mut runnable = 0;
     for event in Parser::new_ext(markdown, options) {
         match (event, code.as_mut()) {
             (Event::Start(Tag::CodeBlock(kind)), _) => {
-                let lang = match kind {
-                    CodeBlockKind::Fenced(info) => info
-                        .split(|c: char| c.is_whitespace() || c == ',')
-                        .next()
-                        .unwrap_or("")
-                        .to_string(),
-                    CodeBlockKind::Indented => String::new(),
+                let info = match kind {
+                    CodeBlockKind::Fenced(text) => info(&text, runnable + 1)?,
+                    CodeBlockKind::Indented => Info::default(),
                 };
-                code = Some((lang, String::new()));
+                runnable += usize::from(info.run.is_some());
+                code = Some((info, String::new()));
             }
             (Event::Text(text), Some((_, buffer))) => buffer.push_str(&text),
             (Event::End(TagEnd::CodeBlock), Some(_)) => {
-                if let Some((lang, buffer)) = code.take() {
-                    let label = if lang.is_empty() {
-                        "text"
-                    } else {
-                        lang.as_str()
-                    };
-                    let html = format!(
-                        "<pre class=\"code\" data-lang=\"{}\" tabindex=\"0\"><code>{}</code></pre>\n",
-                        escape(label),
-                        highlight(&lang, &buffer)
-                    );
-                    events.push(Event::Html(CowStr::from(html)));
+                if let Some((info, buffer)) = code.take() {
+                    events.push(Event::Html(CowStr::from(block_html(&info, &buffer))));
                 }
             }
             (event, _) => events.push(event),
@@ -51,7 +93,45 @@ pub fn render(markdown: &str) -> String {
     }
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
-    html
+    Ok(Rendered {
+        html,
+        runnable: runnable > 0,
+    })
+}
+
+/// One code block's HTML, with its Run button when it runs. The button works only with
+/// scripts (`TERMINAL_LOADER` handles its press), so the stylesheet shows it only then.
+fn block_html(info: &Info, code: &str) -> String {
+    let label = if info.lang.is_empty() {
+        "text"
+    } else {
+        info.lang.as_str()
+    };
+    let pre = format!(
+        "<pre class=\"code\" data-lang=\"{}\" tabindex=\"0\"><code>{}</code></pre>",
+        escape(label),
+        highlight(&info.lang, code)
+    );
+    let Some((how, file)) = &info.run else {
+        return format!("{pre}\n");
+    };
+    let what = match how {
+        RunLang::Shell => "Types these lines in your sandbox's shell".to_string(),
+        RunLang::C => {
+            format!("Saves this as ~/{file} in your sandbox, compiles it with gcc and runs it")
+        }
+        RunLang::Python => {
+            format!("Saves this as ~/{file} in your sandbox and runs it with python3")
+        }
+    };
+    format!(
+        "<div class=\"runnable\" data-run-lang=\"{lang}\" data-run-file=\"{file}\">{pre}\
+         <div class=\"run-bar\"><button type=\"button\" class=\"button run-button\" data-run=\"\" \
+         title=\"{what}\">Run</button><span class=\"run-note\" role=\"status\"></span></div></div>\n",
+        lang = how.as_str(),
+        file = escape(file),
+        what = escape(&what),
+    )
 }
 
 /// Minutes to read a Markdown body, rounded up, at least 1.
@@ -90,8 +170,44 @@ mod tests {
     }
 
     #[test]
+    fn runnable_blocks_get_a_run_button_and_a_file() {
+        let body = "```c run\nint main(void) { return 0; }\n```\n\n```sh\nls\n```\n\n```python run file=hi.py\nprint('</script>')\n```\n\n```c run,file=two.c\n```\n";
+        let rendered = render(body).unwrap();
+        assert!(rendered.runnable);
+        let html = rendered.html;
+        assert_eq!(html.matches("data-run=\"\"").count(), 3, "{html}");
+        assert!(
+            html.contains("data-run-lang=\"c\" data-run-file=\"block-1.c\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("data-run-lang=\"python\" data-run-file=\"hi.py\""),
+            "{html}"
+        );
+        assert!(html.contains("data-run-file=\"two.c\""), "{html}");
+        // The code itself stays escaped text, whatever it holds.
+        assert!(html.contains("&lt;/script&gt;"), "{html}");
+        assert!(!render("```sh\nls\n```\n").unwrap().runnable);
+    }
+
+    #[test]
+    fn a_run_flag_that_cannot_be_honoured_is_an_error() {
+        assert!(render("```rust run\nfn main() {}\n```\n")
+            .unwrap_err()
+            .contains("sh, c and python"));
+        assert!(render("```c run file=../x.c\n```\n")
+            .unwrap_err()
+            .contains("file=../x.c"));
+        assert!(render("```python run file=x.c\n```\n")
+            .unwrap_err()
+            .contains(".py"));
+    }
+
+    #[test]
     fn code_blocks_are_highlighted_and_escaped() {
-        let html = render("Intro\n\n```rust\nlet a = \"<b>\";\n```\n");
+        let html = render("Intro\n\n```rust\nlet a = \"<b>\";\n```\n")
+            .unwrap()
+            .html;
         assert!(html.contains("<p>Intro</p>"), "{html}");
         assert!(
             html.contains("<pre class=\"code\" data-lang=\"rust\""),
@@ -103,7 +219,9 @@ mod tests {
 
     #[test]
     fn tables_render() {
-        let html = render("| a | b |\n| --- | --- |\n| 1 | 2 |\n");
+        let html = render("| a | b |\n| --- | --- |\n| 1 | 2 |\n")
+            .unwrap()
+            .html;
         assert!(html.contains("<table>"), "{html}");
     }
 }

@@ -155,6 +155,9 @@ pub struct Post {
     pub meta: PostMeta,
     /// The body as HTML, rendered from Markdown on the server.
     pub html: String,
+    /// Whether a code block in it has a Run button.
+    #[serde(default)]
+    pub runnable: bool,
 }
 
 /// A tag and how many published posts carry it.

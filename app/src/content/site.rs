@@ -108,10 +108,15 @@ fn parse_post(file: &str, slug: &str, text: &str) -> Result<StoredPost, ContentE
         summary: front.summary,
         reading_minutes: markdown::reading_minutes(parsed.body),
     };
+    let rendered = markdown::render(parsed.body).map_err(|message| ContentError::InFile {
+        file: file.to_string(),
+        message,
+    })?;
     Ok(StoredPost {
         post: Post {
             meta,
-            html: markdown::render(parsed.body),
+            html: rendered.html,
+            runnable: rendered.runnable,
         },
         draft: front.draft,
     })

@@ -5,6 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{LoadError, Loading, NotFound, PageMeta, PostCards, PostFacts, TagLinks};
 use crate::content::query::get_post;
+use crate::terminal::Terminal;
 
 /// `/blog/:slug`; unknown slugs and drafts give the 404 page.
 #[component]
@@ -18,6 +19,7 @@ pub fn PostView() -> impl IntoView {
                 match get_post(slug).await {
                     Ok(Some(page)) => {
                         let meta = page.post.meta.clone();
+                        let runnable = page.post.runnable;
                         let path = format!("/blog/{}", meta.slug);
                         view! {
                             <PageMeta title=meta.title.clone() description=meta.summary.clone() path article=true />
@@ -31,6 +33,7 @@ pub fn PostView() -> impl IntoView {
                                 </header>
                                 <div class="prose" inner_html=page.post.html></div>
                             </article>
+                            {runnable.then(|| view! { <TerminalDock /> })}
                             <aside class="more" aria-labelledby="more">
                                 <h2 id="more">"More articles"</h2>
                                 <PostCards posts=page.more />
@@ -45,5 +48,23 @@ pub fn PostView() -> impl IntoView {
             })
             }}
         </Suspense>
+    }
+}
+
+/// The terminal of a post with runnable blocks: docked at the bottom of the window, hidden until
+/// a Run button opens it (see `crate::TERMINAL_LOADER`), so the block and its output are seen
+/// together.
+#[component]
+fn TerminalDock() -> impl IntoView {
+    view! {
+        <div class="terminal-dock" id="shell" data-terminal-dock="" hidden>
+            <div class="terminal-dock-bar">
+                <span>"Your sandbox: this post's blocks run here"</span>
+                <button type="button" class="button" data-dock-close="" aria-label="Hide the terminal (your sandbox keeps running)">
+                    "Hide"
+                </button>
+            </div>
+            <Terminal on_request=true />
+        </div>
     }
 }

@@ -7,11 +7,12 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rootresume_protocol::{
-    ClientMessage, EndReason, ErrorCode, ServerMessage, SessionNotice, MAX_DATA_LEN, WS_PATH,
+    ClientMessage, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage, SessionNotice,
+    MAX_DATA_LEN, MAX_FRAME_LEN, WS_PATH,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BinaryType, CloseEvent, HtmlElement, MessageEvent, WebSocket};
+use web_sys::{BinaryType, CloseEvent, Element, HtmlElement, MessageEvent, WebSocket};
 use xterm_js_rs::addons::fit::FitAddon;
 use xterm_js_rs::{Terminal, TerminalAddon, TerminalOptions, Theme};
 
@@ -50,6 +51,8 @@ struct Client {
     deadline_ms: RwSignal<Option<f64>>,
     ctrl: RwSignal<bool>,
     backoff_ms: Cell<i32>,
+    /// The code block last sent to run, whose note tells what became of it.
+    last_run: RefCell<Option<Element>>,
 }
 
 /// Opens xterm.js in `host` and connects it to this tab's sandbox; returns a handle for [`stop`].
@@ -66,6 +69,7 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
         deadline_ms: panel.deadline_ms,
         ctrl: panel.ctrl,
         backoff_ms: Cell::new(500),
+        last_run: RefCell::new(None),
     });
     // The socket first: its handshake and the sandbox's first bytes travel while xterm.js lays
     // itself out below (which measures the font and takes a good part of the wait). Nothing it
@@ -86,6 +90,7 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
         client.term.focus();
     }
     client.listen(&host);
+    client.listen_for_runs();
     let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
     CLIENTS.with(|clients| clients.borrow_mut().insert(handle, client));
     handle
@@ -262,6 +267,81 @@ impl Client {
         on_window_resize.forget();
     }
 
+    /// Runs the queued blocks when a Run button announces one (see [`crate::TERMINAL_LOADER`]).
+    fn listen_for_runs(self: &Rc<Self>) {
+        let client = self.clone();
+        let on_run = Closure::<dyn FnMut()>::new(move || client.run_pending());
+        if let Some(window) = web_sys::window() {
+            let _ =
+                window.add_event_listener_with_callback("rr-run", on_run.as_ref().unchecked_ref());
+        }
+        on_run.forget();
+    }
+
+    /// The blocks whose Run button was pressed and that have not been sent yet.
+    fn queued_runs() -> Option<js_sys::Array> {
+        let window = web_sys::window()?;
+        js_sys::Reflect::get(&window, &JsValue::from_str("__rrRuns"))
+            .ok()?
+            .dyn_into::<js_sys::Array>()
+            .ok()
+    }
+
+    /// Sends the queued blocks once the shell is attached; until then, tells their notes why
+    /// they wait.
+    fn run_pending(self: &Rc<Self>) {
+        let Some(queue) = Self::queued_runs() else {
+            return;
+        };
+        if self.state.get_untracked() != PanelState::Ready {
+            return self.note_queued(&self.status.get_untracked(), false);
+        }
+        while queue.length() > 0 {
+            if let Ok(block) = queue.shift().dyn_into::<Element>() {
+                self.run_block(&block);
+            }
+        }
+    }
+
+    /// Writes `text` in the note of every block still waiting to run.
+    fn note_queued(&self, text: &str, error: bool) {
+        if let Some(queue) = Self::queued_runs() {
+            for block in queue.iter() {
+                if let Ok(block) = block.dyn_into::<Element>() {
+                    set_note(&block, text, error);
+                }
+            }
+        }
+    }
+
+    /// Sends one block to run: its language and file from its data attributes, its text as
+    /// the page shows it (the code element's text, never its HTML).
+    fn run_block(&self, block: &Element) {
+        let lang = block
+            .get_attribute("data-run-lang")
+            .and_then(|lang| RunLang::from_info(&lang));
+        let Some(lang) = lang else {
+            return set_note(block, "this block's language cannot run here", true);
+        };
+        let code = block
+            .query_selector("pre code")
+            .ok()
+            .flatten()
+            .and_then(|code| code.text_content())
+            .unwrap_or_default();
+        let message = ClientMessage::Run(RunRequest {
+            lang,
+            file: block.get_attribute("data-run-file").unwrap_or_default(),
+            code: code.into_bytes(),
+        });
+        if message.encode().len() > MAX_FRAME_LEN {
+            return set_note(block, "this block is too long to run from the page", true);
+        }
+        self.send(&message);
+        set_note(block, "running in your terminal", false);
+        self.last_run.replace(Some(block.clone()));
+    }
+
     fn handle(self: &Rc<Self>, message: ServerMessage) {
         match message {
             ServerMessage::Output(bytes) => {
@@ -286,6 +366,7 @@ impl Client {
                 };
                 self.set(PanelState::Ready, how);
                 self.term.focus();
+                self.run_pending();
             }
             ServerMessage::Notice(SessionNotice::Expiring { seconds_left }) => {
                 let minutes = seconds_left.div_ceil(60);
@@ -323,16 +404,30 @@ impl Client {
             ServerMessage::Error { code, message } => {
                 self.notice(31, &message);
                 match code {
+                    ErrorCode::RunRefused => {
+                        if let Some(block) = self.last_run.borrow().as_ref() {
+                            set_note(
+                                block,
+                                message.trim_start_matches("[Run: ").trim_end_matches(']'),
+                                true,
+                            );
+                        }
+                    }
                     ErrorCode::UnknownSession => {
                         store_session(None);
                         self.set(PanelState::Starting, "starting a new sandbox…");
                         self.backoff_ms.set(0);
                     }
-                    ErrorCode::BadMessage => {}
+                    ErrorCode::BadMessage => {
+                        if let Some(block) = self.last_run.borrow_mut().take() {
+                            set_note(&block, "this server cannot run blocks yet", true);
+                        }
+                    }
                     _ => {
                         store_session(None);
                         self.set(PanelState::Unavailable, "sandbox unavailable — retrying");
                         self.backoff_ms.set(5_000);
+                        self.note_queued(&message, true);
                     }
                 }
             }
@@ -377,6 +472,18 @@ impl Client {
     }
 }
 
+/// Writes `text` in a runnable block's note (its `role="status"` line beside the button).
+fn set_note(block: &Element, text: &str, error: bool) {
+    if let Ok(Some(note)) = block.query_selector(".run-note") {
+        note.set_text_content(Some(text));
+        let _ = if error {
+            note.set_attribute("data-kind", "error")
+        } else {
+            note.remove_attribute("data-kind")
+        };
+    }
+}
+
 /// The session the page's loader asked for while the bundle loaded (`window.__rrSession`, see
 /// [`crate::TERMINAL_LOADER`]), taken once: its id if it was granted, `None` if there was no
 /// such request or it was refused (the caller then asks again and reads the refusal itself).
@@ -414,6 +521,7 @@ fn connect(client: Rc<Client>) {
                     let message = message.trim_start_matches("error running server function: ");
                     client.notice(31, message);
                     client.set(PanelState::Unavailable, "sandbox unavailable — retrying");
+                    client.note_queued(message, true);
                     // A visitor in line asks often enough to keep its place and see it move.
                     let waiting_in_line = message.contains(" in line");
                     client
