@@ -152,3 +152,25 @@ async fn a_block_that_cannot_run_says_why_and_the_session_goes_on() -> Result<()
     server.server.shutdown().await;
     Ok(())
 }
+
+/// A page newer than the server (a message kind this server does not know) is told so, and the
+/// socket and the shell go on; an older page never sends the new kind at all.
+#[tokio::test]
+async fn a_request_newer_than_the_server_gets_a_clear_answer_not_a_hang() -> Result<()> {
+    use futures_util::SinkExt;
+    let server = TestServer::start(test_config()).await?;
+    let mut term = ready_term(&server).await?;
+    let frame = vec![rootresume_protocol::PROTOCOL_VERSION, 0x7f, 1, 2, 3];
+    term.socket
+        .send(tokio_tungstenite::tungstenite::Message::Binary(frame.into()))
+        .await?;
+    match term.next_event(WAIT).await? {
+        Event::Error(ErrorCode::BadMessage, message) => {
+            assert!(message.contains("older than the page"), "{message}");
+        }
+        other => bail!("expected a clear refusal, got {other:?}"),
+    }
+    assert_eq!(term.run("echo still attached").await?, "still attached");
+    server.server.shutdown().await;
+    Ok(())
+}
