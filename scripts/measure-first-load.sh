@@ -2,7 +2,8 @@
 # Measures a release build as a visitor sees it: first-load transfer of the home page, and over
 # N fresh tabs the time from navigation start to the prompt painted on /terminal (with where the
 # time goes), the first typed command answered, and the home page's "Start your sandbox" press
-# to prompt; with the warm pool off and on. Prints figures; asserts nothing.
+# to prompt, and a post's Run button to its program's output; with the warm pool off and on.
+# Prints figures; asserts nothing.
 # Usage: scripts/measure-first-load.sh [TABS]   (default 10; run scripts/setup.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -24,6 +24,8 @@ pub struct FirstLoad {
     pub answered: Option<(f64, f64, f64)>,
     /// Home page: the press of "Start your sandbox" → prompt painted, ms.
     pub home: Option<(f64, f64, f64)>,
+    /// A post: the press of a C block's Run button (no terminal loaded) → its output painted.
+    pub run: Option<(f64, f64, f64)>,
     /// The breakdown lines of the `/terminal` time, for the report.
     pub steps: Vec<String>,
 }
@@ -98,6 +100,10 @@ fn parse(text: &str) -> Option<FirstLoad> {
             text,
             "time to prompt (press of \"Start your sandbox\" → prompt painted), home page:",
         ),
+        run: spread_after(
+            text,
+            "Run on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it:",
+        ),
         steps,
     })
 }
@@ -127,12 +133,13 @@ mod tests {
 
     #[test]
     fn reads_the_times_and_their_breakdown() {
-        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\n";
+        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\nRun on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: p50 900 ms, min 800 ms, max 1000 ms\n";
         let load = parse(text).unwrap();
         assert_eq!(load.tabs, 10);
         assert_eq!(load.terminal, Some((140.0, 120.0, 300.0)));
         assert_eq!(load.answered, Some((200.0, 180.0, 400.0)));
         assert_eq!(load.home, Some((130.0, 110.0, 150.0)));
+        assert_eq!(load.run, Some((900.0, 800.0, 1000.0)));
         assert_eq!(
             load.steps,
             ["HTML received   12 ms", "prompt painted   140 ms"]

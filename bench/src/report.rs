@@ -242,6 +242,11 @@ impl Results {
                         load.answered,
                         None,
                     ),
+                    (
+                        "Run on a post's C block → its output painted (press of Run; the terminal loads then)",
+                        load.run,
+                        None,
+                    ),
                 ];
                 for (what, spread, goal) in times {
                     let Some((p50, min, max)) = spread else {

@@ -5,7 +5,9 @@
 //  - on /terminal, from navigation start to the prompt painted on the screen, over N fresh tabs
 //    (a new browser context each: nothing cached), broken down into the steps on the way; and
 //    the first typed command answered;
-//  - on the home page, from the press of "Start your sandbox" to the prompt painted.
+//  - on the home page, from the press of "Start your sandbox" to the prompt painted;
+//  - on a post with runnable blocks (no terminal loaded yet), from the press of a C block's Run
+//    button to the program's output painted.
 // Times are the page's own clock (performance.now(): 0 is navigation start). "Painted" is the
 // first animation frame after the prompt's text entered the terminal's rows, so it is never
 // earlier than the paint itself.
@@ -72,6 +74,7 @@ function instrument() {
   };
   addEventListener("pointerdown", (e) => {
     if (e.target.closest && e.target.closest('[data-testid="terminal-start"]')) mark("start");
+    if (e.target.closest && e.target.closest("[data-run]")) mark("run");
   }, true);
   addEventListener("keydown", () => { if ("promptDom" in marks) mark("firstKey"); }, true);
   const watch = (text, name) => {
@@ -84,6 +87,7 @@ function instrument() {
   new MutationObserver(() => {
     watch("visitor@", "promptDom");
     watch("rr42", "answerDom");
+    watch("3: hello, reader, from C", "runOutputDom");
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
 
@@ -144,6 +148,20 @@ const quantile = (values, q) => {
   const i = (v.length - 1) * q;
   return v[Math.floor(i)] + (v[Math.ceil(i)] - v[Math.floor(i)]) * (i - Math.floor(i));
 };
+// One fresh reader of a post: the press of a C block's Run button (nothing of the terminal
+// loaded before it) → the program's last line painted.
+async function runTab() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(instrument);
+  await page.goto(`${base}/blog/read-it-run-it`, { waitUntil: "networkidle" });
+  await page.locator('.runnable[data-run-file="hello.c"] [data-run]').click();
+  await waitForMark(page, "runOutputPainted");
+  const times = await resourceTimes(page);
+  await context.close();
+  return times;
+}
+
 const ms = (x) => (Number.isNaN(x) ? "—" : `${x.toFixed(0)} ms`);
 const spread = (values) => `p50 ${ms(quantile(values, 0.5))}, min ${ms(quantile(values, 0))}, max ${ms(quantile(values, 1))}`;
 
@@ -178,4 +196,8 @@ console.log(`first typed command answered (navigation start → answer painted),
 const home = [];
 for (let i = 0; i < tabs; i++) home.push(await homeTab());
 console.log(`time to prompt (press of "Start your sandbox" → prompt painted), home page: ${spread(home.map((t) => t.marks.promptPainted - t.marks.start))}`);
+
+const runs = [];
+for (let i = 0; i < tabs; i++) runs.push(await runTab());
+console.log(`Run on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: ${spread(runs.map((t) => t.marks.runOutputPainted - t.marks.run))}`);
 await browser.close();
