@@ -167,7 +167,9 @@ impl Shell for Term {
                         ServerMessage::Notice(SessionNotice::Ended { reason }) => {
                             bail!("session ended: {reason:?}")
                         }
-                        ServerMessage::Notice(_) | ServerMessage::Pong(_) => {}
+                        ServerMessage::Notice(_)
+                        | ServerMessage::Pong(_)
+                        | ServerMessage::Checked { .. } => {}
                     }
                 }
                 (Flavour::Terminado, Message::Text(text)) => {

@@ -8,6 +8,10 @@ const KIND_RESIZE: u8 = 0x02;
 const KIND_PING: u8 = 0x03;
 const KIND_ATTACH: u8 = 0x04;
 const KIND_RUN: u8 = 0x05;
+const KIND_CHECK: u8 = 0x06;
+
+/// The longest challenge id [`ClientMessage::Check`] carries.
+pub const MAX_CHALLENGE_LEN: usize = 64;
 
 /// The longest session id [`ClientMessage::Attach`] carries; ids are UUIDs (36 characters).
 pub const MAX_SESSION_LEN: usize = 64;
@@ -37,6 +41,13 @@ pub enum ClientMessage {
     /// that runs it. Added in version 2 without a new version: a server that predates it answers
     /// with a [`crate::ErrorCode::BadMessage`] naming the unknown kind.
     Run(RunRequest),
+    /// Check the reader's work for a challenge of the page: the server runs the challenge's
+    /// check script in the sandbox, apart from the shell, and answers with
+    /// [`crate::ServerMessage::Checked`]. Added in version 2, like [`ClientMessage::Run`].
+    Check {
+        /// The challenge's id, as the page names it.
+        challenge: String,
+    },
 }
 
 impl ClientMessage {
@@ -69,6 +80,11 @@ impl ClientMessage {
                 request.encode_into(&mut out);
                 out
             }
+            Self::Check { challenge } => {
+                let mut out = codec::frame(KIND_CHECK, challenge.len());
+                out.extend_from_slice(challenge.as_bytes());
+                out
+            }
         }
     }
 
@@ -98,6 +114,16 @@ impl ClientMessage {
                 session: codec::text("session id", payload)?,
             }),
             KIND_RUN => RunRequest::decode(payload).map(Self::Run),
+            KIND_CHECK if payload.is_empty() || payload.len() > MAX_CHALLENGE_LEN => {
+                Err(DecodeError::BadLength {
+                    message: "check",
+                    expected: "1 to 64",
+                    found: payload.len(),
+                })
+            }
+            KIND_CHECK => Ok(Self::Check {
+                challenge: codec::text("challenge id", payload)?,
+            }),
             kind => Err(DecodeError::UnknownKind { kind }),
         }
     }

@@ -116,3 +116,32 @@ pub(crate) fn code_then_rest<'a>(
 pub(crate) fn text(field: &'static str, bytes: &[u8]) -> Result<String, DecodeError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::InvalidText { field })
 }
+
+/// Appends a text of at most 255 bytes, after its length byte (longer texts are cut at a
+/// character boundary: ids and names are short).
+pub(crate) fn push_short_text(out: &mut Vec<u8>, text: &str) {
+    let mut end = text.len().min(usize::from(u8::MAX));
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push(u8::try_from(end).unwrap_or(u8::MAX));
+    out.extend_from_slice(&text.as_bytes()[..end]);
+}
+
+/// Reads a text [`push_short_text`] wrote; returns it and the bytes after it.
+pub(crate) fn short_text<'a>(
+    field: &'static str,
+    payload: &'a [u8],
+) -> Result<(String, &'a [u8]), DecodeError> {
+    let (len, rest) = code_then_rest(field, payload)?;
+    let len = usize::from(len);
+    if rest.len() < len {
+        return Err(DecodeError::BadLength {
+            message: field,
+            expected: "its length byte's count",
+            found: rest.len(),
+        });
+    }
+    let (text_bytes, rest) = rest.split_at(len);
+    Ok((text(field, text_bytes)?, rest))
+}

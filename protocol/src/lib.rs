@@ -11,7 +11,7 @@ mod codec;
 mod run;
 mod server;
 
-pub use client::{ClientMessage, MAX_SESSION_LEN};
+pub use client::{ClientMessage, MAX_CHALLENGE_LEN, MAX_SESSION_LEN};
 pub use codec::DecodeError;
 pub use run::{check_file_name, FileNameError, RunLang, RunRequest, MAX_FILE_NAME_LEN};
 pub use server::{EndReason, ErrorCode, ServerMessage, SessionNotice};

@@ -6,6 +6,7 @@ const KIND_OUTPUT: u8 = 0x81;
 const KIND_NOTICE: u8 = 0x82;
 const KIND_ERROR: u8 = 0x83;
 const KIND_PONG: u8 = 0x84;
+const KIND_CHECKED: u8 = 0x85;
 
 const NOTICE_STARTED: u8 = 0x01;
 const NOTICE_EXPIRING: u8 = 0x02;
@@ -27,6 +28,16 @@ pub enum ServerMessage {
     },
     /// The answer to [`crate::ClientMessage::Ping`], carrying the same nonce.
     Pong(u64),
+    /// A challenge's verdict: the answer to [`crate::ClientMessage::Check`], and, when a tab
+    /// attaches, one for each challenge the session already passed.
+    Checked {
+        /// The challenge's id.
+        challenge: String,
+        /// Whether the work passes.
+        passed: bool,
+        /// What the check said: a hint when it does not pass.
+        message: String,
+    },
 }
 
 /// A change in a session's life.
@@ -155,6 +166,17 @@ impl ServerMessage {
                 out.extend_from_slice(&nonce.to_be_bytes());
                 out
             }
+            Self::Checked {
+                challenge,
+                passed,
+                message,
+            } => {
+                let mut out = codec::frame(KIND_CHECKED, 2 + challenge.len() + message.len());
+                out.push(u8::from(*passed));
+                codec::push_short_text(&mut out, challenge);
+                out.extend_from_slice(message.as_bytes());
+                out
+            }
         }
     }
 
@@ -174,6 +196,25 @@ impl ServerMessage {
             KIND_PONG => Ok(Self::Pong(u64::from_be_bytes(codec::exact::<8>(
                 "pong", "8", payload,
             )?))),
+            KIND_CHECKED => {
+                let (passed, rest) = codec::code_then_rest("checked", payload)?;
+                let passed = match passed {
+                    0 => false,
+                    1 => true,
+                    value => {
+                        return Err(DecodeError::UnknownCode {
+                            field: "passed flag",
+                            value,
+                        })
+                    }
+                };
+                let (challenge, message) = codec::short_text("challenge id", rest)?;
+                Ok(Self::Checked {
+                    challenge,
+                    passed,
+                    message: codec::text("check message", message)?,
+                })
+            }
             kind => Err(DecodeError::UnknownKind { kind }),
         }
     }

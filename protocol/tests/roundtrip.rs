@@ -40,6 +40,9 @@ fn every_client_message() -> Vec<ClientMessage> {
             file: String::new(),
             code: vec![0xff, 0x00, 0x1b],
         }),
+        ClientMessage::Check {
+            challenge: "hello-name".into(),
+        },
     ]
 }
 
@@ -60,6 +63,16 @@ fn every_server_message() -> Vec<ServerMessage> {
             seconds_left: 0,
         }),
         ServerMessage::Notice(SessionNotice::Expiring { seconds_left: 300 }),
+        ServerMessage::Checked {
+            challenge: "hello-name".into(),
+            passed: true,
+            message: "passed: ~/hello says “Ada”".into(),
+        },
+        ServerMessage::Checked {
+            challenge: String::new(),
+            passed: false,
+            message: String::new(),
+        },
     ];
     for reason in [
         EndReason::ShellExited,
@@ -286,6 +299,13 @@ fn arb_server() -> impl Strategy<Value = ServerMessage> {
         }),
         reason.prop_map(|reason| ServerMessage::Notice(SessionNotice::Ended { reason })),
         (code, ".{0,80}").prop_map(|(code, message)| ServerMessage::Error { code, message }),
+        (".{0,60}", any::<bool>(), ".{0,80}").prop_map(|(challenge, passed, message)| {
+            ServerMessage::Checked {
+                challenge,
+                passed,
+                message,
+            }
+        }),
     ]
 }
 

@@ -251,7 +251,17 @@ async fn serve(
         resumed: attachment.resumed,
         seconds_left: seconds_until(session.expires_at()),
     };
-    if send(&mut socket, ServerMessage::Notice(started)).await {
+    let mut told = send(&mut socket, ServerMessage::Notice(started)).await;
+    // The challenges this session passed already, so a reload shows them.
+    for challenge in session.passed() {
+        let passed = ServerMessage::Checked {
+            challenge,
+            passed: true,
+            message: "passed".into(),
+        };
+        told = told && send(&mut socket, passed).await;
+    }
+    if told {
         if !early.input.is_empty() {
             if let Err(error) = session.write_input(&early.input).await {
                 tracing::debug!(%error, "early input not delivered");
@@ -384,10 +394,11 @@ async fn pump(
         apply_resize(sessions, session, size).await;
         resize_at = Instant::now() + RESIZE_EVERY;
     }
-    // Blocks to run, one at a time in the order asked: the one running (polled by its own arm
-    // below, so the terminal keeps streaming meanwhile) and those waiting.
-    let mut running: Option<RunFuture<'_>> = None;
-    let mut waiting_runs: VecDeque<RunRequest> = VecDeque::new();
+    // Blocks to run and challenges to check, one at a time in the order asked: the one under
+    // way (polled by its own arm below, so the terminal keeps streaming meanwhile) and those
+    // waiting.
+    let mut running: Option<JobFuture<'_>> = None;
+    let mut waiting_jobs: VecDeque<Job> = VecDeque::new();
     loop {
         let warn_at = next_warning(session.ends_at(), warned_until);
         tokio::select! {
@@ -459,12 +470,24 @@ async fn pump(
                     }
                     Ok(ClientMessage::Run(request)) => {
                         if running.is_none() {
-                            running = Some(start_run(sessions, session, request));
-                        } else if waiting_runs.len() < MAX_WAITING_RUNS {
-                            waiting_runs.push_back(request);
+                            running = Some(start_job(sessions, session, Job::Run(request)));
+                        } else if waiting_jobs.len() < MAX_WAITING_JOBS {
+                            waiting_jobs.push_back(Job::Run(request));
                         } else {
                             let message = "blocks are still being started; wait for them, then press Run again".to_owned();
                             if !send(socket, ServerMessage::Error { code: ErrorCode::RunRefused, message }).await {
+                                return Outcome::ClientLeft;
+                            }
+                        }
+                    }
+                    Ok(ClientMessage::Check { challenge }) => {
+                        if running.is_none() {
+                            running = Some(start_job(sessions, session, Job::Check(challenge)));
+                        } else if waiting_jobs.len() < MAX_WAITING_JOBS {
+                            waiting_jobs.push_back(Job::Check(challenge));
+                        } else {
+                            let checked = ServerMessage::Checked { challenge, passed: false, message: "still busy with earlier requests: press Check again in a moment".into() };
+                            if !send(socket, checked).await {
                                 return Outcome::ClientLeft;
                             }
                         }
@@ -490,11 +513,10 @@ async fn pump(
                     sessions.metrics().first_prompt(session.requested_at().elapsed());
                 }
             }
-            ran = async { running.as_mut().expect("guarded by the arm's condition").await }, if running.is_some() => {
-                running = waiting_runs.pop_front().map(|request| start_run(sessions, session, request));
-                if let Err(error) = ran {
-                    let message = format!("[Run: {error}]");
-                    if !send(socket, ServerMessage::Error { code: ErrorCode::RunRefused, message }).await {
+            answer = async { running.as_mut().expect("guarded by the arm's condition").await }, if running.is_some() => {
+                running = waiting_jobs.pop_front().map(|job| start_job(sessions, session, job));
+                if let Some(answer) = answer {
+                    if !send(socket, answer).await {
                         return Outcome::ClientLeft;
                     }
                 }
@@ -508,18 +530,58 @@ async fn pump(
     }
 }
 
-/// How many Run requests may wait behind the one running.
-const MAX_WAITING_RUNS: usize = 4;
+/// How many requests may wait behind the one under way.
+const MAX_WAITING_JOBS: usize = 4;
 
-/// A block being run in the session's shell.
-type RunFuture<'a> = futures_util::future::BoxFuture<'a, Result<(), RunError>>;
+/// Work a tab asked for in its sandbox, beside typing.
+enum Job {
+    /// Run a code block in the shell.
+    Run(RunRequest),
+    /// Check a challenge, by id.
+    Check(String),
+}
 
-fn start_run<'a>(
-    sessions: &'a SessionManager,
-    session: &'a Session,
-    request: RunRequest,
-) -> RunFuture<'a> {
-    Box::pin(async move { sessions.run(session, &request).await })
+/// A job under way, and the answer for the tab it ends with, if any.
+type JobFuture<'a> = futures_util::future::BoxFuture<'a, Option<ServerMessage>>;
+
+fn start_job<'a>(sessions: &'a SessionManager, session: &'a Session, job: Job) -> JobFuture<'a> {
+    Box::pin(async move {
+        match job {
+            Job::Run(request) => {
+                let ran: Result<(), RunError> = sessions.run(session, &request).await;
+                let error = ran.err()?;
+                Some(ServerMessage::Error {
+                    code: ErrorCode::RunRefused,
+                    message: format!("[Run: {error}]"),
+                })
+            }
+            Job::Check(challenge) => {
+                let script = app::content::site()
+                    .ok()
+                    .and_then(|site| site.check_script(&challenge));
+                let (passed, message) = match script {
+                    None => (
+                        false,
+                        "this server does not know that challenge: reload the page".to_owned(),
+                    ),
+                    Some(script) => match sessions.check(session, &challenge, script).await {
+                        Ok(verdict) => (verdict.passed, verdict.message),
+                        // The engine's words go to the log (with the session's tag), not to the page.
+                        Err(_) => (
+                            false,
+                            "the check could not run in your sandbox: try again in a moment"
+                                .to_owned(),
+                        ),
+                    },
+                };
+                Some(ServerMessage::Checked {
+                    challenge,
+                    passed,
+                    message,
+                })
+            }
+        }
+    })
 }
 
 /// Whole seconds from now until `at`, rounded to the nearest (0 once it has passed).

@@ -95,6 +95,9 @@ async fn the_socket_proxy_refuses_what_a_sandbox_does_not_need() -> Result<()> {
     for body in [
         r#"{"Cmd":["id"],"User":"root"}"#,
         r#"{"Cmd":["id"],"user" : "0"}"#,
+        r#"{"Cmd":["id"],"User":"checker:0"}"#,
+        r#"{"Cmd":["id"],"User":"checker","USER":"0"}"#,
+        r#"{"Cmd":["id"],"User":"0","User":"checker"}"#,
         r#"{"Cmd":["id"],"\u0055ser":"0"}"#,
         r#"{"Cmd":["id"],"Privileged":true}"#,
     ] {

@@ -162,7 +162,9 @@ async fn a_request_newer_than_the_server_gets_a_clear_answer_not_a_hang() -> Res
     let mut term = ready_term(&server).await?;
     let frame = vec![rootresume_protocol::PROTOCOL_VERSION, 0x7f, 1, 2, 3];
     term.socket
-        .send(tokio_tungstenite::tungstenite::Message::Binary(frame.into()))
+        .send(tokio_tungstenite::tungstenite::Message::Binary(
+            frame.into(),
+        ))
         .await?;
     match term.next_event(WAIT).await? {
         Event::Error(ErrorCode::BadMessage, message) => {
@@ -171,6 +173,75 @@ async fn a_request_newer_than_the_server_gets_a_clear_answer_not_a_hang() -> Res
         other => bail!("expected a clear refusal, got {other:?}"),
     }
     assert_eq!(term.run("echo still attached").await?, "still attached");
+    server.server.shutdown().await;
+    Ok(())
+}
+
+async fn check(term: &mut Term, challenge: &str) -> Result<(bool, String)> {
+    term.send(ClientMessage::Check {
+        challenge: challenge.into(),
+    })
+    .await?;
+    loop {
+        match term.next_event(WAIT).await? {
+            Event::Checked {
+                challenge: answered,
+                passed,
+                message,
+            } if answered == challenge => return Ok((passed, message)),
+            Event::Notice(rootresume_protocol::SessionNotice::Expiring { .. }) => {}
+            other => bail!("expected the verdict on {challenge}, got {other:?}"),
+        }
+    }
+}
+
+/// The challenge of content/posts/read-it-run-it.md: its check (content/challenges/
+/// hello-name.sh) runs apart from the shell, fails before the work and after `echo PASS`,
+/// passes after it, and a reload is told of the pass.
+#[tokio::test]
+async fn a_challenge_passes_on_the_work_and_not_on_words() -> Result<()> {
+    let server = TestServer::start(test_config()).await?;
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    term.wait_for(0, "$ ", WAIT).await?;
+
+    let (passed, message) = check(&mut term, "hello-name").await?;
+    assert!(!passed && message.contains("no ~/hello yet"), "{message}");
+    assert_eq!(term.run("echo PASS").await?, "PASS");
+    assert!(!check(&mut term, "hello-name").await?.0, "echo PASS passed");
+
+    let program = |name: &str| {
+        format!("#include <stdio.h>\nint main(void) {{ printf(\"1: hello, {name}, from C\\n\"); return 0; }}\n")
+    };
+    let from = term.text().len();
+    run(&mut term, RunLang::C, "hello.c", &program("reader")).await?;
+    term.wait_for(from, "hello, reader, from C", WAIT).await?;
+    let (passed, message) = check(&mut term, "hello-name").await?;
+    assert!(!passed && message.contains("your own name"), "{message}");
+
+    let from = term.text().len();
+    run(&mut term, RunLang::C, "hello.c", &program("Grace")).await?;
+    term.wait_for(from, "hello, Grace, from C", WAIT).await?;
+    let (passed, message) = check(&mut term, "hello-name").await?;
+    assert!(passed, "{message}");
+    assert!(message.contains("Grace"), "{message}");
+    // The check never lands in the visitor's home, and ran as another user.
+    assert_eq!(term.run("grep -rl 177ELF ~ /tmp 2>/dev/null | wc -l").await?, "0");
+
+    let (passed, message) = check(&mut term, "no-such-challenge").await?;
+    assert!(!passed && message.contains("does not know"), "{message}");
+
+    // A reload is told which challenges passed.
+    drop(term);
+    let mut again = server.connect(&id).await?;
+    again.started().await?;
+    match again.next_event(WAIT).await? {
+        Event::Checked {
+            challenge, passed, ..
+        } => assert_eq!((challenge.as_str(), passed), ("hello-name", true)),
+        other => bail!("expected the remembered pass, got {other:?}"),
+    }
     server.server.shutdown().await;
     Ok(())
 }

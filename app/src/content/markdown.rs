@@ -15,8 +15,10 @@ const WORDS_PER_MINUTE: usize = 220;
 pub struct Rendered {
     /// The HTML.
     pub html: String,
-    /// Whether a block in it has a Run button (the page then carries the terminal to run it).
+    /// Whether a block in it has a Run or Check button (the page then carries the terminal).
     pub runnable: bool,
+    /// The ids of the challenges it holds, in order.
+    pub challenges: Vec<String>,
 }
 
 /// A code block's info string: its language, and whether and as what file it runs.
@@ -26,6 +28,9 @@ struct Info {
     lang: String,
     /// Set by the `run` flag on a language the sandbox runs: how, and the file it goes in.
     run: Option<(RunLang, String)>,
+    /// For a ` ```challenge id=… ` block: the challenge's id (its check is
+    /// `content/challenges/<id>.sh`); the block's text is the challenge, in Markdown.
+    challenge: Option<String>,
 }
 
 /// Reads ` ```c run file=hello.c `: the language, then flags (`run`, `file=NAME`).
@@ -37,15 +42,34 @@ fn info(text: &str, number: usize) -> Result<Info, String> {
     let lang = words.next().unwrap_or("").to_string();
     let mut run = false;
     let mut file = None;
+    let mut id = None;
     for word in words {
         match word.split_once('=') {
             None if word == "run" => run = true,
             Some(("file", name)) => file = Some(name.to_string()),
+            Some(("id", name)) => id = Some(name.to_string()),
             _ => {}
         }
     }
+    if lang == "challenge" {
+        let id = id.ok_or("a challenge block needs an id: ```challenge id=NAME")?;
+        if !super::site::is_slug(&id) || id.len() > rootresume_protocol::MAX_CHALLENGE_LEN {
+            return Err(format!(
+                "challenge id `{id}`: use lower-case letters, digits and `-`, at most 64"
+            ));
+        }
+        return Ok(Info {
+            lang,
+            run: None,
+            challenge: Some(id),
+        });
+    }
     if !run {
-        return Ok(Info { lang, run: None });
+        return Ok(Info {
+            lang,
+            run: None,
+            challenge: None,
+        });
     }
     let Some(how) = RunLang::from_info(&lang) else {
         return Err(format!(
@@ -57,6 +81,7 @@ fn info(text: &str, number: usize) -> Result<Info, String> {
     Ok(Info {
         lang,
         run: Some((how, file)),
+        challenge: None,
     })
 }
 
@@ -72,6 +97,7 @@ pub fn render(markdown: &str) -> Result<Rendered, String> {
     let mut events = Vec::new();
     let mut code: Option<(Info, String)> = None;
     let mut runnable = 0;
+    let mut challenges = Vec::new();
     for event in Parser::new_ext(markdown, options) {
         match (event, code.as_mut()) {
             (Event::Start(Tag::CodeBlock(kind)), _) => {
@@ -80,6 +106,7 @@ pub fn render(markdown: &str) -> Result<Rendered, String> {
                     CodeBlockKind::Indented => Info::default(),
                 };
                 runnable += usize::from(info.run.is_some());
+                challenges.extend(info.challenge.clone());
                 code = Some((info, String::new()));
             }
             (Event::Text(text), Some((_, buffer))) => buffer.push_str(&text),
@@ -95,13 +122,17 @@ pub fn render(markdown: &str) -> Result<Rendered, String> {
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     Ok(Rendered {
         html,
-        runnable: runnable > 0,
+        runnable: runnable > 0 || !challenges.is_empty(),
+        challenges,
     })
 }
 
 /// One code block's HTML, with its Run button when it runs. The button works only with
 /// scripts (`TERMINAL_LOADER` handles its press), so the stylesheet shows it only then.
 fn block_html(info: &Info, code: &str) -> String {
+    if let Some(id) = &info.challenge {
+        return challenge_html(id, code);
+    }
     let label = if info.lang.is_empty() {
         "text"
     } else {
@@ -131,6 +162,20 @@ fn block_html(info: &Info, code: &str) -> String {
         lang = how.as_str(),
         file = escape(file),
         what = escape(&what),
+    )
+}
+
+/// A challenge: its text, and the Check button that has the server check the reader's work.
+fn challenge_html(id: &str, text: &str) -> String {
+    let mut inner = String::new();
+    pulldown_cmark::html::push_html(&mut inner, Parser::new(text));
+    format!(
+        "<aside class=\"challenge\" data-challenge=\"{id}\" aria-label=\"Challenge\">\
+         <p class=\"challenge-label\">Challenge</p>{inner}\
+         <div class=\"run-bar\"><button type=\"button\" class=\"button run-button\" data-check=\"\" \
+         title=\"Checks the work in your sandbox\">Check</button>\
+         <span class=\"run-note\" role=\"status\"></span></div></aside>\n",
+        id = escape(id),
     )
 }
 
@@ -188,6 +233,35 @@ mod tests {
         // The code itself stays escaped text, whatever it holds.
         assert!(html.contains("&lt;/script&gt;"), "{html}");
         assert!(!render("```sh\nls\n```\n").unwrap().runnable);
+    }
+
+    #[test]
+    fn a_challenge_renders_its_text_and_a_check_button() {
+        let rendered =
+            render("```challenge id=hello-name\nMake `hello` print *your* name.\n```\n").unwrap();
+        assert!(rendered.runnable);
+        assert_eq!(rendered.challenges, ["hello-name"]);
+        assert!(
+            rendered.html.contains("data-challenge=\"hello-name\""),
+            "{}",
+            rendered.html
+        );
+        assert!(
+            rendered.html.contains("<code>hello</code>"),
+            "{}",
+            rendered.html
+        );
+        assert!(
+            rendered.html.contains("data-check=\"\""),
+            "{}",
+            rendered.html
+        );
+        assert!(render("```challenge\nx\n```\n")
+            .unwrap_err()
+            .contains("needs an id"));
+        assert!(render("```challenge id=Bad!\nx\n```\n")
+            .unwrap_err()
+            .contains("Bad!"));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum ContentError {
 struct StoredPost {
     post: Post,
     draft: bool,
+    /// The ids of its challenges, each needing a check script.
+    challenges: Vec<String>,
 }
 
 /// The parsed content: the profile and every post, newest first.
@@ -52,6 +54,8 @@ pub struct Site {
     /// The person.
     pub profile: Profile,
     posts: Vec<StoredPost>,
+    /// Check scripts of the posts' challenges, by id (`content/challenges/<id>.sh`).
+    checks: std::collections::BTreeMap<String, String>,
 }
 
 /// True for names usable in URLs and file names: lower-case letters, digits and `-`.
@@ -119,6 +123,7 @@ fn parse_post(file: &str, slug: &str, text: &str) -> Result<StoredPost, ContentE
             runnable: rendered.runnable,
         },
         draft: front.draft,
+        challenges: rendered.challenges,
     })
 }
 
@@ -127,8 +132,14 @@ impl Site {
     pub fn from_files(files: &[(&str, &str)]) -> Result<Self, ContentError> {
         let mut profile = None;
         let mut posts: Vec<StoredPost> = Vec::new();
+        let mut checks = std::collections::BTreeMap::new();
         for &(file, text) in files {
-            if file == "profile.toml" {
+            if let Some(id) = file
+                .strip_prefix("challenges/")
+                .and_then(|n| n.strip_suffix(".sh"))
+            {
+                checks.insert(id.to_string(), text.to_string());
+            } else if file == "profile.toml" {
                 profile = Some(parse_profile(file, text)?);
             } else if let Some(name) = file
                 .strip_prefix("posts/")
@@ -144,16 +155,35 @@ impl Site {
             }
         }
         let profile = profile.ok_or(ContentError::NoProfile)?;
+        for stored in &posts {
+            for id in &stored.challenges {
+                if !checks.contains_key(id) {
+                    return Err(ContentError::InFile {
+                        file: format!("posts/{}.md", stored.post.meta.slug),
+                        message: format!("challenge `{id}` has no check script: write content/challenges/{id}.sh"),
+                    });
+                }
+            }
+        }
         // Newest first; the slug breaks ties so the order never depends on the file system.
         posts.sort_by(|a, b| {
             (b.post.meta.date, &a.post.meta.slug).cmp(&(a.post.meta.date, &b.post.meta.slug))
         });
-        Ok(Self { profile, posts })
+        Ok(Self {
+            profile,
+            posts,
+            checks,
+        })
     }
 
     /// Published posts, newest first.
     pub fn published(&self) -> impl Iterator<Item = &Post> {
         self.posts.iter().filter(|p| !p.draft).map(|p| &p.post)
+    }
+
+    /// The check script of challenge `id`, if a post has that challenge.
+    pub fn check_script(&self, id: &str) -> Option<&str> {
+        self.checks.get(id).map(String::as_str)
     }
 
     /// A published post by slug; drafts are not found.
@@ -241,6 +271,28 @@ mod tests {
             site.tags().into_iter().map(|t| (t.tag, t.count)).collect();
         assert_eq!(tags, [("x".to_string(), 2), ("y".to_string(), 1)]);
         assert_eq!(site.profile.site_url, "https://x.example");
+    }
+
+    #[test]
+    fn a_challenge_needs_its_check_script() {
+        let text = post("C", "2026-01-01", "x", false)
+            .replace("Body.", "```challenge id=say-hi\nSay hi.\n```");
+        let missing = Site::from_files(&[("profile.toml", PROFILE), ("posts/c.md", &text)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("content/challenges/say-hi.sh"),
+            "{missing}"
+        );
+        let site = Site::from_files(&[
+            ("profile.toml", PROFILE),
+            ("posts/c.md", &text),
+            ("challenges/say-hi.sh", "exit 0"),
+        ])
+        .unwrap();
+        assert_eq!(site.check_script("say-hi"), Some("exit 0"));
+        assert!(site.post("c").is_some_and(|post| post.runnable));
+        assert_eq!(site.check_script("other"), None);
     }
 
     #[test]

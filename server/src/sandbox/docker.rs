@@ -467,8 +467,9 @@ impl Sandbox for DockerSandbox {
         }
     }
 
-    /// An exec without a TTY and without a `User` (so it runs as the container's user, which the
-    /// socket proxy insists on), started without an upgrade so the proxy carries its output.
+    /// An exec without a TTY, as the container's user unless the command names another (the
+    /// socket proxy allows only `checker`), started without an upgrade so the proxy carries its
+    /// output.
     async fn run_command(
         &self,
         container: &ContainerId,
@@ -484,6 +485,8 @@ impl Sandbox for DockerSandbox {
                     attach_stderr: Some(true),
                     tty: Some(false),
                     cmd: Some(command.argv.clone()),
+                    user: command.user.clone(),
+                    env: (!command.env.is_empty()).then(|| command.env.clone()),
                     ..Default::default()
                 },
             )

@@ -112,6 +112,12 @@ pub struct Command {
     pub deadline: std::time::Duration,
     /// The most output kept.
     pub max_output: usize,
+    /// The user to run as instead of the container's own (the socket proxy allows only the
+    /// image's `checker` user).
+    pub user: Option<String>,
+    /// `NAME=value` pairs added to its environment: unlike its arguments, which anyone in the
+    /// container can read in `/proc`, only its own user can read these.
+    pub env: Vec<String>,
 }
 
 /// Reports of containers that stop, for as long as the engine keeps the stream open.

@@ -6,6 +6,7 @@
 //! cause, the container is removed on the way out.
 
 mod arrivals;
+pub mod check;
 mod guard;
 mod live;
 mod output;
@@ -532,6 +533,25 @@ impl SessionManager {
             }
         }
         ran
+    }
+
+    /// Checks the visitor's work for challenge `id` with its `script` (see [`check`]).
+    pub async fn check(
+        &self,
+        session: &Session,
+        id: &str,
+        script: &str,
+    ) -> Result<check::Verdict, SandboxError> {
+        let verdict = check::check(self.sandbox.as_ref(), session, id, script).await;
+        match &verdict {
+            Ok(verdict) => tracing::info!(
+                challenge = id,
+                passed = verdict.passed,
+                "checked a challenge"
+            ),
+            Err(error) => tracing::warn!(challenge = id, %error, "could not check a challenge"),
+        }
+        verdict
     }
 
     /// The live or pooled session stored under `hash`, as a container's label names it (the

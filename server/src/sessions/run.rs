@@ -168,6 +168,8 @@ pub async fn run(
             argv,
             deadline: WRITE_DEADLINE,
             max_output: 4096,
+            user: None,
+            env: Vec::new(),
         };
         let written = sandbox.run_command(&container, &command).await?;
         if written.exit_code != Some(0) {

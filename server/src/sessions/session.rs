@@ -104,6 +104,8 @@ struct Facts {
     lease: Option<Lease>,
     /// Why the session was asked to end, if it was.
     end_request: Option<EndReason>,
+    /// The challenges the visitor's work passed, in the order passed (a reload shows them).
+    passed: Vec<String>,
 }
 
 /// A browser's claim on the terminal, from [`Session::attach`].
@@ -143,6 +145,7 @@ impl Session {
                 input_stalled_until: Instant::now(),
                 lease: None,
                 end_request: None,
+                passed: Vec::new(),
             }),
             handover: CancellationToken::new(),
             created_at_ms: crate::store::now_ms(),
@@ -276,6 +279,19 @@ impl Session {
             facts.requested_at = now;
         }
         self.claimed.send_replace(true);
+    }
+
+    /// Remembers that the visitor's work passed challenge `id`.
+    pub fn mark_passed(&self, id: &str) {
+        let mut facts = self.facts();
+        if !facts.passed.iter().any(|passed| passed == id) {
+            facts.passed.push(id.to_owned());
+        }
+    }
+
+    /// The challenges passed so far.
+    pub fn passed(&self) -> Vec<String> {
+        self.facts().passed.clone()
     }
 
     /// A short name for logs and the container's hostname (`rr-` and the first 8 hex digits of

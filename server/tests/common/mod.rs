@@ -228,6 +228,11 @@ impl std::error::Error for SessionEnded {}
 pub enum Event {
     Notice(SessionNotice),
     Error(rootresume_protocol::ErrorCode, String),
+    Checked {
+        challenge: String,
+        passed: bool,
+        message: String,
+    },
     Closed(Option<String>),
     Pong(u64),
 }
@@ -325,6 +330,17 @@ impl Term {
                         return Ok(Event::Error(code, message))
                     }
                     ServerMessage::Pong(nonce) => return Ok(Event::Pong(nonce)),
+                    ServerMessage::Checked {
+                        challenge,
+                        passed,
+                        message,
+                    } => {
+                        return Ok(Event::Checked {
+                            challenge,
+                            passed,
+                            message,
+                        })
+                    }
                 },
                 Some(Ok(_)) => {}
             }
@@ -390,7 +406,9 @@ impl Term {
                             "error {code:?} ({message}) while waiting for {needle:?}; got: {seen}"
                         )))
                         }
-                        ServerMessage::Notice(_) | ServerMessage::Pong(_) => {}
+                        ServerMessage::Notice(_)
+                        | ServerMessage::Pong(_)
+                        | ServerMessage::Checked { .. } => {}
                     }
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => {
