@@ -86,3 +86,43 @@ test("when no sandbox can be had, the Run button says why", async ({ page }) => 
   expect(await page.evaluate(() => sessionStorage.getItem("rootresume.session"))).toBeNull();
   await page.close();
 });
+
+test("a challenge fails before the work and after `echo PASS`, passes after the work, and a reload shows it", async ({ page }) => {
+  await page.goto(POST);
+  const challenge = page.locator('[data-challenge="hello-name"]');
+  const note = challenge.locator(".run-note");
+  const check = challenge.getByRole("button", { name: "Check" });
+  await check.click();
+  await ready(page);
+  await expect(note).toHaveText(/^Not yet: There is no ~\/hello yet/);
+
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("echo PASS");
+  await page.keyboard.press("Enter");
+  await expectRow(page, /^PASS$/);
+  await note.evaluate((element) => { element.textContent = ""; });
+  await check.click();
+  await expect(note).toHaveText(/^Not yet: /);
+  await expect(challenge).not.toHaveAttribute("data-passed", "");
+
+  await runButton(page, { file: "hello.c" }).click();
+  await expectRow(page, "3: hello, reader, from C");
+  await check.click();
+  await expect(note).toHaveText(/^Not yet: .*your own name/);
+
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("sed -i 's/reader/Grace/' hello.c && gcc -o hello hello.c && ./hello | tail -1");
+  await page.keyboard.press("Enter");
+  await expectRow(page, "3: hello, Grace, from C");
+  await check.click();
+  await expect(note).toHaveText(/^✓ Passed: ~\/hello says: 1: hello, Grace, from C$/);
+  await expect(challenge).toHaveAttribute("data-passed", "");
+
+  // The dock was open: a reload reattaches the terminal and shows the pass again.
+  await page.reload();
+  await ready(page);
+  await expect(page.locator("[data-terminal-dock]")).toBeVisible();
+  await expect(challenge).toHaveAttribute("data-passed", "");
+  await expect(note).toHaveText(/^✓ passed$/);
+  await page.close();
+});

@@ -317,6 +317,10 @@ impl Client {
     /// Sends one block to run: its language and file from its data attributes, its text as
     /// the page shows it (the code element's text, never its HTML).
     fn run_block(&self, block: &Element) {
+        if let Some(challenge) = block.get_attribute("data-challenge") {
+            self.send(&ClientMessage::Check { challenge });
+            return set_note(block, "checking your work…", false);
+        }
         let lang = block
             .get_attribute("data-run-lang")
             .and_then(|lang| RunLang::from_info(&lang));
@@ -432,6 +436,11 @@ impl Client {
                 }
             }
             ServerMessage::Pong(_) => {}
+            ServerMessage::Checked {
+                challenge,
+                passed,
+                message,
+            } => show_verdict(&challenge, passed, &message),
         }
     }
 
@@ -470,6 +479,29 @@ impl Client {
             );
         }
     }
+}
+
+/// Shows a challenge's verdict beside its Check button, and marks a passed challenge.
+fn show_verdict(challenge: &str, passed: bool, message: &str) {
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    // Ids are slugs (checked when the content loads), safe inside the selector's quotes.
+    let selector = format!("[data-challenge=\"{challenge}\"]");
+    let Ok(Some(block)) = document.query_selector(&selector) else {
+        return;
+    };
+    let text = if passed {
+        format!("✓ {message}")
+    } else {
+        format!("Not yet: {message}")
+    };
+    set_note(&block, &text, !passed);
+    let _ = if passed {
+        block.set_attribute("data-passed", "")
+    } else {
+        block.remove_attribute("data-passed")
+    };
 }
 
 /// Writes `text` in a runnable block's note (its `role="status"` line beside the button).
