@@ -130,6 +130,8 @@ test("closing a tab removes its container after the grace period", async ({ page
 
 test("a stale session id in the tab gets a fresh sandbox", async ({ page }) => {
   await page.goto("/terminal");
+  // Once the tab has stored its own id: set earlier, the stale id would be overwritten by it.
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
   await page.evaluate(() => sessionStorage.setItem("rootresume.session", "00000000-0000-4000-8000-000000000000"));
   await page.reload();
   await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
