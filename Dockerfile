@@ -1,13 +1,47 @@
-# The server's own image: the site is built with cargo-leptos in a builder stage, and a slim
-# Debian ships the server binary, the site and the xterm.js files.
+# The server's own image: a slim Debian with the server binary, the site and the xterm.js files.
+# Two ways to build it, both on the same `runtime` stage:
 #
-#   scripts/build-server-image.sh            (picks the base and reuses tools; see there)
-#   docker build -t rootresume-server .      (on a machine that can pull debian:bookworm-slim)
+#   docker build -t rootresume-server .
+#       The full, portable build, for anyone: the `builder` stage installs Rust, cargo-leptos and
+#       wasm-bindgen-cli and runs `cargo leptos build --release` from zero (about 11 minutes on
+#       2 cores). It needs only an engine that reaches the internet (debian:bookworm-slim, apt,
+#       rustup, npm).
+#       scripts/build-server-image.sh runs this same build, picking the base and reusing the
+#       host's tools.
+#   scripts/build-server-image.sh --from-host
+#       The path CI checks (scripts/test-server-image.sh, run by scripts/test.sh): the host runs
+#       `cargo leptos build --release` and only the `from-host` stage is built, from its output.
+#       Taken only on a Debian bookworm host, whose binary runs on this base; elsewhere the
+#       script makes the full build instead.
 #
 # The server needs the Docker engine to start visitors' sandboxes: see compose.yaml and
 # docs/DEPLOY.md.
 
 ARG BASE=debian:bookworm-slim
+
+# Everything the image is but its files; both ways of building it start from here.
+FROM ${BASE} AS runtime
+WORKDIR /app
+ENV LEPTOS_SITE_ROOT=site \
+    LEPTOS_OUTPUT_NAME=rootresume \
+    LEPTOS_SITE_ADDR=0.0.0.0:3000 \
+    LEPTOS_ENV=PROD \
+    ROOTRESUME_LOG_FORMAT=json
+EXPOSE 3000
+# SIGTERM ends (or, with ROOTRESUME_ON_SHUTDOWN=keep, leaves) visitors' sandboxes cleanly.
+STOPSIGNAL SIGTERM
+CMD ["/app/server"]
+
+# The host's release build: `docker build --target from-host --build-arg PREBUILT=.docker-prebuilt`
+# with the binary as .docker-prebuilt/server, the site as .docker-prebuilt/site/ and xterm.js as
+# .docker-prebuilt/node_modules/@xterm/ (scripts/build-server-image.sh --from-host does it all).
+# The classic builder (no BuildKit) builds every stage before its target, so the default build
+# runs this stage too (BuildKit skips it): with PREBUILT left as it is, it copies one small file
+# and nothing uses it (the label lets a test build remove that unused image).
+FROM runtime AS from-host
+ARG PREBUILT=rust-toolchain.toml
+COPY ${PREBUILT} /app/
+LABEL rootresume.stage=from-host
 
 FROM ${BASE} AS builder
 RUN apt-get update \
@@ -18,8 +52,9 @@ ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo PATH=/usr/local/ca
 WORKDIR /src
 # What the build script passes in .docker-tools/: the host's CA bundle (so downloads work behind
 # a TLS-inspecting proxy the host trusts) and, when built for the same Debian, the host's
-# cargo-leptos and wasm-bindgen. Everything in it is optional.
-COPY .docker-tools/ /opt/host/
+# cargo-leptos and wasm-bindgen. Everything in it is optional, the folder too (the pattern may
+# match nothing; rust-toolchain.toml is there so the classic builder has a file to copy).
+COPY rust-toolchain.toml .docker-tool[s] /opt/host/
 RUN if [ -f /opt/host/ca-certificates.crt ]; then cat /opt/host/ca-certificates.crt >> /etc/ssl/certs/ca-certificates.crt; fi
 # The toolchain named by rust-toolchain.toml, with the wasm target.
 COPY rust-toolchain.toml ./
@@ -42,17 +77,8 @@ RUN PATH="/src/node_modules/.bin:$PATH" cargo leptos build --release
 # Names the builder stage's own (untagged) image, so a test build can remove it afterwards.
 LABEL rootresume.stage=builder
 
-FROM ${BASE}
-WORKDIR /app
+# The default image: the builder's output on the runtime above.
+FROM runtime
 COPY --from=builder /src/target/release/server /app/server
 COPY --from=builder /src/target/site /app/site
 COPY --from=builder /src/node_modules/@xterm /app/node_modules/@xterm
-ENV LEPTOS_SITE_ROOT=site \
-    LEPTOS_OUTPUT_NAME=rootresume \
-    LEPTOS_SITE_ADDR=0.0.0.0:3000 \
-    LEPTOS_ENV=PROD \
-    ROOTRESUME_LOG_FORMAT=json
-EXPOSE 3000
-# SIGTERM ends (or, with ROOTRESUME_ON_SHUTDOWN=keep, leaves) visitors' sandboxes cleanly.
-STOPSIGNAL SIGTERM
-CMD ["/app/server"]

@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
 # Builds the server's image (./Dockerfile) and prints its size. The base is debian:bookworm-slim
 # when the engine has it or can pull it, else the one bootstrapped here from Debian packages (as
-# for the sandbox image). The host's cargo-leptos and wasm-bindgen go into the build when the
-# host runs the same Debian release, so the builder does not compile them again.
-# Usage: scripts/build-server-image.sh [IMAGE]   (default: rootresume-server:latest)
+# for the sandbox image).
+#
+# By default the full build: Docker compiles the site from zero in the Dockerfile's builder
+# stage. The host's cargo-leptos and wasm-bindgen go into it when the host runs the same Debian
+# release, so the builder does not compile them again.
+#
+# --from-host (what scripts/test-server-image.sh, and so CI, uses): `cargo leptos build
+# --release` runs on the host (in $CARGO_TARGET_DIR when set), and only the Dockerfile's
+# `from-host` stage is built, from the binary, the site and xterm.js copied into .docker-prebuilt/
+# (removed afterwards). Taken only on a Debian bookworm host, the base's release, whose binary
+# links against a glibc the base has; the image is then checked to start the binary. Anywhere
+# else, or when the host lacks cargo-leptos or the npm packages, it says so and makes the full
+# build.
+# Usage: scripts/build-server-image.sh [--from-host] [IMAGE]   (default: rootresume-server:latest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+from_host=
+if [ "${1:-}" = "--from-host" ]; then
+  from_host=1
+  shift
+fi
 image=${1:-rootresume-server:latest}
 official=debian:bookworm-slim
 local_base=rootresume-base:bookworm
@@ -19,8 +35,52 @@ else
   base=$local_base
 fi
 
+size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.1f MB", $1/1e6}'; }
+on_bookworm() { grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release 2>/dev/null; }
+
+# Whether --from-host can be taken here; says why not when it cannot.
+host_build_possible() {
+  if ! on_bookworm; then
+    echo "--from-host: the host is not Debian bookworm like the image's base, so its binary may need a newer glibc than the base has: making the full build instead"
+    return 1
+  fi
+  if ! command -v cargo-leptos >/dev/null || [ ! -d node_modules/@xterm/xterm ]; then
+    echo "--from-host: no cargo-leptos or no node_modules/@xterm here (scripts/setup.sh installs them): making the full build instead"
+    return 1
+  fi
+}
+
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+trap 'rm -rf .docker-prebuilt .docker-tools' EXIT
+
+if [ -n "$from_host" ] && host_build_possible; then
+  prebuilt=.docker-prebuilt
+  rm -rf "$prebuilt" && mkdir -p "$prebuilt/node_modules"
+  echo "--from-host: cargo leptos build --release (target dir ${CARGO_TARGET_DIR:-target}, site into $prebuilt/site)"
+  started=$(date +%s)
+  # The site goes straight into the build context rather than to target/site, which a `cargo
+  # leptos watch` or a test run may be writing meanwhile; the binary does not depend on where.
+  LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" cargo leptos build --release
+  echo "--from-host: built on the host in $(( $(date +%s) - started )) s"
+  cp "${CARGO_TARGET_DIR:-target}/release/server" "$prebuilt/server"
+  cp -r node_modules/@xterm "$prebuilt/node_modules/"
+  echo "building $image from $base: the from-host stage, with the host's release build"
+  started=$(date +%s)
+  docker build --network host --build-arg "BASE=$base" --build-arg "PREBUILT=$prebuilt" \
+    --target from-host -t "$image" .
+  rm -rf "$prebuilt"
+  # The binary must load in the image (its shared libraries, their glibc version); `--help`
+  # needs nothing else.
+  if docker run --rm --network none "$image" /app/server --help >/dev/null; then
+    echo "built $image from the host's release build in $(( $(date +%s) - started )) s: $(size "$image")"
+    exit 0
+  fi
+  docker rmi -f "$image" >/dev/null 2>&1 || true
+  echo "--from-host: the host's binary does not run in the image: making the full build instead"
+fi
+
 rm -rf .docker-tools && mkdir -p .docker-tools
-if grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release 2>/dev/null; then
+if on_bookworm; then
   for tool in cargo-leptos wasm-bindgen; do
     if path=$(command -v "$tool"); then cp "$path" .docker-tools/; fi
   done
@@ -30,9 +90,8 @@ fi
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   cp /etc/ssl/certs/ca-certificates.crt .docker-tools/
 fi
-trap 'rm -rf .docker-tools' EXIT
 
-echo "building $image from $base (from the host: $(ls .docker-tools | tr '\n' ' '))"
+echo "building $image from $base, the full build (from the host: $(find .docker-tools -mindepth 1 -printf '%f '))"
 started=$(date +%s)
 docker build --network host --build-arg "BASE=$base" -t "$image" .
-echo "built $image in $(( $(date +%s) - started )) s: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.1f MB", $1/1e6}')"
+echo "built $image in $(( $(date +%s) - started )) s: $(size "$image")"
