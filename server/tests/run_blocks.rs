@@ -227,7 +227,11 @@ async fn a_challenge_passes_on_the_work_and_not_on_words() -> Result<()> {
     assert!(passed, "{message}");
     assert!(message.contains("Grace"), "{message}");
     // The check never lands in the visitor's home, and ran as another user.
-    assert_eq!(term.run("grep -rl 177ELF ~ /tmp 2>/dev/null | wc -l").await?, "0");
+    assert_eq!(
+        term.run("grep -rl 177ELF ~ /tmp 2>/dev/null | wc -l")
+            .await?,
+        "0"
+    );
 
     let (passed, message) = check(&mut term, "no-such-challenge").await?;
     assert!(!passed && message.contains("does not know"), "{message}");
