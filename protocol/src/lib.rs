@@ -28,3 +28,10 @@ pub const MAX_DATA_LEN: usize = MAX_FRAME_LEN - codec::HEADER_LEN;
 
 /// The path of the terminal WebSocket endpoint on the server.
 pub const WS_PATH: &str = "/ws/terminal";
+
+/// Where the page fetches a file out of its sandbox (`POST`, a JSON body naming the session).
+pub const DOWNLOAD_PATH: &str = "/api/files/download";
+
+/// The private OSC number by which the sandbox's `download` command names a file for the page:
+/// `ESC ] 6973 ; download ; BASE64-PATH BEL`.
+pub const DOWNLOAD_OSC: u32 = 6973;

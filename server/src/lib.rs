@@ -6,6 +6,7 @@ pub mod assets;
 pub mod client;
 pub mod config;
 pub mod feeds;
+pub mod files;
 pub mod health;
 pub mod ids;
 pub mod metrics;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use app::api::launcher::{ClientInfo, Launch, Launcher, Refused, SessionLauncher};
 use app::{shell, App};
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -135,6 +135,8 @@ pub fn router(
                 .quality(CompressionLevel::Precise(5)),
         )
         .route(WS_PATH, get(ws::terminal_socket))
+        // Files out of a sandbox: bodies already compressed (an archive) or not worth it.
+        .route(crate::files::DOWNLOAD_PATH, post(crate::files::download))
         .with_state(state)
         .merge(if config.metrics.listen.is_empty() {
             crate::health::router(sessions_for_ops, &config.metrics.token, true)

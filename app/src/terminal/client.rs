@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rootresume_protocol::{
     ClientMessage, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage, SessionNotice,
-    MAX_DATA_LEN, MAX_FRAME_LEN, WS_PATH,
+    DOWNLOAD_OSC, DOWNLOAD_PATH, MAX_DATA_LEN, MAX_FRAME_LEN, WS_PATH,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -91,6 +91,7 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     }
     client.listen(&host);
     client.listen_for_runs();
+    client.listen_for_downloads();
     let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
     CLIENTS.with(|clients| clients.borrow_mut().insert(handle, client));
     handle
@@ -104,6 +105,13 @@ fn client(handle: u32) -> Option<Rc<Client>> {
 pub fn restart(handle: u32) {
     if let Some(client) = client(handle) {
         client.restart();
+    }
+}
+
+/// Downloads the sandbox's home as a `.tar.gz` (the panel's "Download home" button).
+pub fn download_home(handle: u32) {
+    if let Some(client) = client(handle) {
+        client.download(None);
     }
 }
 
@@ -276,6 +284,59 @@ impl Client {
                 window.add_event_listener_with_callback("rr-run", on_run.as_ref().unchecked_ref());
         }
         on_run.forget();
+    }
+
+    /// Answers the sandbox's `download FILE` command, which names the file in a private OSC
+    /// sequence ([`DOWNLOAD_OSC`]) that xterm.js hands to this handler instead of the screen.
+    fn listen_for_downloads(self: &Rc<Self>) {
+        let client = self.clone();
+        let on_osc = Closure::<dyn FnMut(String) -> bool>::new(move |data: String| {
+            if let Some(path) = data.strip_prefix("download;") {
+                client.download(Some(path.to_owned()));
+            }
+            true
+        });
+        let parser = js_sys::Reflect::get(&self.term, &JsValue::from_str("parser")).ok();
+        let register = parser.as_ref().and_then(|parser| {
+            js_sys::Reflect::get(parser, &JsValue::from_str("registerOscHandler")).ok()
+        });
+        if let (Some(parser), Some(register)) = (parser, register) {
+            if let Ok(register) = register.dyn_into::<js_sys::Function>() {
+                let _ = register.call2(&parser, &JsValue::from(DOWNLOAD_OSC), on_osc.as_ref());
+            }
+        }
+        on_osc.forget();
+    }
+
+    /// Fetches a file (`path`, base64, as `download` wrote it) or the whole home out of the
+    /// sandbox and hands it to the browser as a download; says how it went in the terminal.
+    fn download(self: &Rc<Self>, path: Option<String>) {
+        let Some(session) = stored_session() else {
+            return self.notice(31, "[download: this tab has no sandbox]");
+        };
+        // The session is a UUID and the path base64: nothing in either needs escaping in JSON.
+        let body = match &path {
+            Some(path)
+                if path
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)) =>
+            {
+                format!(r#"{{"session":"{session}","path":"{path}"}}"#)
+            }
+            Some(_) => return self.notice(31, "[download: the file's name did not arrive whole]"),
+            None => format!(r#"{{"session":"{session}","home":true}}"#),
+        };
+        let client = self.clone();
+        spawn_local(async move {
+            match fetch_download(&body).await {
+                Ok((name, bytes)) => {
+                    client.term.write(&format!(
+                        "\r\n\x1b[32m[{name}: {bytes} bytes saved by your browser]\x1b[0m\r\n"
+                    ));
+                }
+                Err(why) => client.notice(31, &format!("[download failed: {why}]")),
+            }
+        });
     }
 
     /// The blocks whose Run button was pressed and that have not been sent yet.
@@ -479,6 +540,69 @@ impl Client {
             );
         }
     }
+}
+
+/// Asks the server for a file with `body` and saves what comes back; returns its name and size,
+/// or what the server said.
+async fn fetch_download(body: &str) -> Result<(String, f64), String> {
+    use wasm_bindgen_futures::JsFuture;
+    fn failed<T>(_: T) -> String {
+        String::from("the browser could not ask the server")
+    }
+    let window = web_sys::window().ok_or("no window")?;
+    let headers = web_sys::Headers::new().map_err(failed)?;
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(failed)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(body));
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str_and_init(DOWNLOAD_PATH, &init))
+            .await
+            .map_err(|_| String::from("the server could not be reached"))?
+            .dyn_into()
+            .map_err(failed)?;
+    if !response.ok() {
+        let text = match response.text() {
+            Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()),
+            Err(_) => None,
+        };
+        return Err(text.unwrap_or_else(|| format!("the server answered {}", response.status())));
+    }
+    let name = response
+        .headers()
+        .get("content-disposition")
+        .ok()
+        .flatten()
+        .and_then(|value| {
+            let name = value.split("filename=\"").nth(1)?.split('"').next()?;
+            Some(name.to_owned())
+        })
+        .unwrap_or_else(|| "download".into());
+    let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(failed)?)
+        .await
+        .map_err(|_| String::from("the download broke off"))?
+        .dyn_into()
+        .map_err(failed)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?;
+    let document = window.document().ok_or("no document")?;
+    let link: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(failed)?;
+    link.set_href(&url);
+    link.set_download(&name);
+    link.click();
+    // The browser has taken the file once the click's task ran; the URL can go after it.
+    let revoke = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    let _ = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
+    Ok((name, blob.size()))
 }
 
 /// Shows a challenge's verdict beside its Check button, and marks a passed challenge.

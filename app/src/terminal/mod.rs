@@ -128,6 +128,12 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
             client::restart(handle);
         }
     };
+    let download_home = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            client::download_home(handle);
+        }
+    };
     let press = move |key: BarKey| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
@@ -149,6 +155,17 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                 >
                     {move || status.get()}
                 </span>
+                <Show when=move || state.get() == PanelState::Ready>
+                    <button
+                        type="button"
+                        class="terminal-action"
+                        data-testid="download-home"
+                        title="Your home folder as a .tar.gz"
+                        on:click=download_home
+                    >
+                        "Download home"
+                    </button>
+                </Show>
                 <span
                     class="terminal-time-left"
                     data-testid="terminal-time-left"

@@ -497,6 +497,7 @@ impl Sandbox for DockerSandbox {
             self.tls_client(),
             &exec.id,
             command.max_output,
+            command.keep_stderr,
         );
         let output = match tokio::time::timeout(command.deadline, running).await {
             Ok(output) => output.map_err(|error| self.hijack_error(error))?,

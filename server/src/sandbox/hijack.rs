@@ -104,8 +104,8 @@ pub async fn start_exec(
 }
 
 /// Starts exec `exec` (created without a TTY, with stdout and stderr attached) and returns
-/// what it prints, stdout and stderr interleaved in order, until it ends or `max` bytes (the
-/// rest is read and dropped). No upgrade is asked for: the engine then answers a plain `200`
+/// what it prints, stdout and (with `keep_stderr`) stderr interleaved in order, until it ends
+/// or `max` bytes (the rest is read and dropped). No upgrade is asked for: the engine then answers a plain `200`
 /// whose body is the stream, which an HTTP proxy carries (it does not carry an upgrade with a
 /// request body).
 pub async fn run_exec(
@@ -113,6 +113,7 @@ pub async fn run_exec(
     tls: Option<&TlsClient>,
     exec: &str,
     max: usize,
+    keep_stderr: bool,
 ) -> Result<Vec<u8>, HijackError> {
     let path = format!("/exec/{exec}/start");
     let body = r#"{"Detach":false,"Tty":false}"#;
@@ -130,7 +131,8 @@ pub async fn run_exec(
             Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(output),
             Err(error) => return Err(error.into()),
         }
-        let [_, _, _, _, l0, l1, l2, l3] = header;
+        let [stream, _, _, _, l0, l1, l2, l3] = header;
+        let keep = stream != 2 || keep_stderr;
         let mut left = u64::from(u32::from_be_bytes([l0, l1, l2, l3]));
         let mut buffer = [0_u8; 8192];
         while left > 0 {
@@ -139,8 +141,10 @@ pub async fn run_exec(
             if read == 0 {
                 return Ok(output);
             }
-            let room = max.saturating_sub(output.len());
-            output.extend_from_slice(&buffer[..read.min(room)]);
+            if keep {
+                let room = max.saturating_sub(output.len());
+                output.extend_from_slice(&buffer[..read.min(room)]);
+            }
             left -= read as u64;
         }
     }

@@ -112,6 +112,8 @@ pub struct Command {
     pub deadline: std::time::Duration,
     /// The most output kept.
     pub max_output: usize,
+    /// Whether its standard error goes into the output too (else it is dropped).
+    pub keep_stderr: bool,
     /// The user to run as instead of the container's own (the socket proxy allows only the
     /// image's `checker` user).
     pub user: Option<String>,

@@ -46,6 +46,7 @@ pub fn command(script: &str) -> Command {
         ],
         deadline: Duration::from_secs(CHECK_SECONDS + 5),
         max_output: MAX_OUTPUT,
+        keep_stderr: true,
         user: Some(CHECK_USER.into()),
         env: vec![format!(
             "RR_CHECK={}",

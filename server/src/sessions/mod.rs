@@ -535,6 +535,35 @@ impl SessionManager {
         ran
     }
 
+    /// The container of the session `id` names, asked by `client`: this replica's own
+    /// session's, or (with a shared store) the one its record names, so any replica can serve
+    /// a file from it. `None` for an unknown, ended or someone else's session, or one whose
+    /// container is not made yet.
+    pub async fn container_for(
+        &self,
+        id: &SessionId,
+        client: Option<IpAddr>,
+    ) -> Result<Option<ContainerId>, SessionError> {
+        let hash = id.hash();
+        if let Some(session) = self.live.get(&hash) {
+            return Ok(session
+                .admits(id, client)
+                .then(|| session.container())
+                .flatten());
+        }
+        if !self.store.is_shared() {
+            return Ok(None);
+        }
+        let Some(record) = self.store.get(&hash).await? else {
+            return Ok(None);
+        };
+        let owned = matches!((&record.client, client), (Some(owner), Some(client)) if *owner == ClientKey::of(client));
+        if !owned || record.expires_at_ms <= crate::store::now_ms() || record.container.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(ContainerId(record.container)))
+    }
+
     /// Checks the visitor's work for challenge `id` with its `script` (see [`check`]).
     pub async fn check(
         &self,

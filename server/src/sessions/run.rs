@@ -168,6 +168,7 @@ pub async fn run(
             argv,
             deadline: WRITE_DEADLINE,
             max_output: 4096,
+            keep_stderr: true,
             user: None,
             env: Vec::new(),
         };

@@ -1,0 +1,124 @@
+//! Files out of a sandbox through `POST /api/files/download`, against a real server and engine:
+//! only the session's own client gets them, bad requests say why.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use base64::Engine as _;
+use common::{test_config, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Posts `body` as JSON from the loopback address `source`; returns the status and the body.
+async fn post_json(url: &str, source: [u8; 4], body: &str) -> Result<(u16, Vec<u8>)> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("not http"))?;
+    let (host, _) = rest.split_once('/').unwrap_or((rest, ""));
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from((source, 0)))?;
+    let mut stream = socket.connect(host.parse()?).await?;
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        rootresume_protocol::DOWNLOAD_PATH,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw)).await??;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow!("no head in {}", String::from_utf8_lossy(&raw)))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("no status in {head}"))?;
+    Ok((status, raw[split + 4..].to_vec()))
+}
+
+#[tokio::test]
+async fn a_file_goes_only_to_its_sessions_client() -> Result<()> {
+    let server = TestServer::start(test_config()).await?;
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    term.run("printf 'line one\\nline two\\n' > notes.txt")
+        .await?;
+    let url = server.socket_url().replace("ws://", "http://");
+    let path = base64::engine::general_purpose::STANDARD.encode("/home/visitor/notes.txt");
+    let me = [127, 0, 0, 1];
+
+    let (status, body) = post_json(
+        &url,
+        me,
+        &format!(r#"{{"session":"{id}","path":"{path}"}}"#),
+    )
+    .await?;
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"line one\nline two\n"[..])
+    );
+
+    // Someone else's address, a forged id, a folder, a missing file, nonsense: refused, saying why.
+    let cases = [
+        (
+            [127, 0, 0, 9],
+            format!(r#"{{"session":"{id}","path":"{path}"}}"#),
+            404,
+            "unknown or has ended",
+        ),
+        (
+            me,
+            format!(
+                r#"{{"session":"{}","path":"{path}"}}"#,
+                uuid::Uuid::new_v4()
+            ),
+            404,
+            "unknown or has ended",
+        ),
+        (
+            me,
+            format!(
+                r#"{{"session":"{id}","path":"{}"}}"#,
+                base64::engine::general_purpose::STANDARD.encode("/tmp")
+            ),
+            404,
+            "not a file",
+        ),
+        (
+            me,
+            format!(
+                r#"{{"session":"{id}","path":"{}"}}"#,
+                base64::engine::general_purpose::STANDARD.encode("/nope")
+            ),
+            404,
+            "not a file",
+        ),
+        (
+            me,
+            format!(r#"{{"session":"{id}","path":"relative"}}"#),
+            400,
+            "absolute path",
+        ),
+        (me, format!(r#"{{"session":"{id}"}}"#), 400, "which file"),
+        (me, "not json".to_owned(), 400, ""),
+    ];
+    for (source, body, want, says) in cases {
+        let (status, answer) = post_json(&url, source, &body).await?;
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status, want, "{body}: {answer}");
+        assert!(answer.contains(says), "{body}: {answer}");
+    }
+
+    // The home, whole.
+    let (status, archive) =
+        post_json(&url, me, &format!(r#"{{"session":"{id}","home":true}}"#)).await?;
+    assert_eq!(status, 200);
+    assert_eq!(&archive[..2], b"\x1f\x8b", "not gzip");
+    server.server.shutdown().await;
+    Ok(())
+}
