@@ -45,3 +45,45 @@ test("Download home gives the home folder as a .tar.gz", async ({ page }) => {
   expect(mine).toBe("kept-42\n");
   await page.close();
 });
+
+test("an upload lands in the home and a download of it keeps its sha256; oversized files are refused", async ({ page }) => {
+  await openShell(page);
+  const random = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < random.length; i += 4) random.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+  const digest = createHash("sha256").update(random).digest("hex");
+  await page.getByLabel("Upload").setInputFiles({ name: "rand.bin", mimeType: "application/octet-stream", buffer: random });
+  await expectRow(page, "[uploaded rand.bin: ~/rand.bin]");
+  await typeCommand(page, "clear; sha256sum rand.bin");
+  await expectRow(page, `${digest}  rand.bin`);
+  const arriving = page.waitForEvent("download");
+  await typeCommand(page, "download rand.bin");
+  const saved = readFileSync(await (await arriving).path());
+  expect(createHash("sha256").update(saved).digest("hex")).toBe(digest);
+
+  // Dropped on the terminal: the same.
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(["dropped here\n"], "dropped.txt"));
+    document.querySelector(".terminal-host")?.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await expectRow(page, "[uploaded dropped.txt: ~/dropped.txt]");
+  await typeCommand(page, "cat dropped.txt");
+  await expectRow(page, /^dropped here$/);
+
+  // 10 MiB, the most an upload may be, and back: the figures for the closing note.
+  const big = Buffer.alloc(10 * 1024 * 1024, 7);
+  let started = Date.now();
+  await page.getByLabel("Upload").setInputFiles({ name: "ten.bin", mimeType: "application/octet-stream", buffer: big });
+  await expectRow(page, "[uploaded ten.bin: ~/ten.bin]", 120_000);
+  const up = (Date.now() - started) / 1000;
+  started = Date.now();
+  const back = page.waitForEvent("download");
+  await typeCommand(page, "download ten.bin");
+  expect(readFileSync(await (await back).path()).length).toBe(big.length);
+  const down = (Date.now() - started) / 1000;
+  console.log(`10 MiB: upload ${up.toFixed(1)} s (${(10 / up).toFixed(2)} MiB/s), download ${down.toFixed(1)} s (${(10 / down).toFixed(2)} MiB/s)`);
+
+  await page.getByLabel("Upload").setInputFiles({ name: "over.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(10 * 1024 * 1024 + 1) });
+  await expectRow(page, "files of up to 10 MiB can be uploaded");
+  await page.close();
+});

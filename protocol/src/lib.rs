@@ -32,6 +32,13 @@ pub const WS_PATH: &str = "/ws/terminal";
 /// Where the page fetches a file out of its sandbox (`POST`, a JSON body naming the session).
 pub const DOWNLOAD_PATH: &str = "/api/files/download";
 
+/// Where the page uploads a file into its sandbox (`POST`, the file as the body; the session
+/// and the file's name in headers).
+pub const UPLOAD_PATH: &str = "/api/files/upload";
+
+/// The largest file the page may upload.
+pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;
+
 /// The private OSC number by which the sandbox's `download` command names a file for the page:
 /// `ESC ] 6973 ; download ; BASE64-PATH BEL`.
 pub const DOWNLOAD_OSC: u32 = 6973;

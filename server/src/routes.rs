@@ -137,6 +137,7 @@ pub fn router(
         .route(WS_PATH, get(ws::terminal_socket))
         // Files out of a sandbox: bodies already compressed (an archive) or not worth it.
         .route(crate::files::DOWNLOAD_PATH, post(crate::files::download))
+        .route(crate::files::UPLOAD_PATH, post(crate::files::upload))
         .with_state(state)
         .merge(if config.metrics.listen.is_empty() {
             crate::health::router(sessions_for_ops, &config.metrics.token, true)

@@ -100,6 +100,7 @@ async fn the_socket_proxy_refuses_what_a_sandbox_does_not_need() -> Result<()> {
         r#"{"Cmd":["id"],"User":"0","User":"checker"}"#,
         r#"{"Cmd":["id"],"\u0055ser":"0"}"#,
         r#"{"Cmd":["id"],"Privileged":true}"#,
+        &format!(r#"{{"Cmd":["true","{}"]}}"#, "x".repeat(300 * 1024)),
     ] {
         let head = format!(
             "POST /containers/{id}/exec HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -12,6 +12,38 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Posts `body` as JSON from the loopback address `source`; returns the status and the body.
 async fn post_json(url: &str, source: [u8; 4], body: &str) -> Result<(u16, Vec<u8>)> {
+    let head = "Content-Type: application/json\r\n";
+    post(
+        url,
+        rootresume_protocol::DOWNLOAD_PATH,
+        source,
+        head,
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// Uploads `bytes` as `name` to session `id`, from `source`.
+async fn upload(
+    url: &str,
+    source: [u8; 4],
+    id: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(u16, String)> {
+    let head = format!("X-RootResume-Session: {id}\r\nX-RootResume-Name: {name}\r\n");
+    let (status, body) = post(url, server::files::UPLOAD_PATH, source, &head, bytes).await?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// A POST of `body` to `path` with the extra `head` lines; returns the status and the body.
+async fn post(
+    url: &str,
+    path: &str,
+    source: [u8; 4],
+    head: &str,
+    body: &[u8],
+) -> Result<(u16, Vec<u8>)> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| anyhow!("not http"))?;
@@ -20,11 +52,12 @@ async fn post_json(url: &str, source: [u8; 4], body: &str) -> Result<(u16, Vec<u
     socket.bind(std::net::SocketAddr::from((source, 0)))?;
     let mut stream = socket.connect(host.parse()?).await?;
     let request = format!(
-        "POST {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        rootresume_protocol::DOWNLOAD_PATH,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(request.as_bytes()).await?;
+    // The server may answer (a refusal) before it has read it all.
+    let _ = stream.write_all(body).await;
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw)).await??;
     let split = raw
@@ -119,6 +152,69 @@ async fn a_file_goes_only_to_its_sessions_client() -> Result<()> {
         post_json(&url, me, &format!(r#"{{"session":"{id}","home":true}}"#)).await?;
     assert_eq!(status, 200);
     assert_eq!(&archive[..2], b"\x1f\x8b", "not gzip");
+    server.server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_upload_lands_in_the_home_whole_and_refusals_say_why() -> Result<()> {
+    let server = TestServer::start(test_config()).await?;
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    term.run("true").await?;
+    let url = server.socket_url().replace("ws://", "http://");
+    let me = [127, 0, 0, 1];
+    let data: Vec<u8> = (0..1024 * 1024_u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+
+    let started = std::time::Instant::now();
+    let (status, placed) = upload(&url, me, &id, "..%2Frandom%20data.bin", &data).await?;
+    println!("1 MiB upload: {:?}", started.elapsed());
+    assert_eq!((status, placed.as_str()), (200, "random_data.bin"));
+    let path = base64::engine::general_purpose::STANDARD.encode("/home/visitor/random_data.bin");
+    let (status, back) = post_json(
+        &url,
+        me,
+        &format!(r#"{{"session":"{id}","path":"{path}"}}"#),
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert!(back == data, "the file came back different");
+
+    // A taken name is not overwritten; an empty file is a file.
+    assert_eq!(
+        upload(&url, me, &id, "random_data.bin", b"x").await?,
+        (200, "random_data.bin.1".into())
+    );
+    assert_eq!(
+        upload(&url, me, &id, "empty", b"").await?,
+        (200, "empty".into())
+    );
+    assert_eq!(
+        term.run("wc -c < empty; wc -c < random_data.bin.1").await?,
+        "0\n1"
+    );
+
+    // Too big, someone else's session, no name, a full home: refused, and no part file stays.
+    let (status, why) = upload(&url, me, &id, "big", &vec![0; 10 * 1024 * 1024 + 1]).await?;
+    assert!(status == 413 && why.contains("10 MiB"), "{status} {why}");
+    let (status, _) = upload(&url, [127, 0, 0, 9], &id, "x", b"x").await?;
+    assert_eq!(status, 404);
+    term.run("head -c 49M /dev/zero > fill").await?;
+    let (status, why) = upload(&url, me, &id, "more", &data[..]).await?;
+    let (status2, why2) = upload(&url, me, &id, "more2", &data[..]).await?;
+    assert!(
+        [status, status2].contains(&507)
+            && (why.contains("home is full") || why2.contains("home is full")),
+        "{status} {why} / {status2} {why2}"
+    );
+    assert_eq!(
+        term.run("ls -a ~ | grep -c rootresume-upload || true")
+            .await?,
+        "0"
+    );
     server.server.shutdown().await;
     Ok(())
 }

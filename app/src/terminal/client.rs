@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rootresume_protocol::{
     ClientMessage, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage, SessionNotice,
-    DOWNLOAD_OSC, DOWNLOAD_PATH, MAX_DATA_LEN, MAX_FRAME_LEN, WS_PATH,
+    DOWNLOAD_OSC, DOWNLOAD_PATH, MAX_DATA_LEN, MAX_FRAME_LEN, MAX_UPLOAD, UPLOAD_PATH, WS_PATH,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -53,6 +53,10 @@ struct Client {
     backoff_ms: Cell<i32>,
     /// The code block last sent to run, whose note tells what became of it.
     last_run: RefCell<Option<Element>>,
+    /// Files waiting to be uploaded, one at a time, after the one under way.
+    uploads: RefCell<std::collections::VecDeque<web_sys::File>>,
+    /// How far the upload under way is.
+    upload: RwSignal<Option<f64>>,
 }
 
 /// Opens xterm.js in `host` and connects it to this tab's sandbox; returns a handle for [`stop`].
@@ -70,6 +74,8 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
         ctrl: panel.ctrl,
         backoff_ms: Cell::new(500),
         last_run: RefCell::new(None),
+        uploads: RefCell::default(),
+        upload: panel.upload,
     });
     // The socket first: its handshake and the sandbox's first bytes travel while xterm.js lays
     // itself out below (which measures the font and takes a good part of the wait). Nothing it
@@ -92,6 +98,7 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     client.listen(&host);
     client.listen_for_runs();
     client.listen_for_downloads();
+    client.listen_for_drops(&host);
     let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
     CLIENTS.with(|clients| clients.borrow_mut().insert(handle, client));
     handle
@@ -105,6 +112,13 @@ fn client(handle: u32) -> Option<Rc<Client>> {
 pub fn restart(handle: u32) {
     if let Some(client) = client(handle) {
         client.restart();
+    }
+}
+
+/// Uploads `files` into the sandbox's home, one after another (the panel's Upload input).
+pub fn upload(handle: u32, files: &web_sys::FileList) {
+    if let Some(client) = client(handle) {
+        client.enqueue(files);
     }
 }
 
@@ -306,6 +320,117 @@ impl Client {
             }
         }
         on_osc.forget();
+    }
+
+    /// Queues `files` for upload and starts the first if none is under way.
+    fn enqueue(self: &Rc<Self>, files: &web_sys::FileList) {
+        let idle = self.uploads.borrow().is_empty() && self.upload.get_untracked().is_none();
+        for index in 0..files.length() {
+            if let Some(file) = files.item(index) {
+                self.uploads.borrow_mut().push_back(file);
+            }
+        }
+        if idle {
+            self.next_upload();
+        }
+    }
+
+    /// Sends the next queued file, reporting progress in the bar and the outcome in the
+    /// terminal; then the one after it.
+    fn next_upload(self: &Rc<Self>) {
+        let Some(file) = self.uploads.borrow_mut().pop_front() else {
+            self.upload.set(None);
+            return;
+        };
+        let name = file.name();
+        if file.size() > MAX_UPLOAD as f64 {
+            self.notice(
+                31,
+                &format!(
+                    "[upload: {name} is {:.1} MiB; files of up to {} MiB can be uploaded]",
+                    file.size() / 1_048_576.0,
+                    MAX_UPLOAD >> 20
+                ),
+            );
+            return self.next_upload();
+        }
+        let Some(session) = stored_session() else {
+            self.uploads.borrow_mut().clear();
+            return self.notice(31, "[upload: this tab has no sandbox]");
+        };
+        let Ok(request) = web_sys::XmlHttpRequest::new() else {
+            return self.notice(31, "[upload: the browser cannot send files]");
+        };
+        let encoded = String::from(js_sys::encode_uri_component(&name));
+        let opened = request.open("POST", UPLOAD_PATH).is_ok()
+            && request
+                .set_request_header("X-RootResume-Session", &session)
+                .is_ok()
+            && request
+                .set_request_header("X-RootResume-Name", &encoded)
+                .is_ok();
+        if !opened {
+            return self.notice(31, "[upload: the browser cannot send files]");
+        }
+        self.upload.set(Some(0.0));
+        let client = self.clone();
+        let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
+            move |event: web_sys::ProgressEvent| {
+                if event.length_computable() && event.total() > 0.0 {
+                    client.upload.set(Some(event.loaded() / event.total()));
+                }
+            },
+        );
+        if let Ok(upload) = request.upload() {
+            upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        }
+        on_progress.forget();
+        let client = self.clone();
+        let sent = request.clone();
+        let on_end = Closure::<dyn FnMut()>::new(move || {
+            let said = sent.response_text().ok().flatten().unwrap_or_default();
+            match sent.status() {
+                Ok(200) => client.term.write(&format!(
+                    "\r\n\x1b[32m[uploaded {name}: ~/{said}]\x1b[0m\r\n"
+                )),
+                Ok(0) => client.notice(31, &format!("[upload of {name} broke off]")),
+                _ => client.notice(31, &format!("[upload of {name} refused: {said}]")),
+            }
+            client.next_upload();
+        });
+        request.set_onloadend(Some(on_end.as_ref().unchecked_ref()));
+        on_end.forget();
+        if request.send_with_opt_blob(Some(&file)).is_err() {
+            self.notice(31, &format!("[upload of {} could not start]", file.name()));
+            self.next_upload();
+        }
+    }
+
+    /// Files dropped on the terminal are uploaded like those chosen with the Upload input.
+    fn listen_for_drops(self: &Rc<Self>, host: &HtmlElement) {
+        let on_over = Closure::<dyn FnMut(web_sys::DragEvent)>::new(|event: web_sys::DragEvent| {
+            // Without this the browser opens a dropped file instead of handing it over.
+            event.prevent_default();
+        });
+        let _ = host.add_event_listener_with_callback("dragover", on_over.as_ref().unchecked_ref());
+        on_over.forget();
+        let client = self.clone();
+        let on_drop =
+            Closure::<dyn FnMut(web_sys::DragEvent)>::new(move |event: web_sys::DragEvent| {
+                event.prevent_default();
+                if let Some(files) = event.data_transfer().and_then(|data| data.files()) {
+                    if client.state.get_untracked() == PanelState::Ready {
+                        client.enqueue(&files);
+                    } else {
+                        client.notice(
+                            31,
+                            "[upload: wait for your sandbox to start, then drop again]",
+                        );
+                    }
+                }
+            });
+        let _ = host.add_event_listener_with_callback("drop", on_drop.as_ref().unchecked_ref());
+        on_drop.forget();
     }
 
     /// Fetches a file (`path`, base64, as `download` wrote it) or the whole home out of the

@@ -19,6 +19,8 @@ pub struct PanelSignals {
     pub deadline_ms: RwSignal<Option<f64>>,
     /// Whether the bar's Ctrl is held for the next key.
     pub ctrl: RwSignal<bool>,
+    /// How far the upload under way is, 0 to 1; `None` when none is.
+    pub upload: RwSignal<Option<f64>>,
 }
 
 /// What the panel is doing, shown to the visitor and exposed as `data-state` for tests.
@@ -78,12 +80,14 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         status: RwSignal::new(String::from(first_status)),
         deadline_ms: RwSignal::new(None),
         ctrl: RwSignal::new(false),
+        upload: RwSignal::new(None),
     };
     let PanelSignals {
         state,
         status,
         deadline_ms,
         ctrl,
+        upload,
     } = panel;
     // The browser clock, ticking once a second while a countdown is shown.
     let now_ms = RwSignal::new(0.0_f64);
@@ -134,6 +138,24 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
             client::download_home(handle);
         }
     };
+    let upload_files = move |event: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            use wasm_bindgen::JsCast;
+            if let Some(input) = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
+            {
+                if let Some(files) = input.files() {
+                    client::upload(handle, &files);
+                }
+                // The same file chosen again is a new upload.
+                input.set_value("");
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = event;
+    };
     let press = move |key: BarKey| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
@@ -156,6 +178,30 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                     {move || status.get()}
                 </span>
                 <Show when=move || state.get() == PanelState::Ready>
+                    <label class="terminal-action terminal-upload" title="Files you choose (or drop on the terminal) go into your home; 10 MiB each at most">
+                        "Upload"
+                        <input
+                            type="file"
+                            multiple
+                            aria-label="Upload"
+                            data-testid="upload"
+                            on:change=upload_files
+                        />
+                    </label>
+                    {move || {
+                        upload
+                            .get()
+                            .map(|done| {
+                                view! {
+                                    <progress
+                                        class="terminal-progress"
+                                        max="100"
+                                        value=(done * 100.0).round()
+                                        aria-label="Upload progress"
+                                    ></progress>
+                                }
+                            })
+                    }}
                     <button
                         type="button"
                         class="terminal-action"

@@ -1,5 +1,11 @@
-//! Files out of a visitor's sandbox: what `download FILE` in their shell asks for, and their
-//! whole home as a `.tar.gz` ("Download home").
+//! Files in and out of a visitor's sandbox: what `download FILE` in their shell asks for, their
+//! whole home as a `.tar.gz` ("Download home"), and files they upload.
+//!
+//! `POST /api/files/upload` takes the file as the body, its session in the
+//! `X-RootResume-Session` header and its name (percent-encoded) in `X-RootResume-Name`. It goes
+//! into the sandbox in pieces of at most [`UPLOAD_PIECE`] bytes, each appended by a command to a
+//! hidden part file in the home, which is then renamed to the (sanitised) name, never over an
+//! existing file. The socket proxy takes command bodies up to 224 KiB, which bounds a piece.
 //!
 //! `POST /api/files/download` with a JSON body: `{"session": ID, "path": BASE64}` for one file
 //! (the absolute path the sandbox's `download` command wrote in its terminal, base64-encoded),
@@ -24,15 +30,19 @@ use crate::sandbox::Command;
 use crate::security::SocketPermit;
 use crate::sessions::SessionManager;
 
+mod upload;
+
+pub use upload::{upload, upload_name, NAME_HEADER, SESSION_HEADER, UPLOAD_PATH};
+
 pub use rootresume_protocol::DOWNLOAD_PATH;
 /// The largest file `download` hands over (the sandbox's `download` command says so first).
 pub const MAX_FILE: usize = 10 * 1024 * 1024;
 /// The largest home archive: a 50 MiB home compresses below this unless it holds random data.
 pub const MAX_ARCHIVE: usize = 64 * 1024 * 1024;
-/// How long reading a file or archiving the home may take.
-const DEADLINE: Duration = Duration::from_secs(60);
+/// How long reading a file or archiving the home (or writing a piece of an upload) may take.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 /// Transfers under way at once, server-wide: each holds its file in memory while it goes out.
-static TRANSFERS: Semaphore = Semaphore::const_new(2);
+pub(crate) static TRANSFERS: Semaphore = Semaphore::const_new(2);
 
 /// What the page asks for.
 #[derive(Debug, Deserialize)]
@@ -48,7 +58,7 @@ pub struct DownloadRequest {
 }
 
 /// Why a download was refused: a status and a sentence for the visitor.
-fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -102,7 +112,7 @@ fn plan(request: &DownloadRequest) -> Result<(Command, String, usize), String> {
 
 /// The name a file is saved under: its own name, with anything a header or a file system could
 /// stumble on replaced.
-fn save_as(path: &str) -> String {
+pub(crate) fn save_as(path: &str) -> String {
     let name: String = path
         .rsplit('/')
         .next()

@@ -1,0 +1,305 @@
+//! Files into a visitor's sandbox: `POST /api/files/upload`, the file as the body, its session
+//! in the `X-RootResume-Session` header and its name (percent-encoded) in `X-RootResume-Name`.
+//!
+//! The only way in that the socket proxy carries is a command's arguments (an exec's attached
+//! input needs an upgrade with a request body, which it does not carry), so the file goes in
+//! pieces of [`UPLOAD_PIECE`] bytes, base64 in two arguments each. Each piece is written at its
+//! own offset of a hidden part file in the home, a few at once, and the part file is then
+//! renamed to the sanitised name, never over an existing file. A failure removes the part file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt;
+
+use super::{refuse, save_as, DEADLINE, TRANSFERS};
+use crate::ids::SessionId;
+use crate::sandbox::{Command, CommandOutput, ContainerId, Sandbox, SandboxError};
+use crate::security::SocketPermit;
+use crate::sessions::SessionManager;
+
+pub use rootresume_protocol::{MAX_UPLOAD, UPLOAD_PATH};
+
+/// The header naming the upload's session.
+pub const SESSION_HEADER: &str = "x-rootresume-session";
+/// The header naming the uploaded file (percent-encoded UTF-8).
+pub const NAME_HEADER: &str = "x-rootresume-name";
+/// The most of an upload one command carries: two arguments of 96 KiB of base64 (one argument
+/// may be 128 KiB at most), inside the proxy's 224 KiB for a command's request.
+pub const UPLOAD_PIECE: usize = 2 * 72 * 1024;
+/// Pieces written at once.
+const IN_FLIGHT: usize = 3;
+
+/// The name an uploaded file gets in the home: its own, with anything but letters, digits, `.`,
+/// `_` and `-` replaced, no leading dot or dash (nothing hidden, nothing like an option), at
+/// most 100 characters, and `upload` when nothing of it is left.
+pub fn upload_name(raw: &str) -> String {
+    let decoded = percent_decode(raw);
+    let base = decoded.rsplit(['/', '\\']).next().unwrap_or_default();
+    if !base.chars().any(char::is_alphanumeric) {
+        return "upload".into();
+    }
+    let name = save_as(&format!("/{base}"));
+    let name = name.trim_start_matches(['.', '-']);
+    if !name.bytes().any(|b| b.is_ascii_alphanumeric()) {
+        "upload".into()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Decodes `%XX` escapes (as `encodeURIComponent` writes them); anything malformed stays.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A command in the home, as the visitor, with the usual deadline.
+fn in_home(script: &str, args: Vec<String>) -> Command {
+    let mut argv = vec!["sh".into(), "-c".into(), script.into(), "sh".into()];
+    argv.extend(args);
+    Command {
+        argv,
+        deadline: DEADLINE,
+        max_output: 4096,
+        keep_stderr: true,
+        user: None,
+        env: Vec::new(),
+    }
+}
+
+/// The command writing `piece` as piece number `index` of the part file `part`.
+fn piece_command(part: &str, index: usize, piece: &[u8]) -> Command {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(piece);
+    let (one, two) = encoded.split_at(encoded.len() / 2);
+    let script = format!(
+        "printf %s $2 $3 | base64 -d | dd of=$HOME/$1 bs={UPLOAD_PIECE} seek=$4 conv=notrunc iflag=fullblock status=none"
+    );
+    in_home(
+        &script,
+        vec![part.into(), one.into(), two.into(), index.to_string()],
+    )
+}
+
+/// Why an upload stopped, for the visitor.
+fn failure(name: &str, written: Result<CommandOutput, SandboxError>) -> Option<String> {
+    let said = match written {
+        Ok(output) if output.exit_code == Some(0) => return None,
+        Ok(output) => String::from_utf8_lossy(&output.output).into_owned(),
+        Err(error) => {
+            tracing::warn!(%error, "an upload failed");
+            String::new()
+        }
+    };
+    Some(if said.contains("No space left") {
+        format!("your home is full: {name} did not fit; remove files (df -h ~ shows the room) and try again")
+    } else {
+        format!("{name} could not be written in your home; try again in a moment")
+    })
+}
+
+/// Writes the body into the part file; returns the bytes written, or the response refusing it.
+async fn write_parts(
+    sandbox: &dyn Sandbox,
+    container: &ContainerId,
+    part: &str,
+    name: &str,
+    body: axum::body::Body,
+) -> Result<usize, Response> {
+    let created = sandbox
+        .run_command(container, &in_home(": > $HOME/$1", vec![part.into()]))
+        .await;
+    if let Some(why) = failure(name, created) {
+        return Err(refuse(StatusCode::INSUFFICIENT_STORAGE, why));
+    }
+    let mut stream = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::with_capacity(UPLOAD_PIECE);
+    let mut total = 0_usize;
+    let mut index = 0;
+    let mut writing = FuturesUnordered::new();
+    let mut ended = false;
+    while !ended || !pending.is_empty() || !writing.is_empty() {
+        // Room for another piece: read on until one is whole (or the body ends).
+        if !ended && writing.len() < IN_FLIGHT && pending.len() < UPLOAD_PIECE {
+            match stream.next().await {
+                Some(Ok(bytes)) => {
+                    total += bytes.len();
+                    if total > MAX_UPLOAD {
+                        return Err(refuse(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!(
+                                "{name} is over the {} MiB an upload may be",
+                                MAX_UPLOAD >> 20
+                            ),
+                        ));
+                    }
+                    pending.extend_from_slice(&bytes);
+                }
+                Some(Err(_)) => {
+                    return Err(refuse(
+                        StatusCode::BAD_REQUEST,
+                        "the upload broke off; try again",
+                    ))
+                }
+                None => ended = true,
+            }
+            continue;
+        }
+        if writing.len() < IN_FLIGHT && !pending.is_empty() {
+            let take = pending.len().min(UPLOAD_PIECE);
+            let piece: Vec<u8> = pending.drain(..take).collect();
+            let command = piece_command(part, index, &piece);
+            index += 1;
+            writing.push(async move { sandbox.run_command(container, &command).await });
+            continue;
+        }
+        if let Some(written) = writing.next().await {
+            if let Some(why) = failure(name, written) {
+                return Err(refuse(StatusCode::INSUFFICIENT_STORAGE, why));
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// `POST /api/files/upload`: see the module's documentation. Answers the name the file got.
+pub async fn upload(
+    permit: SocketPermit,
+    State(sessions): State<Arc<SessionManager>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let Some(name) = text(NAME_HEADER).map(|raw| upload_name(&raw)) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "name the file in the X-RootResume-Name header",
+        );
+    };
+    let declared = text(header::CONTENT_LENGTH.as_str()).and_then(|len| len.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_UPLOAD) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{name} is over the {} MiB an upload may be",
+                MAX_UPLOAD >> 20
+            ),
+        );
+    }
+    let container = match text(SESSION_HEADER).and_then(|id| SessionId::parse(&id)) {
+        Some(id) => sessions.container_for(&id, permit.client()).await,
+        None => Ok(None),
+    };
+    let container = match container {
+        Ok(Some(container)) => container,
+        Ok(None) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "this sandbox session is unknown or has ended",
+            )
+        }
+        Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+    };
+    let Ok(_turn) = tokio::time::timeout(Duration::from_secs(30), TRANSFERS.acquire()).await else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "other transfers are under way; try again in a moment",
+        );
+    };
+    let part = format!(".rootresume-upload-{}", uuid::Uuid::new_v4().simple());
+    let sandbox = sessions.sandbox().as_ref();
+    let discard = in_home("rm -f -- $HOME/$1", vec![part.clone()]);
+    let total = match write_parts(sandbox, &container, &part, &name, body).await {
+        Ok(total) => total,
+        Err(refused) => {
+            let _ = sandbox.run_command(&container, &discard).await;
+            return refused;
+        }
+    };
+    let place = in_home(
+        "cd; n=$2; i=1; while [ -e $n ]; do n=$2.$i; i=$((i+1)); done; mv -- $1 $n && echo $n",
+        vec![part.clone(), name.clone()],
+    );
+    match sandbox.run_command(&container, &place).await {
+        Ok(output) if output.exit_code == Some(0) => {
+            let placed = String::from_utf8_lossy(&output.output).trim().to_owned();
+            tracing::info!(bytes = total, "a file was uploaded");
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                placed,
+            )
+                .into_response()
+        }
+        _ => {
+            let _ = sandbox.run_command(&container, &discard).await;
+            refuse(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!("{name} could not be put in your home"),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploaded_names_stay_plain_names_in_the_home() {
+        assert_eq!(upload_name("notes.txt"), "notes.txt");
+        assert_eq!(upload_name("my%20file.txt"), "my_file.txt");
+        assert_eq!(upload_name("..%2F..%2Fetc%2Fpasswd"), "passwd");
+        assert_eq!(upload_name("C:\\Users\\x\\a.c"), "a.c");
+        assert_eq!(upload_name(".bashrc"), "bashrc");
+        assert_eq!(upload_name("-rf"), "rf");
+        assert_eq!(upload_name("%"), "upload");
+        assert_eq!(upload_name("..."), "upload");
+    }
+
+    #[test]
+    fn pieces_fit_the_proxy_and_the_argument_limit() {
+        let piece = vec![0xab_u8; UPLOAD_PIECE];
+        let command = piece_command(".part", 5, &piece);
+        assert!(command.argv[5].len() <= 96 * 1024 && command.argv[6].len() <= 96 * 1024);
+        let body: usize = command.argv.iter().map(|a| a.len() + 3).sum();
+        assert!(body < 224 * 1024 - 1024, "{body}");
+        for arg in &command.argv {
+            assert!(!arg.contains(['"', '\'', '\\']), "{arg}");
+        }
+        assert_eq!(command.argv[7], "5");
+        let joined = format!("{}{}", command.argv[5], command.argv[6]);
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(joined)
+            .unwrap();
+        assert_eq!(decoded, piece);
+    }
+}
