@@ -138,6 +138,7 @@ pub fn router(
         // Files out of a sandbox: bodies already compressed (an archive) or not worth it.
         .route(crate::files::DOWNLOAD_PATH, post(crate::files::download))
         .route(crate::files::UPLOAD_PATH, post(crate::files::upload))
+        .route(crate::files::RESTORE_PATH, post(crate::files::restore))
         .with_state(state)
         .merge(if config.metrics.listen.is_empty() {
             crate::health::router(sessions_for_ops, &config.metrics.token, true)

@@ -218,3 +218,92 @@ async fn an_upload_lands_in_the_home_whole_and_refusals_say_why() -> Result<()> 
     server.server.shutdown().await;
     Ok(())
 }
+
+/// A .tar.gz made by the host's GNU tar in a scratch folder, with `prepare` run there first.
+fn host_archive(prepare: &str, tar_args: &str) -> Result<Vec<u8>> {
+    let dir = std::env::temp_dir().join(format!("rr-archive-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let script = format!(
+        "cd {} && {prepare} && tar czf archive.tgz {tar_args} 2>/dev/null; cat archive.tgz",
+        dir.display()
+    );
+    let output = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()?;
+    std::fs::remove_dir_all(&dir)?;
+    anyhow::ensure!(!output.stdout.is_empty(), "tar made nothing for {tar_args}");
+    Ok(output.stdout)
+}
+
+#[tokio::test]
+async fn a_home_archive_restores_into_a_fresh_sandbox_and_hostile_ones_are_refused_whole(
+) -> Result<()> {
+    let server = TestServer::start(test_config()).await?;
+    let url = server.socket_url().replace("ws://", "http://");
+    let me = [127, 0, 0, 1];
+    let restore = |id: String, bytes: Vec<u8>| {
+        let url = url.clone();
+        async move {
+            let head = format!("X-RootResume-Session: {id}\r\n");
+            let (status, body) = post(&url, server::files::RESTORE_PATH, me, &head, &bytes).await?;
+            anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        }
+    };
+
+    let first = server.create_session().await?;
+    let mut term = server.connect(&first).await?;
+    term.started().await?;
+    term.run("mkdir -p work && echo kept-42 > work/notes.txt && ln -s work/notes.txt latest")
+        .await?;
+    let (status, archive) =
+        post_json(&url, me, &format!(r#"{{"session":"{first}","home":true}}"#)).await?;
+    assert_eq!(status, 200);
+
+    let second = server.create_session().await?;
+    let mut fresh = server.connect(&second).await?;
+    fresh.started().await?;
+    assert_eq!(
+        fresh.run("ls work 2>&1 | head -1").await?,
+        "ls: cannot access 'work': No such file or directory"
+    );
+    let (status, said) = restore(second.clone(), archive).await?;
+    assert_eq!(status, 200, "{said}");
+    assert_eq!(fresh.run("cat latest").await?, "kept-42");
+
+    let hostile = [
+        (host_archive("true", "-P /etc/hostname")?, "absolute path"),
+        (host_archive("ln -s /etc escape", "escape")?, "link leaving"),
+        (host_archive("mkfifo null", "null")?, "special file"),
+        (
+            host_archive("mkdir a && echo x > a/f", "--transform s,^a,../a, a/f")?,
+            "'..'",
+        ),
+        (
+            host_archive("head -c 60M /dev/zero > zeros", "zeros")?,
+            "more than the 50 MiB",
+        ),
+        (b"not an archive".to_vec(), "not a .tar.gz"),
+    ];
+    for (bytes, says) in hostile {
+        let (status, why) = restore(second.clone(), bytes).await?;
+        assert_eq!(status, 422, "{why}");
+        assert!(why.contains(says), "{why} should say {says:?}");
+    }
+    // Refused whole: nothing of them landed, nothing was left in /tmp.
+    assert_eq!(
+        fresh
+            .run("ls -A /tmp | grep -c rootresume-restore || true")
+            .await?,
+        "0"
+    );
+    assert_eq!(
+        fresh
+            .run("ls ~ | grep -c -e zeros -e escape -e null || true")
+            .await?,
+        "0"
+    );
+    let (status, _) = restore(uuid::Uuid::new_v4().to_string(), b"x".to_vec()).await?;
+    assert_eq!(status, 404);
+    server.server.shutdown().await;
+    Ok(())
+}

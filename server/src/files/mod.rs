@@ -30,8 +30,12 @@ use crate::sandbox::Command;
 use crate::security::SocketPermit;
 use crate::sessions::SessionManager;
 
+mod archive;
+mod restore;
 mod upload;
 
+pub use archive::{check as check_archive, ArchiveError};
+pub use restore::{restore, RESTORE_PATH};
 pub use upload::{upload, upload_name, NAME_HEADER, SESSION_HEADER, UPLOAD_PATH};
 
 pub use rootresume_protocol::DOWNLOAD_PATH;

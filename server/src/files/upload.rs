@@ -78,7 +78,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// A command in the home, as the visitor, with the usual deadline.
-fn in_home(script: &str, args: Vec<String>) -> Command {
+pub(super) fn in_home(script: &str, args: Vec<String>) -> Command {
     let mut argv = vec!["sh".into(), "-c".into(), script.into(), "sh".into()];
     argv.extend(args);
     Command {
@@ -91,12 +91,13 @@ fn in_home(script: &str, args: Vec<String>) -> Command {
     }
 }
 
-/// The command writing `piece` as piece number `index` of the part file `part`.
+/// The command writing `piece` as piece number `index` of the part file `part` (a path from
+/// `/`, or from the home when relative).
 fn piece_command(part: &str, index: usize, piece: &[u8]) -> Command {
     let encoded = base64::engine::general_purpose::STANDARD.encode(piece);
     let (one, two) = encoded.split_at(encoded.len() / 2);
     let script = format!(
-        "printf %s $2 $3 | base64 -d | dd of=$HOME/$1 bs={UPLOAD_PIECE} seek=$4 conv=notrunc iflag=fullblock status=none"
+        "cd; printf %s $2 $3 | base64 -d | dd of=$1 bs={UPLOAD_PIECE} seek=$4 conv=notrunc iflag=fullblock status=none"
     );
     in_home(
         &script,
@@ -105,7 +106,7 @@ fn piece_command(part: &str, index: usize, piece: &[u8]) -> Command {
 }
 
 /// Why an upload stopped, for the visitor.
-fn failure(name: &str, written: Result<CommandOutput, SandboxError>) -> Option<String> {
+pub(super) fn failure(name: &str, written: Result<CommandOutput, SandboxError>) -> Option<String> {
     let said = match written {
         Ok(output) if output.exit_code == Some(0) => return None,
         Ok(output) => String::from_utf8_lossy(&output.output).into_owned(),
@@ -121,16 +122,44 @@ fn failure(name: &str, written: Result<CommandOutput, SandboxError>) -> Option<S
     })
 }
 
-/// Writes the body into the part file; returns the bytes written, or the response refusing it.
-async fn write_parts(
+/// The body, read whole, at most `max` bytes; else the response refusing it.
+pub(super) async fn read_whole(
+    body: axum::body::Body,
+    name: &str,
+    max: usize,
+) -> Result<Vec<u8>, Response> {
+    let mut stream = body.into_data_stream();
+    let mut whole = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(bytes) = chunk else {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "the upload broke off; try again",
+            ));
+        };
+        whole.extend_from_slice(&bytes);
+        if whole.len() > max {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{name} is over the {} MiB an upload may be", max >> 20),
+            ));
+        }
+    }
+    Ok(whole)
+}
+
+/// Writes the body into the part file (a path from `/`, or from the home when relative);
+/// returns the bytes written, or the response refusing it.
+pub(super) async fn write_parts(
     sandbox: &dyn Sandbox,
     container: &ContainerId,
     part: &str,
     name: &str,
     body: axum::body::Body,
+    max: usize,
 ) -> Result<usize, Response> {
     let created = sandbox
-        .run_command(container, &in_home(": > $HOME/$1", vec![part.into()]))
+        .run_command(container, &in_home("cd; : > $1", vec![part.into()]))
         .await;
     if let Some(why) = failure(name, created) {
         return Err(refuse(StatusCode::INSUFFICIENT_STORAGE, why));
@@ -147,13 +176,10 @@ async fn write_parts(
             match stream.next().await {
                 Some(Ok(bytes)) => {
                     total += bytes.len();
-                    if total > MAX_UPLOAD {
+                    if total > max {
                         return Err(refuse(
                             StatusCode::PAYLOAD_TOO_LARGE,
-                            format!(
-                                "{name} is over the {} MiB an upload may be",
-                                MAX_UPLOAD >> 20
-                            ),
+                            format!("{name} is over the {} MiB an upload may be", max >> 20),
                         ));
                     }
                     pending.extend_from_slice(&bytes);
@@ -236,8 +262,8 @@ pub async fn upload(
     };
     let part = format!(".rootresume-upload-{}", uuid::Uuid::new_v4().simple());
     let sandbox = sessions.sandbox().as_ref();
-    let discard = in_home("rm -f -- $HOME/$1", vec![part.clone()]);
-    let total = match write_parts(sandbox, &container, &part, &name, body).await {
+    let discard = in_home("cd; rm -f -- $1", vec![part.clone()]);
+    let total = match write_parts(sandbox, &container, &part, &name, body, MAX_UPLOAD).await {
         Ok(total) => total,
         Err(refused) => {
             let _ = sandbox.run_command(&container, &discard).await;

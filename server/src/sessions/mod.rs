@@ -514,6 +514,11 @@ impl SessionManager {
         }
     }
 
+    /// The limits every sandbox gets (its home's size, for one).
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
     /// Runs a code block from the page in the session's shell (see [`run`]); the session's
     /// socket calls it one request at a time.
     pub async fn run(
