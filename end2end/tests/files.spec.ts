@@ -87,3 +87,34 @@ test("an upload lands in the home and a download of it keeps its sha256; oversiz
   await expectRow(page, "files of up to 10 MiB can be uploaded");
   await page.close();
 });
+
+test("a downloaded home restores into a fresh sandbox; hostile archives are refused whole", async ({ browser }) => {
+  const first = await browser.newPage();
+  await openShell(first);
+  await typeCommand(first, "mkdir -p proj && echo restored-$((6*7)) > proj/mine.txt");
+  const arriving = first.waitForEvent("download");
+  await first.getByTestId("download-home").click();
+  const scratch = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
+  const archive = `${scratch}/home.tar.gz`;
+  await (await arriving).saveAs(archive);
+  await first.close();
+
+  // Another tab: another, fresh sandbox.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await openShell(page);
+  await page.getByLabel("Restore home").setInputFiles(archive);
+  await expectRow(page, /\[restored home\.tar\.gz into your home: \d+ files and folders/);
+  await typeCommand(page, "cat proj/mine.txt");
+  await expectRow(page, /^restored-42$/);
+
+  execFileSync("sh", ["-c", `cd ${scratch} && tar czPf absolute.tar.gz /etc/hostname 2>/dev/null; ln -s /etc escape && tar czf link.tar.gz escape`]);
+  await page.getByLabel("Restore home").setInputFiles(`${scratch}/absolute.tar.gz`);
+  await expectRow(page, "/etc/hostname has an absolute path");
+  await page.getByLabel("Restore home").setInputFiles(`${scratch}/link.tar.gz`);
+  await expectRow(page, "escape is a link leaving the home");
+  execFileSync("rm", ["-rf", scratch]);
+  await typeCommand(page, "clear; ls -A ~ /tmp | grep -c -e escape -e hostname -e rootresume-restore");
+  await expectRow(page, /^0$/);
+  await context.close();
+});

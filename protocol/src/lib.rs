@@ -36,6 +36,9 @@ pub const DOWNLOAD_PATH: &str = "/api/files/download";
 /// and the file's name in headers).
 pub const UPLOAD_PATH: &str = "/api/files/upload";
 
+/// Where the page sends a home archive to restore (`POST`, like an upload).
+pub const RESTORE_PATH: &str = "/api/files/restore";
+
 /// The largest file the page may upload.
 pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;
 

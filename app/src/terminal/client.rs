@@ -8,7 +8,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rootresume_protocol::{
     ClientMessage, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage, SessionNotice,
-    DOWNLOAD_OSC, DOWNLOAD_PATH, MAX_DATA_LEN, MAX_FRAME_LEN, MAX_UPLOAD, UPLOAD_PATH, WS_PATH,
+    DOWNLOAD_OSC, DOWNLOAD_PATH, MAX_DATA_LEN, MAX_FRAME_LEN, MAX_UPLOAD, RESTORE_PATH,
+    UPLOAD_PATH, WS_PATH,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -53,8 +54,9 @@ struct Client {
     backoff_ms: Cell<i32>,
     /// The code block last sent to run, whose note tells what became of it.
     last_run: RefCell<Option<Element>>,
-    /// Files waiting to be uploaded, one at a time, after the one under way.
-    uploads: RefCell<std::collections::VecDeque<web_sys::File>>,
+    /// Files waiting to be uploaded, one at a time, after the one under way; `true` for a home
+    /// archive to restore.
+    uploads: RefCell<std::collections::VecDeque<(web_sys::File, bool)>>,
     /// How far the upload under way is.
     upload: RwSignal<Option<f64>>,
 }
@@ -115,10 +117,11 @@ pub fn restart(handle: u32) {
     }
 }
 
-/// Uploads `files` into the sandbox's home, one after another (the panel's Upload input).
-pub fn upload(handle: u32, files: &web_sys::FileList) {
+/// Uploads `files` into the sandbox's home, one after another (the panel's Upload input), or
+/// with `restore`, unpacks them there as home archives (its Restore home input).
+pub fn upload(handle: u32, files: &web_sys::FileList, restore: bool) {
     if let Some(client) = client(handle) {
-        client.enqueue(files);
+        client.enqueue(files, restore);
     }
 }
 
@@ -323,11 +326,11 @@ impl Client {
     }
 
     /// Queues `files` for upload and starts the first if none is under way.
-    fn enqueue(self: &Rc<Self>, files: &web_sys::FileList) {
+    fn enqueue(self: &Rc<Self>, files: &web_sys::FileList, restore: bool) {
         let idle = self.uploads.borrow().is_empty() && self.upload.get_untracked().is_none();
         for index in 0..files.length() {
             if let Some(file) = files.item(index) {
-                self.uploads.borrow_mut().push_back(file);
+                self.uploads.borrow_mut().push_back((file, restore));
             }
         }
         if idle {
@@ -338,12 +341,12 @@ impl Client {
     /// Sends the next queued file, reporting progress in the bar and the outcome in the
     /// terminal; then the one after it.
     fn next_upload(self: &Rc<Self>) {
-        let Some(file) = self.uploads.borrow_mut().pop_front() else {
+        let Some((file, restore)) = self.uploads.borrow_mut().pop_front() else {
             self.upload.set(None);
             return;
         };
         let name = file.name();
-        if file.size() > MAX_UPLOAD as f64 {
+        if !restore && file.size() > MAX_UPLOAD as f64 {
             self.notice(
                 31,
                 &format!(
@@ -362,7 +365,8 @@ impl Client {
             return self.notice(31, "[upload: the browser cannot send files]");
         };
         let encoded = String::from(js_sys::encode_uri_component(&name));
-        let opened = request.open("POST", UPLOAD_PATH).is_ok()
+        let path = if restore { RESTORE_PATH } else { UPLOAD_PATH };
+        let opened = request.open("POST", path).is_ok()
             && request
                 .set_request_header("X-RootResume-Session", &session)
                 .is_ok()
@@ -390,6 +394,9 @@ impl Client {
         let on_end = Closure::<dyn FnMut()>::new(move || {
             let said = sent.response_text().ok().flatten().unwrap_or_default();
             match sent.status() {
+                Ok(200) if restore => client.term.write(&format!(
+                    "\r\n\x1b[32m[restored {name} into your home: {said}]\x1b[0m\r\n"
+                )),
                 Ok(200) => client.term.write(&format!(
                     "\r\n\x1b[32m[uploaded {name}: ~/{said}]\x1b[0m\r\n"
                 )),
@@ -420,7 +427,7 @@ impl Client {
                 event.prevent_default();
                 if let Some(files) = event.data_transfer().and_then(|data| data.files()) {
                     if client.state.get_untracked() == PanelState::Ready {
-                        client.enqueue(&files);
+                        client.enqueue(&files, false);
                     } else {
                         client.notice(
                             31,

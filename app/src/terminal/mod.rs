@@ -138,7 +138,9 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
             client::download_home(handle);
         }
     };
-    let upload_files = move |event: leptos::ev::Event| {
+    // The Upload and Restore home inputs: their files go to the client, then the input is
+    // emptied so the same file chosen again is a new upload.
+    let send_files = move |event: leptos::ev::Event, restore: bool| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
             use wasm_bindgen::JsCast;
@@ -147,14 +149,13 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                 .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
             {
                 if let Some(files) = input.files() {
-                    client::upload(handle, &files);
+                    client::upload(handle, &files, restore);
                 }
-                // The same file chosen again is a new upload.
                 input.set_value("");
             }
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = event;
+        let _ = (event, restore);
     };
     let press = move |key: BarKey| {
         #[cfg(feature = "hydrate")]
@@ -185,7 +186,16 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                             multiple
                             aria-label="Upload"
                             data-testid="upload"
-                            on:change=upload_files
+                            on:change=move |event| send_files(event, false)
+                        />
+                    </label>
+                    <label class="terminal-action terminal-upload" title="Unpack a home archive (a Download home .tar.gz) into your home">
+                        "Restore home"
+                        <input
+                            type="file"
+                            accept=".tar.gz,.tgz,application/gzip"
+                            aria-label="Restore home"
+                            on:change=move |event| send_files(event, true)
                         />
                     </label>
                     {move || {

@@ -19,8 +19,7 @@ use crate::ids::SessionId;
 use crate::security::SocketPermit;
 use crate::sessions::SessionManager;
 
-/// The path the route is served at.
-pub const RESTORE_PATH: &str = "/api/files/restore";
+pub use rootresume_protocol::RESTORE_PATH;
 
 /// `POST /api/files/restore`: see the module's documentation. Answers what was restored.
 pub async fn restore(
