@@ -347,11 +347,14 @@ impl Client {
         };
         let name = file.name();
         if !restore && file.size() > MAX_UPLOAD as f64 {
+            // Whole numbers only: formatting a float would pull float printing into the WASM.
+            let tenths = (file.size() / 104_857.6) as u64;
             self.notice(
                 31,
                 &format!(
-                    "[upload: {name} is {:.1} MiB; files of up to {} MiB can be uploaded]",
-                    file.size() / 1_048_576.0,
+                    "[upload: {name} is {}.{} MiB; files of up to {} MiB can be uploaded]",
+                    tenths / 10,
+                    tenths % 10,
                     MAX_UPLOAD >> 20
                 ),
             );
@@ -676,7 +679,7 @@ impl Client {
 
 /// Asks the server for a file with `body` and saves what comes back; returns its name and size,
 /// or what the server said.
-async fn fetch_download(body: &str) -> Result<(String, f64), String> {
+async fn fetch_download(body: &str) -> Result<(String, u64), String> {
     use wasm_bindgen_futures::JsFuture;
     fn failed<T>(_: T) -> String {
         String::from("the browser could not ask the server")
@@ -734,7 +737,7 @@ async fn fetch_download(body: &str) -> Result<(String, f64), String> {
     });
     let _ = window
         .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
-    Ok((name, blob.size()))
+    Ok((name, blob.size() as u64))
 }
 
 /// Shows a challenge's verdict beside its Check button, and marks a passed challenge.

@@ -206,7 +206,8 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                                     <progress
                                         class="terminal-progress"
                                         max="100"
-                                        value=(done * 100.0).round()
+                                        // A whole percentage: no float printing in the WASM.
+                                        value=(done * 100.0).round() as u32
                                         aria-label="Upload progress"
                                     ></progress>
                                 }
