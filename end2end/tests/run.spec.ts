@@ -126,3 +126,12 @@ test("a challenge fails before the work and after `echo PASS`, passes after the 
   await expect(note).toHaveText(/^✓ passed$/);
   await page.close();
 });
+
+test("the home page's block runs in the shell below it, started by the press", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByTestId("terminal-status")).toHaveAttribute("data-state", "waiting");
+  await page.locator(".home-block").getByRole("button", { name: "Run" }).click();
+  await ready(page);
+  await expectRow(page, /^hello from rr-[0-9a-f]{8}, as visitor$/);
+  await page.close();
+});

@@ -13,7 +13,14 @@ pub struct HomeData {
     pub profile: Profile,
     /// The newest posts.
     pub latest: Vec<PostMeta>,
+    /// The runnable block beside the home page's shell, as HTML (see [`HOME_BLOCK`]).
+    #[serde(default)]
+    pub block_html: String,
 }
+
+/// The block a visitor can run from the home page, as Markdown.
+pub const HOME_BLOCK: &str =
+    "```sh run\necho \"hello from $(hostname), as $(whoami)\"\nls ~\n```\n";
 
 /// A list of posts, for the blog index or a tag page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +61,9 @@ pub async fn get_home() -> Result<HomeData, ServerFnError> {
             .take(SHORT_LIST)
             .map(|post| post.meta.clone())
             .collect(),
+        block_html: super::markdown::render(HOME_BLOCK)
+            .map(|rendered| rendered.html)
+            .map_err(ServerFnError::new)?,
     })
 }
 

@@ -32,6 +32,10 @@ pub fn Home() -> impl IntoView {
                                     <a class="button" href="/blog">"Read the blog"</a>
                                 </p>
                             </header>
+                            <div class="home-block">
+                                <p>"Or press Run: these lines are typed in your shell below."</p>
+                                <div inner_html=data.block_html></div>
+                            </div>
                             // Starts when asked for: a reader who never scrolls to it costs no
                             // container, and the page stays a small HTML page until then.
                             <div id="shell">
