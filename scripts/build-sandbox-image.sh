@@ -22,6 +22,12 @@ else
 fi
 
 echo "building $image from $how"
+previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
 docker build --network host -q --build-arg "BASE=$base" \
   --label "rootresume.source=${ROOTRESUME_SANDBOX_SOURCE:-unknown}" -t "$image" sandbox >/dev/null
+# The image this one replaces would stay on the disk, nameless: remove it (one a container still
+# uses stays until that container goes).
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then
+  docker image rm "$previous" >/dev/null 2>&1 || true
+fi
 echo "built $image ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"

@@ -138,6 +138,39 @@ pub(crate) fn save_as(path: &str) -> String {
     }
 }
 
+/// The container of the session `id` names, if it is `client`'s; else the response refusing the
+/// request (an unknown, ended or someone else's session alike: 404).
+pub(crate) async fn session_container(
+    sessions: &SessionManager,
+    id: Option<&str>,
+    client: Option<std::net::IpAddr>,
+) -> Result<crate::sandbox::ContainerId, Response> {
+    let found = match id.and_then(SessionId::parse) {
+        Some(id) => sessions.container_for(&id, client).await,
+        None => Ok(None),
+    };
+    match found {
+        Ok(Some(container)) => Ok(container),
+        Ok(None) => Err(refuse(
+            StatusCode::NOT_FOUND,
+            "this sandbox session is unknown or has ended",
+        )),
+        Err(error) => Err(refuse(StatusCode::SERVICE_UNAVAILABLE, error.to_string())),
+    }
+}
+
+/// A turn among the transfers under way (see [`TRANSFERS`]), or the response refusing one
+/// after waiting 30 s for it.
+pub(crate) async fn transfer_turn() -> Result<tokio::sync::SemaphorePermit<'static>, Response> {
+    match tokio::time::timeout(Duration::from_secs(30), TRANSFERS.acquire()).await {
+        Ok(Ok(turn)) => Ok(turn),
+        _ => Err(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "other transfers are under way; try again in a moment",
+        )),
+    }
+}
+
 /// `POST /api/files/download`. The socket permit counts the transfer under the client's
 /// connection cap and names the client, whose session it must be.
 pub async fn download(
@@ -149,25 +182,14 @@ pub async fn download(
         Ok(plan) => plan,
         Err(why) => return refuse(StatusCode::BAD_REQUEST, why),
     };
-    let container = match SessionId::parse(&request.session) {
-        Some(id) => sessions.container_for(&id, permit.client()).await,
-        None => Ok(None),
-    };
-    let container = match container {
-        Ok(Some(container)) => container,
-        Ok(None) => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                "this sandbox session is unknown or has ended",
-            )
-        }
-        Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
-    };
-    let Ok(_turn) = tokio::time::timeout(Duration::from_secs(30), TRANSFERS.acquire()).await else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "other downloads are under way; try again in a moment",
-        );
+    let container =
+        match session_container(&sessions, Some(&request.session), permit.client()).await {
+            Ok(container) => container,
+            Err(refused) => return refused,
+        };
+    let _turn = match transfer_turn().await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
     };
     let output = match sessions.sandbox().run_command(&container, &command).await {
         Ok(output) => output,

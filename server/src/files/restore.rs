@@ -6,7 +6,6 @@
 //! the home by `tar`, as the visitor, files of the same name replaced.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -14,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::archive;
 use super::upload::{failure, in_home, read_whole, write_parts, SESSION_HEADER};
-use super::{refuse, MAX_ARCHIVE, TRANSFERS};
-use crate::ids::SessionId;
+use super::{refuse, MAX_ARCHIVE};
 use crate::security::SocketPermit;
 use crate::sessions::SessionManager;
 
@@ -28,23 +26,12 @@ pub async fn restore(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let container = match headers
+    let session = headers
         .get(SESSION_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(SessionId::parse)
-    {
-        Some(id) => sessions.container_for(&id, permit.client()).await,
-        None => Ok(None),
-    };
-    let container = match container {
-        Ok(Some(container)) => container,
-        Ok(None) => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                "this sandbox session is unknown or has ended",
-            )
-        }
-        Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+        .and_then(|value| value.to_str().ok());
+    let container = match super::session_container(&sessions, session, permit.client()).await {
+        Ok(container) => container,
+        Err(refused) => return refused,
     };
     let archive_bytes = match read_whole(body, "the archive", MAX_ARCHIVE).await {
         Ok(bytes) => bytes,
@@ -74,11 +61,9 @@ pub async fn restore(
             )
         }
     };
-    let Ok(_turn) = tokio::time::timeout(Duration::from_secs(30), TRANSFERS.acquire()).await else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "other transfers are under way; try again in a moment",
-        );
+    let _turn = match super::transfer_turn().await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
     };
     let sandbox = sessions.sandbox().as_ref();
     let part = format!("/tmp/.rootresume-restore-{}", uuid::Uuid::new_v4().simple());

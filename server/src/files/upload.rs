@@ -8,7 +8,6 @@
 //! renamed to the sanitised name, never over an existing file. A failure removes the part file.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -17,8 +16,7 @@ use base64::Engine as _;
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 
-use super::{refuse, save_as, DEADLINE, TRANSFERS};
-use crate::ids::SessionId;
+use super::{refuse, save_as, DEADLINE};
 use crate::sandbox::{Command, CommandOutput, ContainerId, Sandbox, SandboxError};
 use crate::security::SocketPermit;
 use crate::sessions::SessionManager;
@@ -240,25 +238,15 @@ pub async fn upload(
             ),
         );
     }
-    let container = match text(SESSION_HEADER).and_then(|id| SessionId::parse(&id)) {
-        Some(id) => sessions.container_for(&id, permit.client()).await,
-        None => Ok(None),
-    };
-    let container = match container {
-        Ok(Some(container)) => container,
-        Ok(None) => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                "this sandbox session is unknown or has ended",
-            )
-        }
-        Err(error) => return refuse(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
-    };
-    let Ok(_turn) = tokio::time::timeout(Duration::from_secs(30), TRANSFERS.acquire()).await else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "other transfers are under way; try again in a moment",
-        );
+    let session = text(SESSION_HEADER);
+    let container =
+        match super::session_container(&sessions, session.as_deref(), permit.client()).await {
+            Ok(container) => container,
+            Err(refused) => return refused,
+        };
+    let _turn = match super::transfer_turn().await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
     };
     let part = format!(".rootresume-upload-{}", uuid::Uuid::new_v4().simple());
     let sandbox = sessions.sandbox().as_ref();
