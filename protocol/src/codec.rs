@@ -145,3 +145,12 @@ pub(crate) fn short_text<'a>(
     let (text_bytes, rest) = rest.split_at(len);
     Ok((text(field, text_bytes)?, rest))
 }
+
+/// Reads a one-byte flag: 0 is false, 1 is true, anything else an error naming `field`.
+pub(crate) fn flag(field: &'static str, value: u8) -> Result<bool, DecodeError> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        value => Err(DecodeError::UnknownCode { field, value }),
+    }
+}

@@ -198,16 +198,7 @@ impl ServerMessage {
             )?))),
             KIND_CHECKED => {
                 let (passed, rest) = codec::code_then_rest("checked", payload)?;
-                let passed = match passed {
-                    0 => false,
-                    1 => true,
-                    value => {
-                        return Err(DecodeError::UnknownCode {
-                            field: "passed flag",
-                            value,
-                        })
-                    }
-                };
+                let passed = codec::flag("passed flag", passed)?;
                 let (challenge, message) = codec::short_text("challenge id", rest)?;
                 Ok(Self::Checked {
                     challenge,
@@ -249,16 +240,7 @@ impl SessionNotice {
         match kind {
             NOTICE_STARTED => {
                 let (resumed, rest) = codec::code_then_rest("started notice", body)?;
-                let resumed = match resumed {
-                    0 => false,
-                    1 => true,
-                    value => {
-                        return Err(DecodeError::UnknownCode {
-                            field: "resumed flag",
-                            value,
-                        })
-                    }
-                };
+                let resumed = codec::flag("resumed flag", resumed)?;
                 let Some((seconds_left, session)) = rest.split_first_chunk::<4>() else {
                     return Err(DecodeError::BadLength {
                         message: "started notice",

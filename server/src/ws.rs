@@ -469,25 +469,17 @@ async fn pump(
                         return Outcome::BadFrame("a socket attaches once, with its first message".into());
                     }
                     Ok(ClientMessage::Run(request)) => {
-                        if running.is_none() {
-                            running = Some(start_job(sessions, session, Job::Run(request)));
-                        } else if waiting_jobs.len() < MAX_WAITING_JOBS {
-                            waiting_jobs.push_back(Job::Run(request));
-                        } else {
-                            let message = "blocks are still being started; wait for them, then press Run again".to_owned();
-                            if !send(socket, ServerMessage::Error { code: ErrorCode::RunRefused, message }).await {
+                        let refusal = queue_job(&mut running, &mut waiting_jobs, sessions, session, Job::Run(request));
+                        if let Some(refusal) = refusal {
+                            if !send(socket, refusal).await {
                                 return Outcome::ClientLeft;
                             }
                         }
                     }
                     Ok(ClientMessage::Check { challenge }) => {
-                        if running.is_none() {
-                            running = Some(start_job(sessions, session, Job::Check(challenge)));
-                        } else if waiting_jobs.len() < MAX_WAITING_JOBS {
-                            waiting_jobs.push_back(Job::Check(challenge));
-                        } else {
-                            let checked = ServerMessage::Checked { challenge, passed: false, message: "still busy with earlier requests: press Check again in a moment".into() };
-                            if !send(socket, checked).await {
+                        let refusal = queue_job(&mut running, &mut waiting_jobs, sessions, session, Job::Check(challenge));
+                        if let Some(refusal) = refusal {
+                            if !send(socket, refusal).await {
                                 return Outcome::ClientLeft;
                             }
                         }
@@ -543,6 +535,36 @@ enum Job {
 
 /// A job under way, and the answer for the tab it ends with, if any.
 type JobFuture<'a> = futures_util::future::BoxFuture<'a, Option<ServerMessage>>;
+
+/// Starts `job`, or queues it behind the one under way; when the queue is full, the answer
+/// refusing it.
+fn queue_job<'a>(
+    running: &mut Option<JobFuture<'a>>,
+    waiting: &mut VecDeque<Job>,
+    sessions: &'a SessionManager,
+    session: &'a Session,
+    job: Job,
+) -> Option<ServerMessage> {
+    if running.is_none() {
+        *running = Some(start_job(sessions, session, job));
+        return None;
+    }
+    if waiting.len() < MAX_WAITING_JOBS {
+        waiting.push_back(job);
+        return None;
+    }
+    Some(match job {
+        Job::Run(_) => ServerMessage::Error {
+            code: ErrorCode::RunRefused,
+            message: "blocks are still being started; wait for them, then press Run again".into(),
+        },
+        Job::Check(challenge) => ServerMessage::Checked {
+            challenge,
+            passed: false,
+            message: "still busy with earlier requests: press Check again in a moment".into(),
+        },
+    })
+}
 
 fn start_job<'a>(sessions: &'a SessionManager, session: &'a Session, job: Job) -> JobFuture<'a> {
     Box::pin(async move {

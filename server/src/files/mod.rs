@@ -75,13 +75,11 @@ pub(crate) fn refuse(status: StatusCode, message: impl Into<String>) -> Response
 /// bytes it may give.
 fn plan(request: &DownloadRequest) -> Result<(Command, String, usize), String> {
     if request.home {
+        let argv = vec!["sh".into(), "-c".into(), "exec tar czf - -C $HOME .".into()];
         let command = Command {
-            argv: vec!["sh".into(), "-c".into(), "exec tar czf - -C $HOME .".into()],
-            deadline: DEADLINE,
             max_output: MAX_ARCHIVE + 1,
             keep_stderr: false,
-            user: None,
-            env: Vec::new(),
+            ..Command::new(argv, DEADLINE)
         };
         return Ok((command, "home.tar.gz".into(), MAX_ARCHIVE));
     }
@@ -95,21 +93,19 @@ fn plan(request: &DownloadRequest) -> Result<(Command, String, usize), String> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|path| path.starts_with('/') && path.len() <= 4096 && !path.contains('\0'))
         .ok_or("the file's path must be an absolute path, base64-encoded")?;
+    // No quotes or backslashes (the socket proxy refuses them): the path, decoded, is one word
+    // since field splitting and globbing are off.
+    let argv = vec![
+        "sh".into(),
+        "-c".into(),
+        "set -f; IFS=; f=$(printf %s $1 | base64 -d); test -f $f && exec cat -- $f".into(),
+        "sh".into(),
+        encoded.to_owned(),
+    ];
     let command = Command {
-        // No quotes or backslashes (the socket proxy refuses them): the path, decoded, is one
-        // word since field splitting and globbing are off.
-        argv: vec![
-            "sh".into(),
-            "-c".into(),
-            "set -f; IFS=; f=$(printf %s $1 | base64 -d); test -f $f && exec cat -- $f".into(),
-            "sh".into(),
-            encoded.to_owned(),
-        ],
-        deadline: DEADLINE,
         max_output: MAX_FILE + 1,
         keep_stderr: false,
-        user: None,
-        env: Vec::new(),
+        ..Command::new(argv, DEADLINE)
     };
     Ok((command, save_as(&path), MAX_FILE))
 }

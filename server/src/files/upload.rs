@@ -79,14 +79,7 @@ fn percent_decode(text: &str) -> String {
 pub(super) fn in_home(script: &str, args: Vec<String>) -> Command {
     let mut argv = vec!["sh".into(), "-c".into(), script.into(), "sh".into()];
     argv.extend(args);
-    Command {
-        argv,
-        deadline: DEADLINE,
-        max_output: 4096,
-        keep_stderr: true,
-        user: None,
-        env: Vec::new(),
-    }
+    Command::new(argv, DEADLINE)
 }
 
 /// The command writing `piece` as piece number `index` of the part file `part` (a path from

@@ -122,6 +122,21 @@ pub struct Command {
     pub env: Vec<String>,
 }
 
+impl Command {
+    /// `argv` as the container's user, within `deadline`, keeping 4 KiB of its output,
+    /// standard error included, with nothing added to its environment.
+    pub fn new(argv: Vec<String>, deadline: std::time::Duration) -> Self {
+        Self {
+            argv,
+            deadline,
+            max_output: 4096,
+            keep_stderr: true,
+            user: None,
+            env: Vec::new(),
+        }
+    }
+}
+
 /// Reports of containers that stop, for as long as the engine keeps the stream open.
 pub type StoppedStream = BoxStream<'static, Result<StoppedContainer, SandboxError>>;
 

@@ -164,14 +164,7 @@ pub async fn run(
     }
     let container = session.container().ok_or(RunError::NotRunning)?;
     for argv in plan.writes {
-        let command = Command {
-            argv,
-            deadline: WRITE_DEADLINE,
-            max_output: 4096,
-            keep_stderr: true,
-            user: None,
-            env: Vec::new(),
-        };
+        let command = Command::new(argv, WRITE_DEADLINE);
         let written = sandbox.run_command(&container, &command).await?;
         if written.exit_code != Some(0) {
             let said = String::from_utf8_lossy(&written.output).trim().to_owned();
