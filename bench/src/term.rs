@@ -169,6 +169,7 @@ impl Shell for Term {
                         }
                         ServerMessage::Notice(_)
                         | ServerMessage::Pong(_)
+                        | ServerMessage::Terminals(_)
                         | ServerMessage::Checked { .. } => {}
                     }
                 }

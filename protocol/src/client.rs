@@ -9,6 +9,9 @@ const KIND_PING: u8 = 0x03;
 const KIND_ATTACH: u8 = 0x04;
 const KIND_RUN: u8 = 0x05;
 const KIND_CHECK: u8 = 0x06;
+const KIND_ATTACH_TERMINAL: u8 = 0x07;
+const KIND_OPEN_TERMINAL: u8 = 0x08;
+const KIND_CLOSE_TERMINAL: u8 = 0x09;
 
 /// The longest challenge id [`ClientMessage::Check`] carries.
 pub const MAX_CHALLENGE_LEN: usize = 64;
@@ -48,6 +51,23 @@ pub enum ClientMessage {
         /// The challenge's id, as the page names it.
         challenge: String,
     },
+    /// Like [`ClientMessage::Attach`], for one terminal of the session: 0 is the first (the
+    /// server then also sends [`crate::ServerMessage::Terminals`] on this socket whenever the
+    /// terminals open change), others were opened with [`ClientMessage::OpenTerminal`]. Added
+    /// in version 2: a server that predates it refuses the socket with a
+    /// [`crate::ErrorCode::BadMessage`].
+    AttachTerminal {
+        /// The session id `create_session` returned.
+        session: String,
+        /// The terminal's number.
+        terminal: u8,
+    },
+    /// Open another terminal (a shell with its own pty) in the same sandbox; sent on the first
+    /// terminal's socket. The answer is a [`crate::ServerMessage::Terminals`] naming it, or an
+    /// error with [`crate::ErrorCode::TerminalRefused`] saying why not.
+    OpenTerminal,
+    /// Close a terminal opened with [`ClientMessage::OpenTerminal`]: its shell is hung up on.
+    CloseTerminal(u8),
 }
 
 impl ClientMessage {
@@ -83,6 +103,18 @@ impl ClientMessage {
             Self::Check { challenge } => {
                 let mut out = codec::frame(KIND_CHECK, challenge.len());
                 out.extend_from_slice(challenge.as_bytes());
+                out
+            }
+            Self::AttachTerminal { session, terminal } => {
+                let mut out = codec::frame(KIND_ATTACH_TERMINAL, 1 + session.len());
+                out.push(*terminal);
+                out.extend_from_slice(session.as_bytes());
+                out
+            }
+            Self::OpenTerminal => codec::frame(KIND_OPEN_TERMINAL, 0),
+            Self::CloseTerminal(terminal) => {
+                let mut out = codec::frame(KIND_CLOSE_TERMINAL, 1);
+                out.push(*terminal);
                 out
             }
         }
@@ -124,6 +156,27 @@ impl ClientMessage {
             KIND_CHECK => Ok(Self::Check {
                 challenge: codec::text("challenge id", payload)?,
             }),
+            KIND_ATTACH_TERMINAL => match payload.split_first() {
+                Some((&terminal, session)) if (1..=MAX_SESSION_LEN).contains(&session.len()) => {
+                    Ok(Self::AttachTerminal {
+                        session: codec::text("session id", session)?,
+                        terminal,
+                    })
+                }
+                _ => Err(DecodeError::BadLength {
+                    message: "attach terminal",
+                    expected: "2 to 65",
+                    found: payload.len(),
+                }),
+            },
+            KIND_OPEN_TERMINAL => {
+                codec::exact::<0>("open terminal", "0", payload)?;
+                Ok(Self::OpenTerminal)
+            }
+            KIND_CLOSE_TERMINAL => {
+                let [terminal] = codec::exact::<1>("close terminal", "1", payload)?;
+                Ok(Self::CloseTerminal(terminal))
+            }
             kind => Err(DecodeError::UnknownKind { kind }),
         }
     }

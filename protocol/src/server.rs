@@ -7,6 +7,7 @@ const KIND_NOTICE: u8 = 0x82;
 const KIND_ERROR: u8 = 0x83;
 const KIND_PONG: u8 = 0x84;
 const KIND_CHECKED: u8 = 0x85;
+const KIND_TERMINALS: u8 = 0x86;
 
 const NOTICE_STARTED: u8 = 0x01;
 const NOTICE_EXPIRING: u8 = 0x02;
@@ -38,6 +39,10 @@ pub enum ServerMessage {
         /// What the check said: a hint when it does not pass.
         message: String,
     },
+    /// The numbers of the session's terminals open, the first (0) included, in order: sent on
+    /// the first terminal's socket when it attaches with
+    /// [`crate::ClientMessage::AttachTerminal`] and whenever a terminal opens or ends.
+    Terminals(Vec<u8>),
 }
 
 /// A change in a session's life.
@@ -100,6 +105,9 @@ pub enum ErrorCode {
     /// A [`crate::ClientMessage::Run`] could not be carried out; the message says why. The
     /// session goes on.
     RunRefused,
+    /// A [`crate::ClientMessage::OpenTerminal`] was refused (the session has as many as it may,
+    /// or the sandbox cannot open one); the message says why. The session goes on.
+    TerminalRefused,
 }
 
 /// Maps a C-like enum to and from its wire byte.
@@ -138,7 +146,7 @@ wire_codes!(EndReason, "end reason", {
 
 wire_codes!(ErrorCode, "error code", {
     SandboxUnavailable = 1, ImageMissing = 2, UnknownSession = 3, BadMessage = 4,
-    AtCapacity = 5, Internal = 6, RunRefused = 7,
+    AtCapacity = 5, Internal = 6, RunRefused = 7, TerminalRefused = 8,
 });
 
 impl ServerMessage {
@@ -177,6 +185,11 @@ impl ServerMessage {
                 out.extend_from_slice(message.as_bytes());
                 out
             }
+            Self::Terminals(numbers) => {
+                let mut out = codec::frame(KIND_TERMINALS, numbers.len());
+                out.extend_from_slice(numbers);
+                out
+            }
         }
     }
 
@@ -206,6 +219,7 @@ impl ServerMessage {
                     message: codec::text("check message", message)?,
                 })
             }
+            KIND_TERMINALS => Ok(Self::Terminals(payload.to_vec())),
             kind => Err(DecodeError::UnknownKind { kind }),
         }
     }

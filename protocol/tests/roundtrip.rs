@@ -43,6 +43,16 @@ fn every_client_message() -> Vec<ClientMessage> {
         ClientMessage::Check {
             challenge: "hello-name".into(),
         },
+        ClientMessage::AttachTerminal {
+            session: "2b1f0c8e-9d1a-4c5e-8f00-123456789abc".into(),
+            terminal: 0,
+        },
+        ClientMessage::AttachTerminal {
+            session: "x".repeat(64),
+            terminal: u8::MAX,
+        },
+        ClientMessage::OpenTerminal,
+        ClientMessage::CloseTerminal(3),
     ]
 }
 
@@ -73,6 +83,8 @@ fn every_server_message() -> Vec<ServerMessage> {
             passed: false,
             message: String::new(),
         },
+        ServerMessage::Terminals(vec![0]),
+        ServerMessage::Terminals(vec![0, 2, 5]),
     ];
     for reason in [
         EndReason::ShellExited,
@@ -92,6 +104,7 @@ fn every_server_message() -> Vec<ServerMessage> {
         ErrorCode::AtCapacity,
         ErrorCode::Internal,
         ErrorCode::RunRefused,
+        ErrorCode::TerminalRefused,
     ] {
         all.push(ServerMessage::Error {
             code,

@@ -138,8 +138,12 @@ pub struct SessionSettings {
     /// How long a pooled sandbox may wait before it is replaced by a fresh one. Default: 600 s.
     #[serde(rename = "pool_ttl_secs", with = "seconds")]
     pub pool_ttl: Duration,
-    /// Recent output kept for replay when a tab reattaches, in bytes. Default: 64 KiB.
+    /// Recent output kept for replay when a tab reattaches, in bytes (per terminal). Default:
+    /// 64 KiB.
     pub output_buffer_bytes: usize,
+    /// The most terminals (shells) one session may have open at once, the first included.
+    /// Default: 4.
+    pub max_terminals: usize,
 }
 
 /// Removal of containers no session owns.
@@ -196,6 +200,7 @@ impl Default for SessionSettings {
             pool_max: 16,
             pool_ttl: Duration::from_secs(600),
             output_buffer_bytes: 64 * 1024,
+            max_terminals: 4,
         }
     }
 }
@@ -351,6 +356,12 @@ impl Config {
                 1000,
             ),
             ("sessions.pool_ttl_secs", s.pool_ttl.as_secs(), 10, 86_400),
+            (
+                "sessions.max_terminals",
+                usize_setting(s.max_terminals),
+                1,
+                16,
+            ),
             (
                 "sessions.output_buffer_bytes",
                 usize_setting(s.output_buffer_bytes),

@@ -17,7 +17,7 @@ use crate::ids::SessionId;
 use crate::sandbox::{SandboxError, TermSize};
 use crate::security::SocketPermit;
 use crate::sessions::run::RunError;
-use crate::sessions::{Session, SessionError, SessionManager, SessionState};
+use crate::sessions::{Session, SessionError, SessionManager, SessionState, Terminal};
 
 /// Close code for a policy violation (RFC 6455): the client sent something it must not.
 const CLOSE_POLICY: u16 = 1008;
@@ -62,8 +62,8 @@ pub async fn terminal_socket(
         .max_message_size(MAX_FRAME_LEN)
         .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |mut socket| async move {
-            let id = match first_frame(&mut socket).await {
-                Ok(id) => id,
+            let (id, target) = match first_frame(&mut socket).await {
+                Ok(first) => first,
                 Err(Some(message)) => {
                     return fail(socket, ErrorCode::BadMessage, message, CLOSE_POLICY).await;
                 }
@@ -81,18 +81,33 @@ pub async fn terminal_socket(
                 Ok(Some(session)) => session.span(),
                 _ => tracing::Span::none(),
             };
-            let handler =
-                tracing::Instrument::instrument(serve(socket, &sessions, session, token), span);
+            let handler = tracing::Instrument::instrument(
+                serve(socket, &sessions, session, token, target),
+                span,
+            );
             sessions.track_socket(handler).await;
             // Only now: the permit is the client's slot under its socket cap.
             drop(permit);
         })
 }
 
-/// Reads the socket's first frame: `Ok(Some(id))` for an attach naming a well-formed id,
-/// `Ok(None)` for one naming anything else (answered as an unknown session), `Err(Some(why))`
-/// for any other first frame, and `Err(None)` when the socket closed or stayed silent.
-async fn first_frame(socket: &mut WebSocket) -> Result<Option<SessionId>, Option<String>> {
+/// Which terminal of its session a socket attaches to, from its first frame.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    /// The terminal's number (0 for the first).
+    terminal: u8,
+    /// Whether the page knows of several terminals ([`ClientMessage::AttachTerminal`]): its
+    /// first terminal's socket is then told which are open.
+    lists: bool,
+}
+
+/// Reads the socket's first frame: `Ok((Some(id), target))` for an attach naming a
+/// well-formed id, `Ok((None, _))` for one naming anything else (answered as an unknown
+/// session), `Err(Some(why))` for any other first frame, and `Err(None)` when the socket
+/// closed or stayed silent.
+async fn first_frame(
+    socket: &mut WebSocket,
+) -> Result<(Option<SessionId>, Target), Option<String>> {
     let frame = loop {
         match tokio::time::timeout(ATTACH_TIMEOUT, socket.recv()).await {
             Ok(Some(Ok(Message::Binary(frame)))) => break frame,
@@ -104,7 +119,20 @@ async fn first_frame(socket: &mut WebSocket) -> Result<Option<SessionId>, Option
         }
     };
     match ClientMessage::decode(&frame) {
-        Ok(ClientMessage::Attach { session }) => Ok(SessionId::parse(&session)),
+        Ok(ClientMessage::Attach { session }) => Ok((
+            SessionId::parse(&session),
+            Target {
+                terminal: 0,
+                lists: false,
+            },
+        )),
+        Ok(ClientMessage::AttachTerminal { session, terminal }) => Ok((
+            SessionId::parse(&session),
+            Target {
+                terminal,
+                lists: terminal == 0,
+            },
+        )),
         Ok(_) => Err(Some(
             "the first message must name the session to attach to; reload the page".into(),
         )),
@@ -174,6 +202,7 @@ fn public_message(code: ErrorCode) -> &'static str {
         ErrorCode::AtCapacity => "all sandboxes are in use; please wait for one to free up",
         ErrorCode::Internal => "your sandbox could not be started; please try again in a moment",
         ErrorCode::RunRefused => "that block could not be run",
+        ErrorCode::TerminalRefused => "another terminal could not be opened",
     }
 }
 
@@ -182,6 +211,7 @@ async fn serve(
     sessions: &SessionManager,
     session: Result<Option<Arc<Session>>, SessionError>,
     token: String,
+    target: Target,
 ) {
     let session = match session {
         Ok(session) => session,
@@ -237,15 +267,18 @@ async fn serve(
         SessionState::HandedOver => return close(socket, CLOSE_NORMAL, DISPLACED).await,
         SessionState::Starting => return,
     }
+    let Some(terminal) = session.terminal(target.terminal) else {
+        return terminal_closed(socket).await;
+    };
 
-    let attachment = session.attach();
+    let attachment = terminal.attach();
     // Detaches on every way out of this function, a dropped future included.
     let _attached = Attached {
-        session: &session,
+        terminal: &terminal,
         generation: attachment.generation,
     };
     let mut cursor = attachment.cursor;
-    let mut owner = session.owner();
+    let mut owner = terminal.owner();
     let started = SessionNotice::Started {
         session: token,
         resumed: attachment.resumed,
@@ -253,7 +286,12 @@ async fn serve(
     };
     let mut told = send(&mut socket, ServerMessage::Notice(started)).await;
     // The challenges this session passed already, so a reload shows them.
-    for challenge in session.passed() {
+    let passed = if terminal.number == 0 {
+        session.passed()
+    } else {
+        Vec::new()
+    };
+    for challenge in passed {
         let passed = ServerMessage::Checked {
             challenge,
             passed: true,
@@ -263,14 +301,17 @@ async fn serve(
     }
     if told {
         if !early.input.is_empty() {
-            if let Err(error) = session.write_input(&early.input).await {
+            if let Err(error) = session.write_to(&terminal, &early.input).await {
                 tracing::debug!(%error, "early input not delivered");
             }
         }
+        let lists = target.lists.then(|| session.watch_terminals());
         let outcome = pump(
             &mut socket,
             sessions,
             &session,
+            &terminal,
+            lists,
             &mut cursor,
             &mut owner,
             attachment.generation,
@@ -281,6 +322,9 @@ async fn serve(
         match outcome {
             Outcome::ClientLeft => {}
             Outcome::Displaced => close(socket, CLOSE_NORMAL, DISPLACED).await,
+            Outcome::Ended if terminal.number != 0 && !session.is_ending() => {
+                terminal_closed(socket).await;
+            }
             Outcome::Ended => {
                 let reason = match session.state() {
                     SessionState::Ended(reason) => reason,
@@ -304,6 +348,16 @@ async fn serve(
             }
         }
     }
+}
+
+/// Tells a socket that its terminal (not the session's first) is closed: its shell exited or
+/// another tab closed it.
+async fn terminal_closed(mut socket: WebSocket) {
+    let ended = SessionNotice::Ended {
+        reason: EndReason::ShellExited,
+    };
+    send(&mut socket, ServerMessage::Notice(ended)).await;
+    close(socket, CLOSE_NORMAL, "this terminal was closed").await;
 }
 
 /// The most input kept from a tab while its sandbox starts.
@@ -334,8 +388,8 @@ impl Early {
     }
 }
 
-async fn apply_resize(sessions: &SessionManager, session: &Session, size: TermSize) {
-    if let Err(error) = sessions.resize(session, size).await {
+async fn apply_resize(sessions: &SessionManager, terminal: &Terminal, size: TermSize) {
+    if let Err(error) = sessions.resize(terminal, size).await {
         tracing::debug!(%error, "resize failed");
     }
 }
@@ -352,16 +406,15 @@ fn clamped(cols: u16, rows: u16) -> TermSize {
 /// Said to a socket whose terminal another tab (or another server's socket) now has.
 const DISPLACED: &str = "this terminal was opened in another tab";
 
-/// A socket's hold on its session's terminal, released when the socket's handler ends however
-/// it ends.
+/// A socket's hold on a terminal, released when the socket's handler ends however it ends.
 struct Attached<'a> {
-    session: &'a Session,
+    terminal: &'a Terminal,
     generation: u64,
 }
 
 impl Drop for Attached<'_> {
     fn drop(&mut self) {
-        self.session.detach(self.generation);
+        self.terminal.detach(self.generation);
     }
 }
 
@@ -376,7 +429,9 @@ enum Outcome {
 async fn pump(
     socket: &mut WebSocket,
     sessions: &SessionManager,
-    session: &Session,
+    session: &Arc<Session>,
+    terminal: &Terminal,
+    mut lists: Option<tokio::sync::watch::Receiver<Vec<u8>>>,
     cursor: &mut u64,
     owner: &mut tokio::sync::watch::Receiver<u64>,
     generation: u64,
@@ -391,8 +446,14 @@ async fn pump(
     let mut resize: Option<TermSize> = None;
     let mut resize_at = Instant::now();
     if let Some(size) = first_size {
-        apply_resize(sessions, session, size).await;
+        apply_resize(sessions, terminal, size).await;
         resize_at = Instant::now() + RESIZE_EVERY;
+    }
+    if let Some(lists) = lists.as_mut() {
+        let open = lists.borrow_and_update().clone();
+        if !send(socket, ServerMessage::Terminals(open)).await {
+            return Outcome::ClientLeft;
+        }
     }
     // Blocks to run and challenges to check, one at a time in the order asked: the one under
     // way (polled by its own arm below, so the terminal keeps streaming meanwhile) and those
@@ -414,7 +475,7 @@ async fn pump(
             }
             () = tokio::time::sleep_until(resize_at), if resize.is_some() => {
                 if let Some(size) = resize.take() {
-                    apply_resize(sessions, session, size).await;
+                    apply_resize(sessions, terminal, size).await;
                     resize_at = Instant::now() + RESIZE_EVERY;
                 }
             }
@@ -445,7 +506,7 @@ async fn pump(
                 };
                 match ClientMessage::decode(&frame) {
                     Ok(ClientMessage::Input(bytes)) => {
-                        if let Err(error) = session.write_input(&bytes).await {
+                        if let Err(error) = session.write_to(terminal, &bytes).await {
                             tracing::debug!(%error, "input not delivered");
                         }
                     }
@@ -454,7 +515,7 @@ async fn pump(
                         if Instant::now() >= resize_at {
                             // Applied before the next frame is read: keys typed right after a
                             // resize see the new size.
-                            apply_resize(sessions, session, size).await;
+                            apply_resize(sessions, terminal, size).await;
                             resize_at = Instant::now() + RESIZE_EVERY;
                         } else {
                             resize = Some(size);
@@ -465,7 +526,7 @@ async fn pump(
                             return Outcome::ClientLeft;
                         }
                     }
-                    Ok(ClientMessage::Attach { .. }) => {
+                    Ok(ClientMessage::Attach { .. } | ClientMessage::AttachTerminal { .. }) => {
                         return Outcome::BadFrame("a socket attaches once, with its first message".into());
                     }
                     Ok(ClientMessage::Run(request)) => {
@@ -484,6 +545,17 @@ async fn pump(
                             }
                         }
                     }
+                    Ok(ClientMessage::OpenTerminal) => {
+                        let refusal = queue_job(&mut running, &mut waiting_jobs, sessions, session, Job::OpenTerminal);
+                        if let Some(refusal) = refusal {
+                            if !send(socket, refusal).await {
+                                return Outcome::ClientLeft;
+                            }
+                        }
+                    }
+                    Ok(ClientMessage::CloseTerminal(number)) => {
+                        sessions.close_terminal(session, number);
+                    }
                     // A kind added after this server was built: say so and go on (the page is
                     // newer than the server).
                     Err(error @ DecodeError::UnknownKind { .. }) => {
@@ -495,7 +567,17 @@ async fn pump(
                     Err(error) => return Outcome::BadFrame(format!("malformed message: {error}")),
                 }
             }
-            output = session.output.read(generation, cursor, MAX_DATA_LEN) => {
+            changed = async { lists.as_mut().expect("guarded by the arm's condition").changed().await }, if lists.is_some() => {
+                let open = match (changed, lists.as_mut()) {
+                    (Ok(()), Some(lists)) => lists.borrow_and_update().clone(),
+                    // The session is gone; its end reaches this socket through the output.
+                    _ => { lists = None; continue; }
+                };
+                if !send(socket, ServerMessage::Terminals(open)).await {
+                    return Outcome::ClientLeft;
+                }
+            }
+            output = terminal.output.read(generation, cursor, MAX_DATA_LEN) => {
                 let Some(bytes) = output else { return Outcome::Ended };
                 if !send(socket, ServerMessage::Output(bytes)).await {
                     return Outcome::ClientLeft;
@@ -531,6 +613,8 @@ enum Job {
     Run(RunRequest),
     /// Check a challenge, by id.
     Check(String),
+    /// Open another terminal.
+    OpenTerminal,
 }
 
 /// A job under way, and the answer for the tab it ends with, if any.
@@ -542,7 +626,7 @@ fn queue_job<'a>(
     running: &mut Option<JobFuture<'a>>,
     waiting: &mut VecDeque<Job>,
     sessions: &'a SessionManager,
-    session: &'a Session,
+    session: &'a Arc<Session>,
     job: Job,
 ) -> Option<ServerMessage> {
     if running.is_none() {
@@ -563,12 +647,30 @@ fn queue_job<'a>(
             passed: false,
             message: "still busy with earlier requests: press Check again in a moment".into(),
         },
+        Job::OpenTerminal => ServerMessage::Error {
+            code: ErrorCode::TerminalRefused,
+            message: "still busy with earlier requests: open the terminal again in a moment"
+                .into(),
+        },
     })
 }
 
-fn start_job<'a>(sessions: &'a SessionManager, session: &'a Session, job: Job) -> JobFuture<'a> {
+fn start_job<'a>(
+    sessions: &'a SessionManager,
+    session: &'a Arc<Session>,
+    job: Job,
+) -> JobFuture<'a> {
     Box::pin(async move {
         match job {
+            Job::OpenTerminal => {
+                // Its size comes from its own socket once the page attaches to it.
+                let opened = sessions.open_terminal(session, TermSize::default()).await;
+                let error = opened.err()?;
+                Some(ServerMessage::Error {
+                    code: ErrorCode::TerminalRefused,
+                    message: format!("[New terminal: {error}]"),
+                })
+            }
             Job::Run(request) => {
                 let ran: Result<(), RunError> = sessions.run(session, &request).await;
                 let error = ran.err()?;

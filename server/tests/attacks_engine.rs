@@ -171,3 +171,49 @@ async fn the_socket_proxy_refuses_what_a_sandbox_does_not_need() -> Result<()> {
     );
     Ok(())
 }
+
+/// The one request the proxy passes through whole, an attached exec start in its exact form,
+/// cannot carry a second request past the rules: after a start that fails, the engine closes
+/// the connection; any other form of the start meets the HTTP rules, request by request.
+#[tokio::test]
+async fn the_passed_through_exec_start_smuggles_nothing() -> Result<()> {
+    let Some(proxy) = proxy() else {
+        println!("SKIPPED: ROOTRESUME_DOCKER_HOST names no tcp:// socket proxy; scripts/test.sh runs this through deploy/docker-proxy/haproxy.cfg");
+        return Ok(());
+    };
+    let exact = |id: &str, connection: &str| {
+        format!(
+            "POST /exec/{id}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 27\r\nConnection: {connection}\r\n\r\n{{\"Detach\":false,\"Tty\":true}}"
+        )
+    };
+    let smuggled = "GET /info HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
+    let no_exec = "0".repeat(64);
+    for (first, expected) in [
+        // Passed through whole: the engine answers 404 and closes; /info is never read.
+        (exact(&no_exec, "close"), [404, 0]),
+        // Not the exact form (keep-alive): HTTP rules for each request; /info is refused.
+        (exact(&no_exec, "keep-alive"), [404, 403]),
+    ] {
+        let mut stream = TcpStream::connect(&proxy).await?;
+        stream.write_all(first.as_bytes()).await?;
+        stream.write_all(smuggled.as_bytes()).await?;
+        let mut answer = Vec::new();
+        // The second form leaves the connection open after its answers: read what comes.
+        let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut answer)).await;
+        let text = String::from_utf8_lossy(&answer);
+        let statuses: Vec<u16> = text
+            .match_indices("HTTP/1.1 ")
+            .filter_map(|(at, _)| text.get(at + 9..at + 12)?.parse().ok())
+            .collect();
+        let wanted: Vec<u16> = expected.into_iter().filter(|s| *s != 0).collect();
+        ensure!(
+            statuses == wanted,
+            "{} then GET /info answered {statuses:?}, expected {wanted:?}: {text}",
+            first.lines().nth(4).unwrap_or_default()
+        );
+    }
+    println!(
+        "ATTACK | a request smuggled behind the passed-through exec start | - | defended: the engine closes after a failed start (404 only); any other form meets the HTTP rules (404, then 403 for GET /info)"
+    );
+    Ok(())
+}

@@ -37,8 +37,8 @@ async fn blocks_run_byte_for_byte_and_interrupt_what_runs() -> Result<()> {
     Ok(())
 }
 
-/// The same under gVisor, where the shell is an exec (and the server reaches the engine
-/// directly, as SECURITY.md says): skipped when runsc is not registered, unless CI expects it.
+/// The same under gVisor, where the shell is an exec: skipped when runsc is not registered,
+/// unless CI expects it.
 #[tokio::test]
 async fn blocks_run_under_gvisor_too() -> Result<()> {
     let runtimes = common::docker().await?.info().await?.runtimes;
@@ -52,7 +52,6 @@ async fn blocks_run_under_gvisor_too() -> Result<()> {
     }
     let mut config = test_config();
     config.sandbox.runtime = "runsc".into();
-    config.docker_host = server::config::Config::default().docker_host;
     let server = TestServer::start(config).await?;
     blocks_run(&server).await?;
     server.server.shutdown().await;

@@ -74,6 +74,15 @@ impl Sandbox for MeteredSandbox {
         self.count("open_shell", self.inner.open_shell(container, size).await)
     }
 
+    async fn open_terminal(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        let opened = self.inner.open_terminal(container, size).await;
+        self.count("open_terminal", opened)
+    }
+
     async fn set_owner(
         &self,
         container: &ContainerId,

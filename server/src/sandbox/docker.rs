@@ -232,6 +232,16 @@ impl DockerSandbox {
     ) -> Result<Shell, SandboxError> {
         let docker = self.client().await?;
         self.start(docker, container).await?;
+        self.exec_shell(container, size).await
+    }
+
+    /// A login shell exec'd in the running `container`, with a pty of `size`.
+    async fn exec_shell(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        let docker = self.client().await?;
         let exec = docker
             .create_exec(
                 &container.0,
@@ -432,6 +442,14 @@ impl Sandbox for DockerSandbox {
         let shell_id = ShellId(container.0.clone());
         self.resize_shell(&shell_id, size).await?;
         Ok(self.shell(shell_id, (output, input)))
+    }
+
+    async fn open_terminal(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        self.exec_shell(container, size).await
     }
 
     async fn set_owner(

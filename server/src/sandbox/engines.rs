@@ -282,6 +282,21 @@ impl Sandbox for EngineSet {
         })
     }
 
+    async fn open_terminal(
+        &self,
+        container: &ContainerId,
+        size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        let (engine, id) = self.route(&container.0)?;
+        let opened = engine.sandbox.open_terminal(&ContainerId(id), size).await;
+        engine.saw(&opened);
+        let shell = opened?;
+        Ok(Shell {
+            id: ShellId(prefixed(&engine.id, &shell.id.0)),
+            ..shell
+        })
+    }
+
     async fn set_owner(
         &self,
         container: &ContainerId,

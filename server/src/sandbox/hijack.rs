@@ -52,10 +52,7 @@ pub type Hijacked = (
     Pin<Box<dyn AsyncWrite + Send>>,
 );
 
-async fn connect(
-    endpoint: &str,
-    tls: Option<&TlsClient>,
-) -> io::Result<(Box<dyn Connection>, String)> {
+async fn connect(endpoint: &str, tls: Option<&TlsClient>) -> io::Result<Box<dyn Connection>> {
     if let Some(address) = endpoint
         .strip_prefix("tcp://")
         .or_else(|| endpoint.strip_prefix("http://"))
@@ -67,13 +64,12 @@ async fn connect(
                 .connector
                 .connect(tls.server_name.clone(), stream)
                 .await?;
-            return Ok((Box::new(stream), address.to_owned()));
+            return Ok(Box::new(stream));
         }
-        return Ok((Box::new(stream), address.to_owned()));
+        return Ok(Box::new(stream));
     }
     let path = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
-    let stream = tokio::net::UnixStream::connect(path).await?;
-    Ok((Box::new(stream), "docker".to_owned()))
+    Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
 }
 
 /// Attaches to the TTY of container `container` on the engine at `endpoint`: its output and
@@ -92,6 +88,12 @@ pub async fn attach(
 /// Starts exec `exec` (created with a TTY) on the engine at `endpoint`, attached: its output
 /// and its input, like [`attach`]. Unlike a container's own process, an exec'd shell gets
 /// end-of-file and exits when this connection closes.
+///
+/// No upgrade is asked for (the engine hijacks the connection all the same, answering `200`),
+/// and the request is always exactly the same bytes but for the exec's id: the socket proxy
+/// (deploy/docker-proxy/haproxy.cfg) passes this one request through whole in exactly this
+/// form, since HAProxy cannot carry an upgrade with a request body. `Connection: close` makes
+/// the engine close the connection if the start fails, instead of reading another request.
 pub async fn start_exec(
     endpoint: &str,
     tls: Option<&TlsClient>,
@@ -100,7 +102,8 @@ pub async fn start_exec(
 ) -> Result<Hijacked, HijackError> {
     let path = format!("/exec/{exec}/start");
     let body = r#"{"Detach":false,"Tty":true}"#;
-    hijacked(upgrade_with(endpoint, tls, &path, body), chunk).await
+    let starting = post_streaming(endpoint, tls, &path, body, "Connection: close\r\n");
+    hijacked(starting, chunk).await
 }
 
 /// Starts exec `exec` (created without a TTY, with stdout and stderr attached) and returns
@@ -189,6 +192,21 @@ async fn upgrade_with(
     .await
 }
 
+/// The request [`post_streaming`] sends. The host is always `docker`: the engine does not read
+/// it, and the socket proxy recognises an attached exec start by its exact bytes.
+fn request_bytes(path: &str, body: &str, headers: &str) -> String {
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: docker\r\n{content_type}Content-Length: {}\r\n\
+         {headers}\r\n{body}",
+        body.len()
+    )
+}
+
 /// Sends `POST path` with a JSON `body` (or none) and `headers`, and returns the connection
 /// once the engine's response head (status 101 or 200) is read.
 async fn post_streaming(
@@ -198,18 +216,10 @@ async fn post_streaming(
     body: &str,
     headers: &str,
 ) -> Result<Box<dyn Connection>, HijackError> {
-    let (mut connection, host) = connect(endpoint, tls).await?;
-    let content_type = if body.is_empty() {
-        ""
-    } else {
-        "Content-Type: application/json\r\n"
-    };
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{content_type}Content-Length: {}\r\n\
-         {headers}\r\n{body}",
-        body.len()
-    );
-    connection.write_all(request.as_bytes()).await?;
+    let mut connection = connect(endpoint, tls).await?;
+    connection
+        .write_all(request_bytes(path, body, headers).as_bytes())
+        .await?;
     // Byte by byte so nothing of the raw stream after the head is consumed here.
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -242,4 +252,29 @@ async fn post_streaming(
         });
     }
     Ok(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_bytes;
+
+    /// The exact form deploy/docker-proxy/haproxy.cfg lets through whole (`exec_attached`):
+    /// the proxy's rule and this must change together.
+    #[test]
+    fn an_attached_exec_start_has_the_form_the_proxy_expects() {
+        let id = "0123456789abcdef".repeat(4);
+        let request = request_bytes(
+            &format!("/exec/{id}/start"),
+            r#"{"Detach":false,"Tty":true}"#,
+            "Connection: close\r\n",
+        );
+        let expected = format!(
+            "POST /exec/{id}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n\
+             Content-Length: 27\r\nConnection: close\r\n\r\n{{\"Detach\":false,\"Tty\":true}}"
+        );
+        assert_eq!(request, expected);
+        assert_eq!(request.len(), 206, "the proxy reads the first 206 bytes");
+        let config = include_str!("../../../deploy/docker-proxy/haproxy.cfg");
+        assert!(config.contains("req.payload(0,206)") && config.contains("Content-Length: 27"));
+    }
 }

@@ -217,6 +217,20 @@ pub trait Sandbox: Send + Sync + 'static {
         size: TermSize,
     ) -> Result<Shell, SandboxError>;
 
+    /// Opens another shell in a running container, beside the one [`Sandbox::open_shell`]
+    /// attaches to, with its own pty of `size` (a second terminal in the same sandbox). It
+    /// ends when it exits or when its stream and input are dropped; unlike the first, it
+    /// cannot be reattached. The default cannot.
+    async fn open_terminal(
+        &self,
+        _container: &ContainerId,
+        _size: TermSize,
+    ) -> Result<Shell, SandboxError> {
+        Err(SandboxError::Unsupported {
+            what: "open another terminal",
+        })
+    }
+
     /// Writes on a container, created for the warm pool, the proof of the visitor who now has
     /// its session (stored under the hash `session`; see
     /// [`crate::ids::SessionId::owner_proof`]), so that a later run adopting the container binds

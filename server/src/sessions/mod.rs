@@ -7,6 +7,7 @@
 
 mod arrivals;
 pub mod check;
+mod extra;
 mod guard;
 mod live;
 mod output;
@@ -15,6 +16,7 @@ pub mod run;
 mod session;
 mod supervisor;
 mod takeover;
+mod terminal;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,11 +29,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use extra::TerminalError;
 pub use guard::ContainerGuard;
 pub use live::LiveTable;
 pub use output::OutputLog;
 pub use pool::Pool;
-pub use session::{Attachment, Session, SessionState};
+pub use session::{Session, SessionState};
+pub use terminal::{Attachment, Terminal};
 
 use supervisor::Supervisor;
 
@@ -506,9 +510,9 @@ impl SessionManager {
         self.live.get(&id.hash())
     }
 
-    /// Resizes a session's terminal.
-    pub async fn resize(&self, session: &Session, size: TermSize) -> Result<(), SandboxError> {
-        match session.shell_id() {
+    /// Resizes one of a session's terminals.
+    pub async fn resize(&self, terminal: &Terminal, size: TermSize) -> Result<(), SandboxError> {
+        match terminal.shell_id() {
             Some(shell) => self.sandbox.resize_shell(shell, size).await,
             None => Ok(()),
         }

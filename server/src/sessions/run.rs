@@ -186,8 +186,8 @@ pub async fn run(
 /// Brings the shell to an empty prompt: waits for one that is coming, interrupts what runs,
 /// and clears a half-typed line.
 async fn to_prompt(session: &Session) -> Result<(), RunError> {
-    let end = session.output.end();
-    let (tail, whole) = session.output.tail(TAIL);
+    let end = session.main().output.end();
+    let (tail, whole) = session.main().output.tail(TAIL);
     let waiting = match at_prompt(&tail) {
         Some(true) => true,
         // A new shell still starting (its profile loading): interrupting would cut that short.
@@ -200,7 +200,7 @@ async fn to_prompt(session: &Session) -> Result<(), RunError> {
         // Ctrl-C, then Ctrl-\ for what ignores it (a Python prompt), as a reader would.
         let mut stopped = false;
         for key in [b"\x03", b"\x1c"] {
-            let from = session.output.end();
+            let from = session.main().output.end();
             session.write_input(key).await?;
             if prompt_after(session, from, INTERRUPT_WAIT).await {
                 stopped = true;
@@ -222,9 +222,9 @@ async fn to_prompt(session: &Session) -> Result<(), RunError> {
 async fn quiet(session: &Session, quiet: Duration, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let end = session.output.end();
-        let grown = tokio::time::timeout(quiet, session.output.grown(end)).await;
-        if grown.is_err() || tokio::time::Instant::now() >= deadline || session.output.end() == end
+        let end = session.main().output.end();
+        let grown = tokio::time::timeout(quiet, session.main().output.grown(end)).await;
+        if grown.is_err() || tokio::time::Instant::now() >= deadline || session.main().output.end() == end
         {
             return;
         }
@@ -235,17 +235,17 @@ async fn quiet(session: &Session, quiet: Duration, limit: Duration) {
 async fn prompt_after(session: &Session, from: u64, wait: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let end = session.output.end();
-        if find(&session.output.since(from), PROMPT_MARK).is_some() {
+        let end = session.main().output.end();
+        if find(&session.main().output.since(from), PROMPT_MARK).is_some() {
             return true;
         }
-        if tokio::time::timeout_at(deadline, session.output.grown(end))
+        if tokio::time::timeout_at(deadline, session.main().output.grown(end))
             .await
             .is_err()
         {
             return false;
         }
-        if session.output.end() == end {
+        if session.main().output.end() == end {
             // Grown returned without growth: the log closed, the shell is gone.
             return false;
         }

@@ -1,24 +1,20 @@
 //! One visitor's session: its shell's input and output, its state, and who is attached.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::ids::{SessionId, SessionTag};
 use rootresume_protocol::EndReason;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::output::OutputLog;
-use crate::sandbox::{SandboxError, ShellId};
+use super::terminal::Terminal;
+use crate::sandbox::SandboxError;
 use crate::store::{ClientKey, Lease};
-
-/// How long one write of a visitor's input may wait for the shell to take it.
-pub const INPUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a session is in its life.
 #[derive(Debug, Clone)]
@@ -43,9 +39,8 @@ pub enum SessionState {
 ///
 /// What changes is kept in one place: the plain facts in `Facts` behind one lock (each
 /// update a few assignments), and three watch channels for what tasks wait on (the state, the
-/// owner, the hand-out from the pool). The shell's input writer has its own async lock, held
-/// across a write (bounded by `INPUT_TIMEOUT`); the output ring has its own, inside
-/// [`OutputLog`].
+/// terminals open, the hand-out from the pool). Each [`Terminal`] keeps its shell's input and
+/// output, and who is attached to it.
 pub struct Session {
     /// The id, only in the replica that created the session and only to hand it to its visitor
     /// (a bearer token: it prints as its tag). A session adopted or taken over has none: a tab
@@ -69,17 +64,15 @@ pub struct Session {
     claimed: watch::Sender<bool>,
     /// How long the session may go without input.
     idle_timeout: Duration,
-    /// The shell's output, replayable.
-    pub output: OutputLog,
+    /// Output kept per terminal for a reattach, in bytes.
+    output_capacity: usize,
+    /// The first terminal: the container's own shell, whose end ends the session.
+    main: Arc<Terminal>,
     state: watch::Sender<SessionState>,
-    input: tokio::sync::Mutex<Option<Pin<Box<dyn AsyncWrite + Send>>>>,
-    shell: OnceLock<ShellId>,
+    /// The numbers of the terminals open, the first included, in order.
+    terminals: watch::Sender<Vec<u8>>,
     /// The session's container, once created or found.
     container: OnceLock<crate::sandbox::ContainerId>,
-    /// The attachment that currently owns the terminal; 0 when none.
-    owner: watch::Sender<u64>,
-    /// The generation the next attachment gets (1 for the first: 2 and up are reattaches).
-    next_attachment: AtomicU64,
     /// Cancelled to end the session early (shutdown or [`Session::end_with`]).
     pub cancel: CancellationToken,
 }
@@ -98,25 +91,17 @@ struct Facts {
     expires_at: Instant,
     /// When the visitor last typed (the idle clock).
     last_input: Instant,
-    /// Until when input is dropped because the shell stopped reading it.
-    input_stalled_until: Instant,
+    /// The terminals opened beside the first, by number; `None` while one is being opened
+    /// (it counts against the cap already).
+    extras: BTreeMap<u8, Option<Arc<Terminal>>>,
+    /// The number the next terminal opened gets.
+    next_terminal: u8,
     /// This replica's lease on the session in the store; `None` until the record is written.
     lease: Option<Lease>,
     /// Why the session was asked to end, if it was.
     end_request: Option<EndReason>,
     /// The challenges the visitor's work passed, in the order passed (a reload shows them).
     passed: Vec<String>,
-}
-
-/// A browser's claim on the terminal, from [`Session::attach`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attachment {
-    /// Identifies this attachment among all of the session's.
-    pub generation: u64,
-    /// Where in the output this attachment starts reading.
-    pub cursor: u64,
-    /// Whether a browser had attached before (so this is a reattach).
-    pub resumed: bool,
 }
 
 impl Session {
@@ -142,7 +127,8 @@ impl Session {
                 requested_at: Instant::now(),
                 expires_at,
                 last_input: Instant::now(),
-                input_stalled_until: Instant::now(),
+                extras: BTreeMap::new(),
+                next_terminal: 1,
                 lease: None,
                 end_request: None,
                 passed: Vec::new(),
@@ -151,13 +137,11 @@ impl Session {
             created_at_ms: crate::store::now_ms(),
             claimed: watch::channel(true).0,
             idle_timeout,
-            output: OutputLog::new(output_capacity),
+            output_capacity,
+            main: Arc::new(Terminal::new(0, output_capacity)),
             state: watch::channel(SessionState::Starting).0,
-            input: tokio::sync::Mutex::new(None),
-            shell: OnceLock::new(),
+            terminals: watch::channel(vec![0]).0,
             container: OnceLock::new(),
-            owner: watch::channel(0).0,
-            next_attachment: AtomicU64::new(1),
             cancel,
         }
     }
@@ -260,7 +244,7 @@ impl Session {
     /// Marks a session taken over from another replica: a tab attached before, so the first
     /// attachment here is a reattach.
     pub(super) fn set_resumed(&self) {
-        self.next_attachment.store(2, Ordering::Relaxed);
+        self.main.set_resumed();
     }
 
     /// Marks a new session as waiting in the warm pool, unclaimed.
@@ -308,7 +292,7 @@ impl Session {
     /// Whether the shell runs and has printed (its prompt): a visitor handed this session sees
     /// a prompt at once.
     pub fn is_ready(&self) -> bool {
-        matches!(self.state(), SessionState::Running) && self.output.end() > 0
+        matches!(self.state(), SessionState::Running) && self.main.output.end() > 0
     }
 
     /// Whether a visitor has the session (false while it waits in the pool).
@@ -369,13 +353,17 @@ impl Session {
         state.unwrap_or(SessionState::Ended(EndReason::ContainerGone))
     }
 
-    pub(super) fn set_state(&self, state: SessionState) {
-        self.state.send_replace(state);
+    /// Waits until the session no longer runs: it ended, failed, or went to another process.
+    pub async fn stopped(&self) {
+        let mut rx = self.state.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we borrow it.
+        let _ = rx
+            .wait_for(|s| !matches!(s, SessionState::Starting | SessionState::Running))
+            .await;
     }
 
-    pub(super) async fn set_shell(&self, id: ShellId, input: Pin<Box<dyn AsyncWrite + Send>>) {
-        *self.input.lock().await = Some(input);
-        let _ = self.shell.set(id);
+    pub(super) fn set_state(&self, state: SessionState) {
+        self.state.send_replace(state);
     }
 
     /// The session's container, once created (or found, for a takeover).
@@ -387,74 +375,86 @@ impl Session {
         let _ = self.container.set(container);
     }
 
-    /// The running shell's id, once it started.
-    pub fn shell_id(&self) -> Option<&ShellId> {
-        self.shell.get()
+    /// The first terminal: the container's own shell.
+    pub fn main(&self) -> &Arc<Terminal> {
+        &self.main
     }
 
-    /// Writes the visitor's keystrokes to the shell, giving up after `INPUT_TIMEOUT` (a
-    /// shell that reads nothing while the tab pastes megabytes must not hold the socket, or the
-    /// lock, forever). After a write gave up, input is dropped at once for `INPUT_TIMEOUT`
-    /// instead of each frame of the paste waiting again.
+    /// Terminal `number` of this session, if it is open.
+    pub fn terminal(&self, number: u8) -> Option<Arc<Terminal>> {
+        if number == 0 {
+            return Some(self.main.clone());
+        }
+        self.facts().extras.get(&number).cloned().flatten()
+    }
+
+    /// Every terminal open beside the first.
+    pub fn extra_terminals(&self) -> Vec<Arc<Terminal>> {
+        self.facts().extras.values().flatten().cloned().collect()
+    }
+
+    /// Watches the numbers of the terminals open, the first included.
+    pub fn watch_terminals(&self) -> watch::Receiver<Vec<u8>> {
+        self.terminals.subscribe()
+    }
+
+    /// Takes a number for a new terminal if fewer than `max` are open (or opening), the first
+    /// included; `None` at the cap. [`Session::add_terminal`] or [`Session::remove_terminal`]
+    /// must follow.
+    pub(super) fn reserve_terminal(&self, max: usize) -> Option<u8> {
+        let mut facts = self.facts();
+        if facts.extras.len() + 1 >= max || facts.next_terminal == u8::MAX {
+            return None;
+        }
+        let number = facts.next_terminal;
+        facts.next_terminal += 1;
+        facts.extras.insert(number, None);
+        Some(number)
+    }
+
+    /// A terminal for a number [`Session::reserve_terminal`] gave.
+    pub(super) fn new_terminal(&self, number: u8) -> Arc<Terminal> {
+        Arc::new(Terminal::new(number, self.output_capacity))
+    }
+
+    /// Makes a reserved terminal, whose shell runs, open to tabs.
+    pub(super) fn add_terminal(&self, terminal: Arc<Terminal>) {
+        let mut facts = self.facts();
+        facts.extras.insert(terminal.number, Some(terminal));
+        self.publish_terminals(&facts);
+    }
+
+    /// Forgets terminal `number` (closed, exited, or never opened).
+    pub(super) fn remove_terminal(&self, number: u8) {
+        let mut facts = self.facts();
+        if facts.extras.remove(&number).is_some() {
+            self.publish_terminals(&facts);
+        }
+    }
+
+    fn publish_terminals(&self, facts: &Facts) {
+        let open = std::iter::once(0)
+            .chain(
+                facts
+                    .extras
+                    .iter()
+                    .filter(|(_, terminal)| terminal.is_some())
+                    .map(|(number, _)| *number),
+            )
+            .collect();
+        self.terminals.send_replace(open);
+    }
+
+    /// Writes the visitor's keystrokes to `terminal`'s shell (see [`Terminal::write`]); any
+    /// input moves the session's idle clock.
+    pub async fn write_to(&self, terminal: &Terminal, bytes: &[u8]) -> std::io::Result<()> {
+        self.facts().last_input = Instant::now();
+        terminal.write(bytes).await
+    }
+
+    /// Writes to the first terminal's shell, as [`Session::write_to`].
     pub async fn write_input(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let now = Instant::now();
-        {
-            let mut facts = self.facts();
-            facts.last_input = now;
-            if facts.input_stalled_until > now {
-                return Err(not_reading());
-            }
-        }
-        let write = async {
-            let mut input = self.input.lock().await;
-            let Some(writer) = input.as_mut() else {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::NotConnected,
-                    "the shell is not running",
-                ));
-            };
-            writer.write_all(bytes).await?;
-            writer.flush().await
-        };
-        match tokio::time::timeout(INPUT_TIMEOUT, write).await {
-            Ok(written) => written,
-            Err(_) => {
-                self.facts().input_stalled_until = Instant::now() + INPUT_TIMEOUT;
-                Err(not_reading())
-            }
-        }
-    }
-
-    /// Makes a new browser connection the terminal's owner; an earlier one is displaced.
-    pub fn attach(&self) -> Attachment {
-        let generation = self.next_attachment.fetch_add(1, Ordering::Relaxed);
-        let resumed = generation > 1;
-        let cursor = self.output.attach(generation);
-        self.owner.send_replace(generation);
-        Attachment {
-            generation,
-            cursor,
-            resumed,
-        }
-    }
-
-    /// Ends an attachment, if it still owns the terminal.
-    pub fn detach(&self, generation: u64) {
-        let released = self.owner.send_if_modified(|owner| {
-            let owns = *owner == generation;
-            if owns {
-                *owner = 0;
-            }
-            owns
-        });
-        if released {
-            self.output.detach(generation);
-        }
-    }
-
-    /// Watches which attachment owns the terminal (0 when none).
-    pub fn owner(&self) -> watch::Receiver<u64> {
-        self.owner.subscribe()
+        self.write_to(&self.main, bytes).await
     }
 
     /// Asks the session's supervisor to end the session with `reason`.
@@ -482,13 +482,6 @@ impl Session {
             .end_request
             .unwrap_or(EndReason::ServerShutdown)
     }
-}
-
-fn not_reading() -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        "the shell is not reading its input; input dropped",
-    )
 }
 
 impl Session {

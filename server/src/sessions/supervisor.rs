@@ -160,13 +160,13 @@ impl Supervisor {
                 return self.fail(error).await;
             }
         };
-        self.session.set_shell(shell.id, shell.input).await;
+        self.session.main().set_shell(shell.id, shell.input).await;
         self.session.set_state(SessionState::Running);
         tracing::info!(container = %container.0, "session started");
 
         let mut output = shell.output;
         let stop = tokio::select! {
-            reason = pump(&mut output, &self.session.output) => {
+            reason = pump(&mut output, &self.session.main().output) => {
                 Stop::End(self.why_it_ended(reason, &container).await)
             }
             () = self.session.cancel.cancelled() => Stop::End(self.session.cancel_reason()),
@@ -190,7 +190,7 @@ impl Supervisor {
             }
             Stop::Handover => {
                 tracing::info!("another server takes this session over");
-                drain(&mut output, &self.session.output).await;
+                drain(&mut output, &self.session.main().output).await;
                 self.suspend(guard, SessionState::HandedOver).await;
             }
         }
@@ -221,20 +221,20 @@ impl Supervisor {
                     }
                 }
             }
-            if self.session.output.end() == saved {
+            if self.session.main().output.end() == saved {
                 continue;
             }
             if self.save_screen().await == Some(false) {
                 return;
             }
-            saved = self.session.output.end();
+            saved = self.session.main().output.end();
         }
     }
 
     /// Saves the screen; `Some(false)` when the lease is no longer this replica's.
     async fn save_screen(&self) -> Option<bool> {
         let lease = self.session.lease()?;
-        let (_, screen) = self.session.output.snapshot();
+        let (_, screen) = self.session.main().output.snapshot();
         let until = ms_from_now(
             self.session
                 .expires_at()
@@ -299,7 +299,7 @@ impl Supervisor {
     async fn fail(&self, error: SandboxError) {
         tracing::warn!(%error, "session could not start");
         self.session.set_state(SessionState::Failed(error));
-        self.session.output.close();
+        self.session.main().output.close();
         tokio::select! {
             () = tokio::time::sleep(self.grace) => {}
             () = self.session.cancel.cancelled() => {}
@@ -318,7 +318,7 @@ impl Supervisor {
             self.metrics.session_ended(reason);
         }
         self.session.set_state(SessionState::Ended(reason));
-        self.session.output.close();
+        self.session.main().output.close();
         if self.finish_record().await {
             self.remove(guard).await;
             self.release_slot().await;
@@ -339,7 +339,7 @@ impl Supervisor {
             }
         }
         self.session.set_state(state);
-        self.session.output.close();
+        self.session.main().output.close();
         guard.release();
         self.live.remove(&self.session);
     }
@@ -380,7 +380,7 @@ async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log
 /// Copies the shell's output into the session's log until it ends: `ShellExited` when the stream ends,
 /// `ContainerGone` when it breaks (the engine went away or cut the connection), so the visitor is
 /// told what happened.
-async fn pump(
+pub(super) async fn pump(
     output: &mut BoxStream<'static, Result<Bytes, SandboxError>>,
     log: &OutputLog,
 ) -> EndReason {
@@ -427,7 +427,7 @@ async fn idle(session: &Session) {
 async fn abandoned(session: &Session, grace: Duration) {
     // A pooled session has no tab yet: the grace period starts at the hand-out.
     session.claimed().await;
-    let mut owner = session.owner();
+    let mut owner = session.main().owner();
     loop {
         if *owner.borrow_and_update() == 0 {
             tokio::select! {

@@ -107,7 +107,7 @@ impl SessionManager {
         session.set_idle_deadline(Instant::now() + idle_left);
         let session = self.live.insert(session);
         match self.store.load_screen(&hash).await {
-            Ok(screen) => session.output.push(&screen).await,
+            Ok(screen) => session.main().output.push(&screen).await,
             Err(error) => tracing::debug!(%error, "no screen to replay"),
         }
         tracing::info!(session = %session.tag(), "took the session over from another server");

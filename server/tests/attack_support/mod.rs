@@ -263,11 +263,6 @@ async fn remove_all(instances: &[String]) -> Result<()> {
 pub async fn server(runtime: &str) -> Result<TestServer> {
     let mut config = test_config();
     config.sandbox.runtime = runtime.to_owned();
-    if runtime == server::sandbox::docker::EXEC_SHELL_RUNTIME {
-        // Under gVisor the shell is an exec, whose attached start (an upgrade with a request
-        // body) HAProxy cannot carry: these servers reach the engine directly (SECURITY.md).
-        config.docker_host = server::config::Config::default().docker_host;
-    }
     note(|started| started.instances.push(config.instance.clone()));
     TestServer::start(config).await
 }
@@ -364,7 +359,7 @@ pub async fn run_or_end(term: &mut Term, command: &str, timeout: Duration) -> Re
                 return Ok(Outcome::Ended(format!("{code:?}: {message}")))
             }
             Ok(Event::Closed(reason)) => return Ok(Outcome::Ended(format!("closed: {reason:?}"))),
-            Ok(Event::Pong(_) | Event::Checked { .. }) | Err(_) => {}
+            Ok(Event::Pong(_) | Event::Checked { .. } | Event::Terminals(_)) | Err(_) => {}
         }
     }
 }

@@ -235,6 +235,9 @@ pub enum Event {
     },
     Closed(Option<String>),
     Pong(u64),
+    /// The terminals open in the session (on a first terminal's socket attached with
+    /// `AttachTerminal`).
+    Terminals(Vec<u8>),
 }
 
 impl Term {
@@ -289,6 +292,17 @@ impl Term {
         .await
     }
 
+    /// Sends the first frame naming terminal `terminal` of the session (0 also asks for the
+    /// list of terminals open).
+    pub async fn attach_terminal(&mut self, session: &str, terminal: u8) -> Result<()> {
+        self.session = Some(session.to_owned());
+        self.send(ClientMessage::AttachTerminal {
+            session: session.to_owned(),
+            terminal,
+        })
+        .await
+    }
+
     /// The [`SessionEnded`] error for this socket.
     fn ended(&self, detail: String) -> anyhow::Error {
         anyhow::Error::new(SessionEnded {
@@ -330,6 +344,7 @@ impl Term {
                         return Ok(Event::Error(code, message))
                     }
                     ServerMessage::Pong(nonce) => return Ok(Event::Pong(nonce)),
+                    ServerMessage::Terminals(open) => return Ok(Event::Terminals(open)),
                     ServerMessage::Checked {
                         challenge,
                         passed,
@@ -408,6 +423,7 @@ impl Term {
                         }
                         ServerMessage::Notice(_)
                         | ServerMessage::Pong(_)
+                        | ServerMessage::Terminals(_)
                         | ServerMessage::Checked { .. } => {}
                     }
                 }
