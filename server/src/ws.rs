@@ -649,8 +649,7 @@ fn queue_job<'a>(
         },
         Job::OpenTerminal => ServerMessage::Error {
             code: ErrorCode::TerminalRefused,
-            message: "still busy with earlier requests: open the terminal again in a moment"
-                .into(),
+            message: "still busy with earlier requests: open the terminal again in a moment".into(),
         },
     })
 }

@@ -92,18 +92,25 @@ async fn several_terminals(server: &TestServer) -> Result<()> {
     let mut second = attach(server, &session, 1).await?;
 
     // Two shells (two pids, two ptys) in one container (one hostname, one home).
-    let one = first.run("echo $$ $(readlink /proc/$$/fd/0) $(hostname); echo one > ~/shared").await?;
-    let two = second.run("echo $$ $(readlink /proc/$$/fd/0) $(hostname); cat ~/shared").await?;
+    let one = first
+        .run("echo $$ $(readlink /proc/$$/fd/0) $(hostname); echo one > ~/shared")
+        .await?;
+    let two = second
+        .run("echo $$ $(readlink /proc/$$/fd/0) $(hostname); cat ~/shared")
+        .await?;
     let (one, two): (Vec<&str>, Vec<&str>) = (one.split(' ').collect(), two.lines().collect());
     let two_first: Vec<&str> = two.first().map_or(vec![], |l| l.split(' ').collect());
-    ensure!(
-        one.len() == 3 && two_first.len() == 3,
-        "{one:?} / {two:?}"
-    );
+    ensure!(one.len() == 3 && two_first.len() == 3, "{one:?} / {two:?}");
     ensure!(one[0] != two_first[0], "same shell pid: {one:?} {two:?}");
     ensure!(one[1] != two_first[1], "same pty: {one:?} {two:?}");
-    ensure!(one[2] == two_first[2], "different sandboxes: {one:?} {two:?}");
-    ensure!(two.get(1) == Some(&"one"), "the home is not shared: {two:?}");
+    ensure!(
+        one[2] == two_first[2],
+        "different sandboxes: {one:?} {two:?}"
+    );
+    ensure!(
+        two.get(1) == Some(&"one"),
+        "the home is not shared: {two:?}"
+    );
 
     // Each has its own size.
     second
@@ -124,7 +131,10 @@ async fn several_terminals(server: &TestServer) -> Result<()> {
     let (_, resumed) = second.started().await?;
     ensure!(resumed, "the second terminal's reattach is not a resume");
     second.wait_for(0, "one", WAIT).await?;
-    ensure!(second.run("echo $$").await? == pid, "another shell after reload");
+    ensure!(
+        second.run("echo $$").await? == pid,
+        "another shell after reload"
+    );
 
     // The cap (4 by default, the first included) is said, not silently ignored.
     ensure!(open_another(&mut first).await? == vec![0, 1, 2]);

@@ -17,6 +17,7 @@ use web_sys::{BinaryType, CloseEvent, Element, HtmlElement, MessageEvent, WebSoc
 use xterm_js_rs::addons::fit::FitAddon;
 use xterm_js_rs::{Terminal, TerminalAddon, TerminalOptions, Theme};
 
+use super::extra::{new_screen, Extra};
 use super::{with_ctrl, BarKey, PanelSignals, PanelState};
 
 /// Where the tab keeps its session id: survives a reload, not shared with new tabs.
@@ -27,11 +28,11 @@ const MAX_BACKOFF_MS: i32 = 10_000;
 #[wasm_bindgen]
 extern "C" {
     /// The same xterm.js `Terminal`, seen through the bindings the crate lacks.
-    type ByteTerminal;
+    pub(super) type ByteTerminal;
 
     // xterm.js 5 and later take bytes through `write`; the crate binds xterm.js 4's `writeUtf8`.
     #[wasm_bindgen(method, js_name = "write")]
-    fn write_bytes(this: &ByteTerminal, data: &js_sys::Uint8Array);
+    pub(super) fn write_bytes(this: &ByteTerminal, data: &js_sys::Uint8Array);
 }
 
 thread_local! {
@@ -42,7 +43,20 @@ thread_local! {
 }
 
 struct Client {
+    /// The first terminal: the sandbox's own shell.
     term: Terminal,
+    /// Where the first terminal draws, inside the panel's host.
+    screen: HtmlElement,
+    /// The panel's host, where the terminals beside the first get their screens.
+    host: HtmlElement,
+    /// The terminals beside the first, in the order opened.
+    extras: RefCell<Vec<Rc<Extra>>>,
+    /// The numbers of the terminals open, for the tab bar.
+    tabs: RwSignal<Vec<u8>>,
+    /// The number of the terminal shown.
+    active: RwSignal<u8>,
+    /// Set when New terminal was pressed: the next terminal to appear is shown.
+    want_new: Cell<bool>,
     /// Set when the panel is gone: no more reconnects.
     closed: Cell<bool>,
     fit: FitAddon,
@@ -65,8 +79,15 @@ struct Client {
 pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     let term = Terminal::new(&options());
     let fit = FitAddon::new();
+    let screen = new_screen(&host, 0).unwrap_or_else(|| host.clone());
     let client = Rc::new(Client {
         term,
+        screen,
+        host: host.clone(),
+        extras: RefCell::default(),
+        tabs: panel.tabs,
+        active: panel.active,
+        want_new: Cell::new(false),
         closed: Cell::new(false),
         fit,
         socket: RefCell::new(None),
@@ -83,7 +104,7 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     // itself out below (which measures the font and takes a good part of the wait). Nothing it
     // receives is handled before this function returns, so the terminal is open by then.
     connect(client.clone());
-    client.term.open(host.clone());
+    client.term.open(client.screen.clone());
     // `unchecked_into`: `ITerminalAddon` is a TypeScript interface, not a class to test against.
     client
         .term
@@ -132,12 +153,45 @@ pub fn download_home(handle: u32) {
     }
 }
 
-/// Sends a key from the phone key bar, as if typed, and keeps the keyboard up.
+/// Sends a key from the phone key bar to the terminal shown, as if typed, and keeps the
+/// keyboard up.
 pub fn press(handle: u32, key: BarKey) {
     if let Some(client) = client(handle) {
         client.ctrl.set(false);
-        client.send(&ClientMessage::Input(key.bytes().to_vec()));
-        client.term.focus();
+        let input = ClientMessage::Input(key.bytes().to_vec());
+        match client.shown_extra() {
+            Some(extra) => {
+                extra.send(&input);
+                extra.term.focus();
+            }
+            None => {
+                client.send(&input);
+                client.term.focus();
+            }
+        }
+    }
+}
+
+/// Asks for another terminal in the same sandbox (the panel's New terminal button); it is
+/// shown once the server has opened it.
+pub fn new_terminal(handle: u32) {
+    if let Some(client) = client(handle) {
+        client.want_new.set(true);
+        client.send(&ClientMessage::OpenTerminal);
+    }
+}
+
+/// Shows terminal `number` (a tab of the panel).
+pub fn select_terminal(handle: u32, number: u8) {
+    if let Some(client) = client(handle) {
+        client.show(number);
+    }
+}
+
+/// Closes terminal `number` (a tab's close button): its shell is hung up on.
+pub fn close_terminal(handle: u32, number: u8) {
+    if let Some(client) = client(handle) {
+        client.send(&ClientMessage::CloseTerminal(number));
     }
 }
 
@@ -151,10 +205,12 @@ pub fn stop(handle: u32) {
     if let Some(socket) = client.socket.borrow_mut().take() {
         let _ = socket.close();
     }
+    client.sync_terminals(vec![0]);
     client.term.dispose();
 }
 
-fn options() -> TerminalOptions {
+/// The options every terminal of the panel is made with.
+pub(super) fn options() -> TerminalOptions {
     let options = TerminalOptions::new();
     options.set_cursor_blink(true);
     options.set_font_size(15);
@@ -189,7 +245,7 @@ fn store_session(id: Option<&str>) {
 
 /// The socket's address. The session id is not in it: it goes in the first frame, because
 /// proxies log URLs.
-fn socket_url() -> Option<String> {
+pub(super) fn socket_url() -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" {
         "wss"
@@ -201,6 +257,64 @@ fn socket_url() -> Option<String> {
 }
 
 impl Client {
+    /// The terminal shown, when it is not the first.
+    fn shown_extra(&self) -> Option<Rc<Extra>> {
+        let active = self.active.get_untracked();
+        self.extras
+            .borrow()
+            .iter()
+            .find(|extra| extra.number == active)
+            .cloned()
+    }
+
+    /// Shows terminal `number` (the first if it is not open) and hides the others.
+    fn show(&self, number: u8) {
+        let number = if self.extras.borrow().iter().any(|e| e.number == number) {
+            number
+        } else {
+            0
+        };
+        self.screen.set_hidden(number != 0);
+        for extra in self.extras.borrow().iter() {
+            extra.show(extra.number == number);
+        }
+        self.active.set(number);
+        if number == 0 {
+            self.fit.fit();
+            self.term.focus();
+        }
+    }
+
+    /// Makes the panel's terminals those the server says are open: opens the new ones (showing
+    /// one asked for with New terminal) and removes those that ended.
+    fn sync_terminals(&self, open: Vec<u8>) {
+        let mut extras = self.extras.borrow_mut();
+        extras.retain(|extra| {
+            let keep = open.contains(&extra.number);
+            if !keep {
+                extra.dispose();
+            }
+            keep
+        });
+        let mut opened = None;
+        if let Some(session) = stored_session() {
+            for &number in open.iter().filter(|n| **n != 0) {
+                if !extras.iter().any(|extra| extra.number == number) {
+                    if let Some(extra) = Extra::open(&self.host, number, &session) {
+                        extras.push(extra);
+                        opened = Some(number);
+                    }
+                }
+            }
+        }
+        drop(extras);
+        self.tabs.set(open);
+        match opened {
+            Some(number) if self.want_new.replace(false) => self.show(number),
+            _ => self.show(self.active.get_untracked()),
+        }
+    }
+
     fn set(&self, state: PanelState, status: impl Into<String>) {
         self.state.set(state);
         self.status.set(status.into());
@@ -277,12 +391,18 @@ impl Client {
 
         // A tap anywhere on the panel focuses the terminal, which brings up a phone's keyboard.
         let client = self.clone();
-        let on_tap = Closure::<dyn FnMut()>::new(move || client.term.focus());
+        let on_tap = Closure::<dyn FnMut()>::new(move || match client.shown_extra() {
+            Some(extra) => extra.term.focus(),
+            None => client.term.focus(),
+        });
         let _ = host.add_event_listener_with_callback("click", on_tap.as_ref().unchecked_ref());
         on_tap.forget();
 
         let client = self.clone();
-        let on_window_resize = Closure::<dyn FnMut()>::new(move || client.fit.fit());
+        let on_window_resize = Closure::<dyn FnMut()>::new(move || match client.shown_extra() {
+            Some(extra) => extra.fit.fit(),
+            None => client.fit.fit(),
+        });
         if let Some(window) = web_sys::window() {
             let _ = window.add_event_listener_with_callback(
                 "resize",
@@ -537,6 +657,8 @@ impl Client {
         if message.encode().len() > MAX_FRAME_LEN {
             return set_note(block, "this block is too long to run from the page", true);
         }
+        // Blocks run in the first terminal: show it.
+        self.show(0);
         self.send(&message);
         set_note(block, "running in your terminal", false);
         self.last_run.replace(Some(block.clone()));
@@ -585,6 +707,7 @@ impl Client {
             }
             ServerMessage::Notice(SessionNotice::Ended { reason }) => {
                 store_session(None);
+                self.sync_terminals(vec![0]);
                 let why = match reason {
                     EndReason::ShellExited => "the shell exited",
                     EndReason::Expired => "it reached its time limit",
@@ -604,6 +727,7 @@ impl Client {
             ServerMessage::Error { code, message } => {
                 self.notice(31, &message);
                 match code {
+                    ErrorCode::TerminalRefused => self.want_new.set(false),
                     ErrorCode::RunRefused => {
                         if let Some(block) = self.last_run.borrow().as_ref() {
                             set_note(
@@ -632,6 +756,7 @@ impl Client {
                 }
             }
             ServerMessage::Pong(_) => {}
+            ServerMessage::Terminals(open) => self.sync_terminals(open),
             ServerMessage::Checked {
                 challenge,
                 passed,
@@ -837,8 +962,9 @@ fn open_socket(client: Rc<Client>, session: &str) {
     socket.set_binary_type(BinaryType::Arraybuffer);
 
     let on_open_client = client.clone();
-    let attach = ClientMessage::Attach {
+    let attach = ClientMessage::AttachTerminal {
         session: session.to_owned(),
+        terminal: 0,
     };
     let on_open = Closure::<dyn FnMut()>::new(move || {
         on_open_client.send(&attach);

@@ -2,6 +2,8 @@
 
 #[cfg(feature = "hydrate")]
 mod client;
+#[cfg(feature = "hydrate")]
+mod extra;
 mod keys;
 
 use leptos::prelude::*;
@@ -21,6 +23,10 @@ pub struct PanelSignals {
     pub ctrl: RwSignal<bool>,
     /// How far the upload under way is, 0 to 1; `None` when none is.
     pub upload: RwSignal<Option<f64>>,
+    /// The numbers of the session's terminals open, the first (0) included.
+    pub tabs: RwSignal<Vec<u8>>,
+    /// The number of the terminal shown.
+    pub active: RwSignal<u8>,
 }
 
 /// What the panel is doing, shown to the visitor and exposed as `data-state` for tests.
@@ -81,6 +87,8 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         deadline_ms: RwSignal::new(None),
         ctrl: RwSignal::new(false),
         upload: RwSignal::new(None),
+        tabs: RwSignal::new(vec![0]),
+        active: RwSignal::new(0),
     };
     let PanelSignals {
         state,
@@ -88,6 +96,8 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         deadline_ms,
         ctrl,
         upload,
+        tabs,
+        active,
     } = panel;
     // The browser clock, ticking once a second while a countdown is shown.
     let now_ms = RwSignal::new(0.0_f64);
@@ -157,6 +167,25 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = (event, restore);
     };
+    // The terminal tabs: show one, close one, open another.
+    let on_tab = move |number: u8, close: bool| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            if close {
+                client::close_terminal(handle, number);
+            } else {
+                client::select_terminal(handle, number);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (number, close);
+    };
+    let new_terminal = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            client::new_terminal(handle);
+        }
+    };
     let press = move |key: BarKey| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
@@ -170,6 +199,52 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         <section class="terminal-panel" aria-label="Your sandbox shell" data-terminal-panel="">
             <div class="terminal-bar">
                 <span class="terminal-title">"visitor@sandbox"</span>
+                <div class="terminal-tabs" role="group" aria-label="Terminals">
+                    {move || {
+                        tabs.get()
+                            .into_iter()
+                            .map(|number| {
+                                let name = (u16::from(number) + 1).to_string();
+                                let shown = move || active.get() == number;
+                                view! {
+                                    <span class="terminal-tab" data-terminal-tab=number>
+                                        <button
+                                            type="button"
+                                            aria-pressed=move || shown().to_string()
+                                            aria-label=format!("Terminal {name}")
+                                            on:click=move |_| on_tab(number, false)
+                                        >
+                                            {name.clone()}
+                                        </button>
+                                        {(number != 0)
+                                            .then(|| {
+                                                view! {
+                                                    <button
+                                                        type="button"
+                                                        class="terminal-tab-close"
+                                                        aria-label=format!("Close terminal {}", u16::from(number) + 1)
+                                                        on:click=move |_| on_tab(number, true)
+                                                    >
+                                                        "×"
+                                                    </button>
+                                                }
+                                            })}
+                                    </span>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                    <button
+                        type="button"
+                        class="terminal-tab-new"
+                        aria-label="New terminal"
+                        title="Another shell in the same sandbox"
+                        disabled=move || state.get() != PanelState::Ready
+                        on:click=new_terminal
+                    >
+                        "+"
+                    </button>
+                </div>
                 <span
                     class="terminal-status"
                     data-testid="terminal-status"

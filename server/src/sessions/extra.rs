@@ -47,17 +47,15 @@ impl SessionManager {
         let number = session
             .reserve_terminal(max)
             .ok_or(TerminalError::AtCap { max })?;
-        let opened = tokio::time::timeout(
-            START_DEADLINE,
-            self.sandbox.open_terminal(&container, size),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(SandboxError::Engine {
-                action: "open another terminal",
-                detail: format!("no answer within {} s", START_DEADLINE.as_secs()),
-            })
-        });
+        let opened =
+            tokio::time::timeout(START_DEADLINE, self.sandbox.open_terminal(&container, size))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SandboxError::Engine {
+                        action: "open another terminal",
+                        detail: format!("no answer within {} s", START_DEADLINE.as_secs()),
+                    })
+                });
         let shell = match opened {
             Ok(shell) => shell,
             Err(error) => {

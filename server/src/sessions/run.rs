@@ -224,7 +224,9 @@ async fn quiet(session: &Session, quiet: Duration, limit: Duration) {
     loop {
         let end = session.main().output.end();
         let grown = tokio::time::timeout(quiet, session.main().output.grown(end)).await;
-        if grown.is_err() || tokio::time::Instant::now() >= deadline || session.main().output.end() == end
+        if grown.is_err()
+            || tokio::time::Instant::now() >= deadline
+            || session.main().output.end() == end
         {
             return;
         }
