@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use common::{test_config, Event, Term, TestServer};
 use rootresume_protocol::{ClientMessage, EndReason, ErrorCode, SessionNotice};
 
@@ -64,10 +64,11 @@ async fn terminals_are_separate_shells_in_one_sandbox() -> Result<()> {
     result
 }
 
-/// The same under gVisor, where every shell is an exec: skipped when runsc is not registered,
-/// unless CI expects it.
+/// Under gVisor, where every shell is an exec, another terminal is refused with a reason (its
+/// sandbox dies with several: SECURITY.md) and the first goes on. Skipped when runsc is not
+/// registered, unless CI expects it.
 #[tokio::test]
-async fn terminals_work_under_gvisor_too() -> Result<()> {
+async fn gvisor_refuses_another_terminal_clearly() -> Result<()> {
     let runtimes = common::docker().await?.info().await?.runtimes;
     let expected = std::env::var("ROOTRESUME_EXPECT_RUNTIMES").unwrap_or_default();
     if !runtimes.unwrap_or_default().contains_key("runsc") {
@@ -80,7 +81,21 @@ async fn terminals_work_under_gvisor_too() -> Result<()> {
     let mut config = test_config();
     config.sandbox.runtime = "runsc".into();
     let server = TestServer::start(config).await?;
-    let result = several_terminals(&server).await;
+    let result = async {
+        let session = server.create_session().await?;
+        let mut first = attach(&server, &session, 0).await?;
+        first.send(ClientMessage::OpenTerminal).await?;
+        match first.next_event(WAIT).await? {
+            Event::Error(ErrorCode::TerminalRefused, message)
+                if message.contains("cannot open a second terminal") => {}
+            other => bail!("expected a refusal under gVisor, got {other:?}"),
+        }
+        ensure!(first.run("echo on").await? == "on");
+        first.type_text("exit\r").await?;
+        common::wait_removed(&session, WAIT).await?;
+        Ok(())
+    }
+    .await;
     server.server.shutdown().await;
     result
 }
@@ -137,8 +152,13 @@ async fn several_terminals(server: &TestServer) -> Result<()> {
     );
 
     // The cap (4 by default, the first included) is said, not silently ignored.
-    ensure!(open_another(&mut first).await? == vec![0, 1, 2]);
-    ensure!(open_another(&mut first).await? == vec![0, 1, 2, 3]);
+    for expected in [vec![0, 1, 2], vec![0, 1, 2, 3]] {
+        let open = open_another(&mut first).await?;
+        ensure!(
+            open == expected,
+            "opened one more: {open:?}, expected {expected:?}"
+        );
+    }
     first.send(ClientMessage::OpenTerminal).await?;
     match first.next_event(WAIT).await? {
         Event::Error(ErrorCode::TerminalRefused, message) if message.contains("4 terminals") => {}
@@ -157,9 +177,13 @@ async fn several_terminals(server: &TestServer) -> Result<()> {
     ensure!(first.run("echo still").await? == "still");
 
     // A shell that exits closes its own terminal only.
-    let mut third = attach(server, &session, 2).await?;
+    let mut third = attach(server, &session, 2)
+        .await
+        .context("attaching to the third terminal")?;
     third.type_text("exit\r").await?;
-    until_terminals(&mut first, &[0, 3]).await?;
+    until_terminals(&mut first, &[0, 3])
+        .await
+        .context("after an exit in the third terminal")?;
     ensure!(first.run("echo alive").await? == "alive");
 
     // A number never opened (or closed) attaches to nothing.
@@ -170,22 +194,35 @@ async fn several_terminals(server: &TestServer) -> Result<()> {
         other => bail!("a closed terminal's number: expected its end, got {other:?}"),
     }
 
-    // The session's end ends the others with it.
-    let mut fourth = attach(server, &session, 3).await?;
+    // The first shell's exit leaves the sandbox to the others; the last shell's ends it.
+    let mut fourth = attach(server, &session, 3)
+        .await
+        .context("attaching to the fourth terminal")?;
+    let from = first.text().len();
     first.type_text("exit\r").await?;
-    loop {
-        match first.next_event(WAIT).await? {
-            Event::Notice(SessionNotice::Ended {
-                reason: EndReason::ShellExited,
-            }) => break,
-            // The others close as the session ends.
-            Event::Terminals(_) => {}
-            other => bail!("expected the session to end, got {other:?}"),
+    first
+        .wait_for(
+            from,
+            "the sandbox stays while your other terminals run",
+            WAIT,
+        )
+        .await?;
+    ensure!(
+        fourth.run("echo on").await? == "on",
+        "the other shell went with the first"
+    );
+    fourth.type_text("exit\r").await?;
+    for term in [&mut fourth, &mut first] {
+        loop {
+            match term.next_event(WAIT).await? {
+                Event::Notice(SessionNotice::Ended {
+                    reason: EndReason::ShellExited,
+                }) => break,
+                // The first socket hears the list without the last terminal.
+                Event::Terminals(_) => {}
+                other => bail!("expected the shell to end, got {other:?}"),
+            }
         }
-    }
-    match fourth.next_event(WAIT).await? {
-        Event::Notice(SessionNotice::Ended { .. }) | Event::Closed(_) => {}
-        other => bail!("the last terminal after the session ended: got {other:?}"),
     }
     common::wait_removed(&session, WAIT).await?;
     Ok(())

@@ -77,9 +77,10 @@ impl Sandbox for MeteredSandbox {
     async fn open_terminal(
         &self,
         container: &ContainerId,
+        number: u8,
         size: TermSize,
     ) -> Result<Shell, SandboxError> {
-        let opened = self.inner.open_terminal(container, size).await;
+        let opened = self.inner.open_terminal(container, number, size).await;
         self.count("open_terminal", opened)
     }
 

@@ -285,10 +285,14 @@ impl Sandbox for EngineSet {
     async fn open_terminal(
         &self,
         container: &ContainerId,
+        number: u8,
         size: TermSize,
     ) -> Result<Shell, SandboxError> {
         let (engine, id) = self.route(&container.0)?;
-        let opened = engine.sandbox.open_terminal(&ContainerId(id), size).await;
+        let opened = engine
+            .sandbox
+            .open_terminal(&ContainerId(id), number, size)
+            .await;
         engine.saw(&opened);
         let shell = opened?;
         Ok(Shell {

@@ -218,12 +218,14 @@ pub trait Sandbox: Send + Sync + 'static {
     ) -> Result<Shell, SandboxError>;
 
     /// Opens another shell in a running container, beside the one [`Sandbox::open_shell`]
-    /// attaches to, with its own pty of `size` (a second terminal in the same sandbox). It
-    /// ends when it exits or when its stream and input are dropped; unlike the first, it
-    /// cannot be reattached. The default cannot.
+    /// attaches to, with its own pty of `size` (a second terminal in the same sandbox, its
+    /// session's terminal `number`). Unlike the first, it cannot be reattached; dropping its
+    /// stream does not end it: the image's `rootresume-shell --beside NUMBER` writes its pid
+    /// to `/tmp/.rootresume-terminal-NUMBER` for a hangup. The default cannot.
     async fn open_terminal(
         &self,
         _container: &ContainerId,
+        _number: u8,
         _size: TermSize,
     ) -> Result<Shell, SandboxError> {
         Err(SandboxError::Unsupported {

@@ -47,15 +47,17 @@ impl SessionManager {
         let number = session
             .reserve_terminal(max)
             .ok_or(TerminalError::AtCap { max })?;
-        let opened =
-            tokio::time::timeout(START_DEADLINE, self.sandbox.open_terminal(&container, size))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(SandboxError::Engine {
-                        action: "open another terminal",
-                        detail: format!("no answer within {} s", START_DEADLINE.as_secs()),
-                    })
-                });
+        let opened = tokio::time::timeout(
+            START_DEADLINE,
+            self.sandbox.open_terminal(&container, number, size),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(SandboxError::Engine {
+                action: "open another terminal",
+                detail: format!("no answer within {} s", START_DEADLINE.as_secs()),
+            })
+        });
         let shell = match opened {
             Ok(shell) => shell,
             Err(error) => {
@@ -71,7 +73,11 @@ impl SessionManager {
         terminal.set_shell(shell.id, shell.input).await;
         session.add_terminal(terminal.clone());
         tracing::info!(terminal = number, "opened another terminal");
-        let running = run_terminal(session.clone(), terminal, shell.output);
+        let hangup = Hangup {
+            sandbox: self.sandbox.clone(),
+            container,
+        };
+        let running = run_terminal(session.clone(), terminal, shell.output, hangup);
         self.tasks
             .spawn(tracing::Instrument::instrument(running, session.span()));
         Ok(number)
@@ -90,12 +96,52 @@ impl SessionManager {
     }
 }
 
-/// Copies a terminal's output into its log until its shell exits, its tab closes it, or the
-/// session stops; then hangs up on the shell and forgets the terminal.
+/// How long closing a terminal waits for its shell's hangup to be sent.
+const HANGUP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where to send a closed terminal's hangup.
+struct Hangup {
+    sandbox: Arc<dyn crate::sandbox::Sandbox>,
+    container: crate::sandbox::ContainerId,
+}
+
+impl Hangup {
+    /// Sends SIGHUP to terminal `number`'s shell, by the pid its `rootresume-shell` wrote: an
+    /// exec'd shell outlives the connection that started it, and a closed terminal's shell
+    /// must not (it would hold the sandbox open after the first shell exits).
+    async fn send(&self, number: u8) {
+        let argv = [
+            "sh",
+            "-c",
+            // No quotes: the socket proxy refuses an exec body holding a backslash, and JSON
+            // escapes quotes with one. $1 is a number.
+            "kill -HUP $(cat /tmp/.rootresume-terminal-$1) && rm -f /tmp/.rootresume-terminal-$1",
+            "sh",
+        ];
+        let mut argv: Vec<String> = argv.iter().map(|a| (*a).to_owned()).collect();
+        argv.push(number.to_string());
+        let command = crate::sandbox::Command::new(argv, HANGUP_DEADLINE);
+        match self.sandbox.run_command(&self.container, &command).await {
+            Ok(output) if output.exit_code == Some(0) => {}
+            Ok(output) => tracing::info!(
+                terminal = number,
+                said = %String::from_utf8_lossy(&output.output),
+                "a closed terminal's shell was gone already"
+            ),
+            Err(error) => {
+                tracing::warn!(terminal = number, %error, "could not hang up on a closed terminal's shell")
+            }
+        }
+    }
+}
+
+/// Copies a terminal's output into its log until its shell exits, its tab closes it (its shell
+/// is then hung up on), or the session stops; then forgets the terminal.
 async fn run_terminal(
     session: Arc<Session>,
     terminal: Arc<Terminal>,
     mut output: BoxStream<'static, Result<bytes::Bytes, SandboxError>>,
+    hangup: Hangup,
 ) {
     tokio::select! {
         _ = pump(&mut output, &terminal.output) => {
@@ -103,6 +149,10 @@ async fn run_terminal(
         }
         () = terminal.close.cancelled() => {
             tracing::info!(terminal = terminal.number, "a terminal was closed");
+            hangup.send(terminal.number).await;
+            // The stream is left to end by itself: gVisor (Debian's runsc 20221219) brings the
+            // whole sandbox down when an exec's connection drops while the process lives.
+            let _ = tokio::time::timeout(HANGUP_DEADLINE, pump(&mut output, &terminal.output)).await;
         }
         () = session.stopped() => {}
         () = session.cancel.cancelled() => {}
