@@ -39,6 +39,9 @@ pub const UPLOAD_PATH: &str = "/api/files/upload";
 /// Where the page sends a home archive to restore (`POST`, like an upload).
 pub const RESTORE_PATH: &str = "/api/files/restore";
 
+/// Where the page gets the session's recording (asciicast v3): a `POST` with `{"session": ID}`.
+pub const RECORDING_PATH: &str = "/api/recording";
+
 /// The largest file the page may upload.
 pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;
 

@@ -144,6 +144,9 @@ pub struct SessionSettings {
     /// The most terminals (shells) one session may have open at once, the first included.
     /// Default: 4.
     pub max_terminals: usize,
+    /// The largest recording of a session's first terminal (asciicast v3), in bytes: past it
+    /// the recording stops, and says so. Default: 5 MiB; 0 records nothing.
+    pub recording_max_bytes: usize,
 }
 
 /// Removal of containers no session owns.
@@ -201,6 +204,7 @@ impl Default for SessionSettings {
             pool_ttl: Duration::from_secs(600),
             output_buffer_bytes: 64 * 1024,
             max_terminals: 4,
+            recording_max_bytes: 5 * 1024 * 1024,
         }
     }
 }
@@ -356,6 +360,12 @@ impl Config {
                 1000,
             ),
             ("sessions.pool_ttl_secs", s.pool_ttl.as_secs(), 10, 86_400),
+            (
+                "sessions.recording_max_bytes",
+                usize_setting(s.recording_max_bytes),
+                0,
+                64 << 20,
+            ),
             (
                 "sessions.max_terminals",
                 usize_setting(s.max_terminals),

@@ -139,6 +139,7 @@ pub fn router(
         .route(crate::files::DOWNLOAD_PATH, post(crate::files::download))
         .route(crate::files::UPLOAD_PATH, post(crate::files::upload))
         .route(crate::files::RESTORE_PATH, post(crate::files::restore))
+        .route(crate::files::RECORDING_PATH, post(crate::files::recording))
         .with_state(state)
         .merge(if config.metrics.listen.is_empty() {
             crate::health::router(sessions_for_ops, &config.metrics.token, true)

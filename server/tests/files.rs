@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, ensure, Result};
 use base64::Engine as _;
 use common::{test_config, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -304,6 +304,98 @@ async fn a_home_archive_restores_into_a_fresh_sandbox_and_hostile_ones_are_refus
     );
     let (status, _) = restore(uuid::Uuid::new_v4().to_string(), b"x".to_vec()).await?;
     assert_eq!(status, 404);
+    server.server.shutdown().await;
+    Ok(())
+}
+
+/// Parses an asciicast v3 recording: its header and its events.
+fn parse_cast(text: &str) -> Result<(serde_json::Value, Vec<serde_json::Value>)> {
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap_or_default())?;
+    let events = lines
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<serde_json::Value>, _>>()?;
+    Ok((header, events))
+}
+
+#[tokio::test]
+async fn the_recording_has_output_and_resizes_never_input_and_stops_at_its_size() -> Result<()> {
+    let mut config = test_config();
+    config.sessions.recording_max_bytes = 16 * 1024;
+    let server = TestServer::start(config).await?;
+    let url = server.socket_url().replace("ws://", "http://");
+    let me = [127, 0, 0, 1];
+    let id = server.create_session().await?;
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    term.wait_for(0, "$ ", Duration::from_secs(30)).await?;
+    term.send(rootresume_protocol::ClientMessage::Resize {
+        cols: 100,
+        rows: 30,
+    })
+    .await?;
+    term.run("echo recorded-$((6*7))").await?;
+    // Typed but never echoed: input is not recorded.
+    term.type_text("read -s secret\r").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    term.type_text("hunter2-typed\r").await?;
+    term.run("echo after").await?;
+
+    let ask = |session: &str| format!(r#"{{"session":"{session}"}}"#);
+    let head = "Content-Type: application/json\r\n";
+    let path = server::files::RECORDING_PATH;
+    let (status, body) = post(&url, path, me, head, ask(&id).as_bytes()).await?;
+    ensure!(
+        status == 200,
+        "{status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let text = String::from_utf8(body)?;
+    let (header, events) = parse_cast(&text)?;
+    ensure!(header["version"] == 3, "{header}");
+    ensure!(header["term"]["cols"].as_u64() > Some(0), "{header}");
+    let output: String = events
+        .iter()
+        .filter(|e| e[1] == "o")
+        .filter_map(|e| e[2].as_str())
+        .collect();
+    ensure!(output.contains("recorded-42"), "{output}");
+    ensure!(!text.contains("hunter2-typed"), "input was recorded");
+    ensure!(
+        events.iter().any(|e| e[1] == "r" && e[2] == "100x30"),
+        "no resize to 100x30 in {events:?}"
+    );
+    ensure!(
+        events
+            .iter()
+            .all(|e| e[0].as_f64().is_some_and(|t| t >= 0.0)),
+        "an event without its interval"
+    );
+
+    // Someone else's client, or an unknown session: nothing.
+    let (status, _) = post(&url, path, [127, 0, 0, 2], head, ask(&id).as_bytes()).await?;
+    ensure!(status == 404, "another client got {status}");
+    let other = "00000000-0000-4000-8000-000000000000";
+    let (status, _) = post(&url, path, me, head, ask(other).as_bytes()).await?;
+    ensure!(status == 404, "an unknown session got {status}");
+
+    // Past its size it stops, and says so.
+    term.run("head -c 40000 /dev/zero | tr '\\0' x; echo")
+        .await?;
+    let (_, body) = post(&url, path, me, head, ask(&id).as_bytes()).await?;
+    let text = String::from_utf8(body)?;
+    ensure!(text.len() <= 16 * 1024, "{} bytes", text.len());
+    let (_, events) = parse_cast(&text)?;
+    let last = events.last().cloned().unwrap_or_default();
+    ensure!(
+        last[1] == "m"
+            && last[2]
+                .as_str()
+                .unwrap_or_default()
+                .contains("recording stopped"),
+        "the last event: {last}"
+    );
+    term.exit_at_prompt().await?;
     server.server.shutdown().await;
     Ok(())
 }

@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rootresume_protocol::{
     ClientMessage, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage, SessionNotice,
-    DOWNLOAD_OSC, DOWNLOAD_PATH, MAX_DATA_LEN, MAX_FRAME_LEN, MAX_UPLOAD, RESTORE_PATH,
-    UPLOAD_PATH, WS_PATH,
+    DOWNLOAD_OSC, DOWNLOAD_PATH, MAX_DATA_LEN, MAX_FRAME_LEN, MAX_UPLOAD, RECORDING_PATH,
+    RESTORE_PATH, UPLOAD_PATH, WS_PATH,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -18,6 +18,7 @@ use xterm_js_rs::addons::fit::FitAddon;
 use xterm_js_rs::{Terminal, TerminalAddon, TerminalOptions, Theme};
 
 use super::extra::{new_screen, Extra};
+use super::replay::Player;
 use super::{with_ctrl, BarKey, PanelSignals, PanelState};
 
 /// Where the tab keeps its session id: survives a reload, not shared with new tabs.
@@ -57,6 +58,9 @@ struct Client {
     active: RwSignal<u8>,
     /// Set when New terminal was pressed: the next terminal to appear is shown.
     want_new: Cell<bool>,
+    /// The recording being replayed, while the replay is open.
+    player: RefCell<Option<Rc<Player>>>,
+    replay: super::ReplaySignals,
     /// Set when the panel is gone: no more reconnects.
     closed: Cell<bool>,
     fit: FitAddon,
@@ -88,6 +92,8 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
         tabs: panel.tabs,
         active: panel.active,
         want_new: Cell::new(false),
+        player: RefCell::new(None),
+        replay: panel.replay,
         closed: Cell::new(false),
         fit,
         socket: RefCell::new(None),
@@ -144,6 +150,90 @@ pub fn upload(handle: u32, files: &web_sys::FileList, restore: bool) {
     if let Some(client) = client(handle) {
         client.enqueue(files, restore);
     }
+}
+
+/// Opens the replay: fetches the session's recording and plays it in a terminal in `screen`.
+pub fn replay_open(handle: u32, screen: HtmlElement) {
+    let Some(client) = client(handle) else {
+        return;
+    };
+    let Some(session) = stored_session() else {
+        return client.replay.note.set("this tab has no sandbox".into());
+    };
+    client.replay.note.set("loading the recording…".into());
+    spawn_local(async move {
+        let body = format!(r#"{{"session":"{session}"}}"#);
+        let text = match post_json(RECORDING_PATH, &body).await {
+            Ok(response) => response_text(&response).await,
+            Err(why) => Err(why),
+        };
+        let loaded = text.and_then(|text| Player::load(&screen, &text, client.replay));
+        match loaded {
+            Ok(player) => {
+                client.replay.note.set(String::new());
+                player.play();
+                if let Some(old) = client.player.replace(Some(player)) {
+                    old.close();
+                }
+            }
+            Err(why) => client.replay.note.set(why),
+        }
+    });
+}
+
+/// Plays or pauses the replay.
+pub fn replay_toggle(handle: u32) {
+    if let Some(player) = client(handle).and_then(|c| c.player.borrow().clone()) {
+        if player.is_playing() {
+            player.pause();
+        } else {
+            player.play();
+        }
+    }
+}
+
+/// Moves the replay to `ms` into the recording.
+pub fn replay_seek(handle: u32, ms: u32) {
+    if let Some(player) = client(handle).and_then(|c| c.player.borrow().clone()) {
+        player.seek(ms);
+    }
+}
+
+/// Sets the replay's speed.
+pub fn replay_speed(handle: u32, speed: f64) {
+    if let Some(player) = client(handle).and_then(|c| c.player.borrow().clone()) {
+        player.set_speed(speed);
+    }
+}
+
+/// Closes the replay and its terminal.
+pub fn replay_close(handle: u32) {
+    if let Some(client) = client(handle) {
+        if let Some(player) = client.player.borrow_mut().take() {
+            player.close();
+        }
+        client.replay.note.set(String::new());
+    }
+}
+
+/// Saves the session's recording as `sandbox.cast` (asciinema's player plays it).
+pub fn download_recording(handle: u32) {
+    let Some(client) = client(handle) else {
+        return;
+    };
+    let Some(session) = stored_session() else {
+        return client.replay.note.set("this tab has no sandbox".into());
+    };
+    spawn_local(async move {
+        let body = format!(r#"{{"session":"{session}"}}"#);
+        match fetch_download(RECORDING_PATH, &body).await {
+            Ok((name, bytes)) => client
+                .replay
+                .note
+                .set(format!("{name}: {bytes} bytes saved")),
+            Err(why) => client.replay.note.set(why),
+        }
+    });
 }
 
 /// Downloads the sandbox's home as a `.tar.gz` (the panel's "Download home" button).
@@ -583,7 +673,7 @@ impl Client {
         };
         let client = self.clone();
         spawn_local(async move {
-            match fetch_download(&body).await {
+            match fetch_download(DOWNLOAD_PATH, &body).await {
                 Ok((name, bytes)) => {
                     client.term.write(&format!(
                         "\r\n\x1b[32m[{name}: {bytes} bytes saved by your browser]\x1b[0m\r\n"
@@ -802,13 +892,13 @@ impl Client {
     }
 }
 
-/// Asks the server for a file with `body` and saves what comes back; returns its name and size,
-/// or what the server said.
-async fn fetch_download(body: &str) -> Result<(String, u64), String> {
+fn failed<T>(_: T) -> String {
+    String::from("the browser could not ask the server")
+}
+
+/// Posts `body` (JSON) to `path`; the response when the server took it, else what it said.
+async fn post_json(path: &str, body: &str) -> Result<web_sys::Response, String> {
     use wasm_bindgen_futures::JsFuture;
-    fn failed<T>(_: T) -> String {
-        String::from("the browser could not ask the server")
-    }
     let window = web_sys::window().ok_or("no window")?;
     let headers = web_sys::Headers::new().map_err(failed)?;
     headers
@@ -818,19 +908,34 @@ async fn fetch_download(body: &str) -> Result<(String, u64), String> {
     init.set_method("POST");
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
-    let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_str_and_init(DOWNLOAD_PATH, &init))
-            .await
-            .map_err(|_| String::from("the server could not be reached"))?
-            .dyn_into()
-            .map_err(failed)?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(|_| String::from("the server could not be reached"))?
+        .dyn_into()
+        .map_err(failed)?;
     if !response.ok() {
-        let text = match response.text() {
-            Ok(text) => JsFuture::from(text).await.ok().and_then(|t| t.as_string()),
-            Err(_) => None,
-        };
+        let text = response_text(&response).await.ok();
         return Err(text.unwrap_or_else(|| format!("the server answered {}", response.status())));
     }
+    Ok(response)
+}
+
+/// A response's body as text.
+async fn response_text(response: &web_sys::Response) -> Result<String, String> {
+    let text = response.text().map_err(failed)?;
+    wasm_bindgen_futures::JsFuture::from(text)
+        .await
+        .ok()
+        .and_then(|text| text.as_string())
+        .ok_or_else(|| String::from("the answer broke off"))
+}
+
+/// Asks the server at `path` for a file with `body` and saves what comes back; returns its name
+/// and size, or what the server said.
+async fn fetch_download(path: &str, body: &str) -> Result<(String, u64), String> {
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let response = post_json(path, body).await?;
     let name = response
         .headers()
         .get("content-disposition")

@@ -5,6 +5,8 @@ mod client;
 #[cfg(feature = "hydrate")]
 mod extra;
 mod keys;
+#[cfg(feature = "hydrate")]
+mod replay;
 
 use leptos::prelude::*;
 
@@ -27,6 +29,23 @@ pub struct PanelSignals {
     pub tabs: RwSignal<Vec<u8>>,
     /// The number of the terminal shown.
     pub active: RwSignal<u8>,
+    /// The replay of the session's recording.
+    pub replay: ReplaySignals,
+}
+
+/// What the replay of the session's recording shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplaySignals {
+    /// Whether the replay is open (over the terminal).
+    pub open: RwSignal<bool>,
+    /// Whether it is playing.
+    pub playing: RwSignal<bool>,
+    /// Where it is in the recording, in milliseconds.
+    pub position_ms: RwSignal<u32>,
+    /// How long the recording is, in milliseconds.
+    pub length_ms: RwSignal<u32>,
+    /// What the replay says (loading, an error, a saved file).
+    pub note: RwSignal<String>,
 }
 
 /// What the panel is doing, shown to the visitor and exposed as `data-state` for tests.
@@ -89,6 +108,13 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         upload: RwSignal::new(None),
         tabs: RwSignal::new(vec![0]),
         active: RwSignal::new(0),
+        replay: ReplaySignals {
+            open: RwSignal::new(false),
+            playing: RwSignal::new(false),
+            position_ms: RwSignal::new(0),
+            length_ms: RwSignal::new(0),
+            note: RwSignal::new(String::new()),
+        },
     };
     let PanelSignals {
         state,
@@ -98,7 +124,9 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         upload,
         tabs,
         active,
+        replay,
     } = panel;
+    let replay_host = NodeRef::<leptos::html::Div>::new();
     // The browser clock, ticking once a second while a countdown is shown.
     let now_ms = RwSignal::new(0.0_f64);
     let handle = StoredValue::new(None::<u32>);
@@ -185,6 +213,31 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         if let Some(handle) = handle.get_value() {
             client::new_terminal(handle);
         }
+    };
+    // The replay: open it over the terminal (fetching the recording), play or pause, move,
+    // change speed, save the recording, close.
+    let on_replay = move |action: ReplayAction| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            match action {
+                ReplayAction::Open => {
+                    if let Some(screen) = replay_host.get_untracked() {
+                        replay.open.set(true);
+                        client::replay_open(handle, screen.into());
+                    }
+                }
+                ReplayAction::Toggle => client::replay_toggle(handle),
+                ReplayAction::Seek(ms) => client::replay_seek(handle, ms),
+                ReplayAction::Speed(speed) => client::replay_speed(handle, speed),
+                ReplayAction::Save => client::download_recording(handle),
+                ReplayAction::Close => {
+                    client::replay_close(handle);
+                    replay.open.set(false);
+                }
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (action, replay_host, replay);
     };
     let press = move |key: BarKey| {
         #[cfg(feature = "hydrate")]
@@ -291,6 +344,14 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                     <button
                         type="button"
                         class="terminal-action"
+                        title="Play back what this sandbox's terminal showed; save it as a .cast file"
+                        on:click=move |_| on_replay(ReplayAction::Open)
+                    >
+                        "Replay"
+                    </button>
+                    <button
+                        type="button"
+                        class="terminal-action"
                         data-testid="download-home"
                         title="Your home folder as a .tar.gz"
                         on:click=download_home
@@ -307,6 +368,73 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                 </span>
             </div>
             <div class="terminal-host" node_ref=host></div>
+            <div
+                class="terminal-replay"
+                role="region"
+                aria-label="Replay of this sandbox's recording"
+                hidden=move || !replay.open.get()
+            >
+                <div class="terminal-replay-bar">
+                    <button
+                        type="button"
+                        class="terminal-action"
+                        on:click=move |_| on_replay(ReplayAction::Toggle)
+                    >
+                        {move || if replay.playing.get() { "Pause" } else { "Play" }}
+                    </button>
+                    <input
+                        type="range"
+                        aria-label="Position"
+                        min="0"
+                        max=move || replay.length_ms.get()
+                        prop:value=move || replay.position_ms.get()
+                        on:input=move |event| {
+                            let ms = event_target_value(&event).parse().unwrap_or(0);
+                            on_replay(ReplayAction::Seek(ms));
+                        }
+                    />
+                    <span class="terminal-replay-time" data-testid="replay-time">
+                        {move || {
+                            format!(
+                                "{} / {}",
+                                format_time_left(u64::from(replay.position_ms.get() / 1000)),
+                                format_time_left(u64::from(replay.length_ms.get().div_ceil(1000))),
+                            )
+                        }}
+                    </span>
+                    <select
+                        aria-label="Speed"
+                        on:change=move |event| {
+                            let speed = event_target_value(&event).parse().unwrap_or(1.0);
+                            on_replay(ReplayAction::Speed(speed));
+                        }
+                    >
+                        <option value="0.5">"0.5×"</option>
+                        <option value="1" selected>"1×"</option>
+                        <option value="2">"2×"</option>
+                        <option value="4">"4×"</option>
+                        <option value="16">"16×"</option>
+                    </select>
+                    <button
+                        type="button"
+                        class="terminal-action"
+                        on:click=move |_| on_replay(ReplayAction::Save)
+                    >
+                        "Download recording"
+                    </button>
+                    <button
+                        type="button"
+                        class="terminal-action"
+                        on:click=move |_| on_replay(ReplayAction::Close)
+                    >
+                        "Close replay"
+                    </button>
+                    <span class="terminal-replay-note" role="status">
+                        {move || replay.note.get()}
+                    </span>
+                </div>
+                <div class="terminal-replay-screen" node_ref=replay_host></div>
+            </div>
             <Show when=move || state.get() == PanelState::Waiting>
                 // Pressing it is what the page's loader waits for; the hydrated client then
                 // starts the session, and this goes.
@@ -354,6 +482,18 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
             </noscript>
         </section>
     }
+}
+
+/// What the replay's controls ask for (carried out by the browser side only).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum ReplayAction {
+    Open,
+    Toggle,
+    Seek(u32),
+    Speed(f64),
+    Save,
+    Close,
 }
 
 /// One key of the phone key bar.

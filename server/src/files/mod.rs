@@ -1,5 +1,5 @@
 //! Files in and out of a visitor's sandbox: what `download FILE` in their shell asks for, their
-//! whole home as a `.tar.gz` ("Download home"), and files they upload.
+//! whole home as a `.tar.gz` ("Download home"), files they upload, and the session's recording.
 //!
 //! `POST /api/files/upload` takes the file as the body, its session in the
 //! `X-RootResume-Session` header and its name (percent-encoded) in `X-RootResume-Name`. It goes
@@ -31,10 +31,12 @@ use crate::security::SocketPermit;
 use crate::sessions::SessionManager;
 
 mod archive;
+mod recording;
 mod restore;
 mod upload;
 
 pub use archive::{check as check_archive, ArchiveError};
+pub use recording::{recording, RECORDING_PATH};
 pub use restore::{restore, RESTORE_PATH};
 pub use upload::{upload, upload_name, NAME_HEADER, SESSION_HEADER, UPLOAD_PATH};
 

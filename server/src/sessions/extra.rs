@@ -144,7 +144,7 @@ async fn run_terminal(
     hangup: Hangup,
 ) {
     tokio::select! {
-        _ = pump(&mut output, &terminal.output) => {
+        _ = pump(&mut output, &terminal) => {
             tracing::info!(terminal = terminal.number, "a terminal's shell ended");
         }
         () = terminal.close.cancelled() => {
@@ -152,7 +152,7 @@ async fn run_terminal(
             hangup.send(terminal.number).await;
             // The stream is left to end by itself: gVisor (Debian's runsc 20221219) brings the
             // whole sandbox down when an exec's connection drops while the process lives.
-            let _ = tokio::time::timeout(HANGUP_DEADLINE, pump(&mut output, &terminal.output)).await;
+            let _ = tokio::time::timeout(HANGUP_DEADLINE, pump(&mut output, &terminal)).await;
         }
         () = session.stopped() => {}
         () = session.cancel.cancelled() => {}

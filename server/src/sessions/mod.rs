@@ -12,6 +12,7 @@ mod guard;
 mod live;
 mod output;
 mod pool;
+mod recording;
 pub mod run;
 mod session;
 mod supervisor;
@@ -482,6 +483,9 @@ impl SessionManager {
         existing: Option<ContainerId>,
         pool_ttl: Option<Duration>,
     ) {
+        session
+            .main()
+            .start_recording(self.settings.recording_max_bytes);
         let supervisor = Supervisor {
             session,
             sandbox: self.sandbox.clone(),
@@ -512,10 +516,20 @@ impl SessionManager {
 
     /// Resizes one of a session's terminals.
     pub async fn resize(&self, terminal: &Terminal, size: TermSize) -> Result<(), SandboxError> {
-        match terminal.shell_id() {
-            Some(shell) => self.sandbox.resize_shell(shell, size).await,
-            None => Ok(()),
-        }
+        let Some(shell) = terminal.shell_id() else {
+            return Ok(());
+        };
+        self.sandbox.resize_shell(shell, size).await?;
+        terminal.record_resize(size);
+        Ok(())
+    }
+
+    /// The live session `id` names on this replica, if it is `client`'s: for what only the
+    /// replica running it keeps (its recording).
+    pub fn live_session_for(&self, id: &SessionId, client: Option<IpAddr>) -> Option<Arc<Session>> {
+        self.live
+            .get(&id.hash())
+            .filter(|session| session.admits(id, client))
     }
 
     /// The limits every sandbox gets (its home's size, for one).

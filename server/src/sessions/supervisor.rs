@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use super::guard::ContainerGuard;
 use super::live::LiveTable;
-use super::output::OutputLog;
 use super::session::{Session, SessionState};
+use super::terminal::Terminal;
 use crate::metrics::Metrics;
 use crate::sandbox::{ContainerId, ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
 use crate::store::{ms_from_now, SessionStore};
@@ -166,7 +166,7 @@ impl Supervisor {
 
         let mut output = shell.output;
         let stop = tokio::select! {
-            reason = pump(&mut output, &self.session.main().output) => {
+            reason = pump(&mut output, self.session.main()) => {
                 Stop::End(self.why_it_ended(reason, &container).await)
             }
             () = self.session.cancel.cancelled() => Stop::End(self.session.cancel_reason()),
@@ -190,7 +190,7 @@ impl Supervisor {
             }
             Stop::Handover => {
                 tracing::info!("another server takes this session over");
-                drain(&mut output, &self.session.main().output).await;
+                drain(&mut output, self.session.main()).await;
                 self.suspend(guard, SessionState::HandedOver).await;
             }
         }
@@ -360,16 +360,16 @@ const DRAIN_QUIET: Duration = Duration::from_millis(150);
 /// replica has it (a prompt printed a moment ago would otherwise be lost between the two
 /// attaches): until it is quiet, at most [`DRAIN_FOR`], waiting longer for a first byte when
 /// nothing was printed yet.
-async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log: &OutputLog) {
+async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, terminal: &Terminal) {
     let reading = async {
         loop {
-            let quiet = if log.end() == 0 {
+            let quiet = if terminal.output.end() == 0 {
                 DRAIN_FOR
             } else {
                 DRAIN_QUIET
             };
             match tokio::time::timeout(quiet, output.next()).await {
-                Ok(Some(Ok(bytes))) => log.push(&bytes).await,
+                Ok(Some(Ok(bytes))) => terminal.push(&bytes).await,
                 _ => return,
             }
         }
@@ -382,11 +382,11 @@ async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, log
 /// told what happened.
 pub(super) async fn pump(
     output: &mut BoxStream<'static, Result<Bytes, SandboxError>>,
-    log: &OutputLog,
+    terminal: &Terminal,
 ) -> EndReason {
     while let Some(chunk) = output.next().await {
         match chunk {
-            Ok(bytes) => log.push(&bytes).await,
+            Ok(bytes) => terminal.push(&bytes).await,
             Err(error) => {
                 tracing::warn!(%error, "shell output stream failed");
                 return EndReason::ContainerGone;

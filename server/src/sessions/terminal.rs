@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::output::OutputLog;
-use crate::sandbox::ShellId;
+use super::recording::Recording;
+use crate::sandbox::{ShellId, TermSize};
 
 /// How long one write of a visitor's input may wait for the shell to take it.
 pub const INPUT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +45,9 @@ pub struct Terminal {
     /// Cancelled to close this terminal (its tab was closed); the first one ends with its
     /// session instead.
     pub close: CancellationToken,
+    /// Its recording, for the first terminal when recordings are on. Each update is one
+    /// append, under a plain lock.
+    recording: OnceLock<Mutex<Recording>>,
 }
 
 /// A browser's claim on a terminal, from [`Terminal::attach`].
@@ -70,7 +74,41 @@ impl Terminal {
             owner: watch::channel(0).0,
             next_attachment: AtomicU64::new(1),
             close: CancellationToken::new(),
+            recording: OnceLock::new(),
         }
+    }
+
+    /// Records this terminal from now on (asciicast v3, at most `max` bytes; 0 records nothing).
+    pub(super) fn start_recording(&self, max: usize) {
+        if max > 0 {
+            let unix = crate::store::now_ms() / 1000;
+            let _ = self
+                .recording
+                .set(Mutex::new(Recording::new(TermSize::default(), unix, max)));
+        }
+    }
+
+    /// Adds what the shell printed to the output (and the recording).
+    pub(super) async fn push(&self, bytes: &[u8]) {
+        self.output.push(bytes).await;
+        if let Some(recording) = self.recording.get() {
+            lock(recording).output(bytes);
+        }
+    }
+
+    /// Notes a resize the shell's pty took, in the recording.
+    pub(super) fn record_resize(&self, size: TermSize) {
+        if let Some(recording) = self.recording.get() {
+            lock(recording).resize(size);
+        }
+    }
+
+    /// The recording so far, as a `.cast` file's text; `None` when this terminal is not
+    /// recorded.
+    pub fn recording(&self) -> Option<String> {
+        self.recording
+            .get()
+            .map(|recording| lock(recording).text().to_owned())
     }
 
     /// Connects the running shell.
@@ -160,6 +198,13 @@ impl Terminal {
     pub fn owner(&self) -> watch::Receiver<u64> {
         self.owner.subscribe()
     }
+}
+
+/// Locks a recording: each update is one append, so a poisoned lock still holds a whole one.
+fn lock(recording: &Mutex<Recording>) -> std::sync::MutexGuard<'_, Recording> {
+    recording
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn not_reading() -> std::io::Error {
