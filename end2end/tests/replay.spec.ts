@@ -51,7 +51,7 @@ test("a downloaded recording is asciicast v3 with the terminal's size and output
   if ((await toggle.textContent()) === "Pause") await toggle.click();
   await position.fill("0");
   expect(await rowsIn(page, ".terminal-replay-screen")).not.toEqual(live);
-  await replay.getByRole("combobox", { name: "Speed" }).selectOption("16");
+  await replay.getByRole("combobox", { name: "Speed" }).selectOption("1600");
   await toggle.click();
   await expect(async () => {
     expect(await rowsIn(page, ".terminal-replay-screen")).toEqual(live);

@@ -228,7 +228,9 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                 }
                 ReplayAction::Toggle => client::replay_toggle(handle),
                 ReplayAction::Seek(ms) => client::replay_seek(handle, ms),
-                ReplayAction::Speed(speed) => client::replay_speed(handle, speed),
+                ReplayAction::Speed(percent) => {
+                    client::replay_speed(handle, f64::from(percent) / 100.0)
+                }
                 ReplayAction::Save => client::download_recording(handle),
                 ReplayAction::Close => {
                     client::replay_close(handle);
@@ -405,15 +407,16 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                     <select
                         aria-label="Speed"
                         on:change=move |event| {
-                            let speed = event_target_value(&event).parse().unwrap_or(1.0);
-                            on_replay(ReplayAction::Speed(speed));
+                            // In percent: parsing a float would pull float parsing into the WASM.
+                            let percent = event_target_value(&event).parse().unwrap_or(100);
+                            on_replay(ReplayAction::Speed(percent));
                         }
                     >
-                        <option value="0.5">"0.5×"</option>
-                        <option value="1" selected>"1×"</option>
-                        <option value="2">"2×"</option>
-                        <option value="4">"4×"</option>
-                        <option value="16">"16×"</option>
+                        <option value="50">"0.5×"</option>
+                        <option value="100" selected>"1×"</option>
+                        <option value="200">"2×"</option>
+                        <option value="400">"4×"</option>
+                        <option value="1600">"16×"</option>
                     </select>
                     <button
                         type="button"
@@ -491,7 +494,8 @@ enum ReplayAction {
     Open,
     Toggle,
     Seek(u32),
-    Speed(f64),
+    /// Recording seconds per hundred seconds.
+    Speed(u32),
     Save,
     Close,
 }
