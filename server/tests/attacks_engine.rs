@@ -181,18 +181,22 @@ async fn the_passed_through_exec_start_smuggles_nothing() -> Result<()> {
         println!("SKIPPED: ROOTRESUME_DOCKER_HOST names no tcp:// socket proxy; scripts/test.sh runs this through deploy/docker-proxy/haproxy.cfg");
         return Ok(());
     };
-    let exact = |id: &str, connection: &str| {
+    let exact = |id: &str, connection: &str, tty: bool| {
+        let body = format!(r#"{{"Detach":false,"Tty":{tty}}}"#);
         format!(
-            "POST /exec/{id}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 27\r\nConnection: {connection}\r\n\r\n{{\"Detach\":false,\"Tty\":true}}"
+            "POST /exec/{id}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n{body}",
+            body.len()
         )
     };
     let smuggled = "GET /info HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
     let no_exec = "0".repeat(64);
     for (first, expected) in [
-        // Passed through whole: the engine answers 404 and closes; /info is never read.
-        (exact(&no_exec, "close"), [404, 0]),
+        // Passed through whole (either form): the engine answers 404 and closes; /info is
+        // never read.
+        (exact(&no_exec, "close", true), [404, 0]),
+        (exact(&no_exec, "close", false), [404, 0]),
         // Not the exact form (keep-alive): HTTP rules for each request; /info is refused.
-        (exact(&no_exec, "keep-alive"), [404, 403]),
+        (exact(&no_exec, "keep-alive", true), [404, 403]),
     ] {
         let mut stream = TcpStream::connect(&proxy).await?;
         stream.write_all(first.as_bytes()).await?;

@@ -3,9 +3,8 @@
 //!
 //! `POST /api/files/upload` takes the file as the body, its session in the
 //! `X-RootResume-Session` header and its name (percent-encoded) in `X-RootResume-Name`. It goes
-//! into the sandbox in pieces of at most [`UPLOAD_PIECE`] bytes, each appended by a command to a
-//! hidden part file in the home, which is then renamed to the (sanitised) name, never over an
-//! existing file. The socket proxy takes command bodies up to 224 KiB, which bounds a piece.
+//! into the sandbox on a command's standard input, into a hidden part file in the home, which
+//! is then renamed to the (sanitised) name, never over an existing file.
 //!
 //! `POST /api/files/download` with a JSON body: `{"session": ID, "path": BASE64}` for one file
 //! (the absolute path the sandbox's `download` command wrote in its terminal, base64-encoded),

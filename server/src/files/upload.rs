@@ -1,19 +1,16 @@
 //! Files into a visitor's sandbox: `POST /api/files/upload`, the file as the body, its session
 //! in the `X-RootResume-Session` header and its name (percent-encoded) in `X-RootResume-Name`.
 //!
-//! The only way in that the socket proxy carries is a command's arguments (an exec's attached
-//! input needs an upgrade with a request body, which it does not carry), so the file goes in
-//! pieces of [`UPLOAD_PIECE`] bytes, base64 in two arguments each. Each piece is written at its
-//! own offset of a hidden part file in the home, a few at once, and the part file is then
-//! renamed to the sanitised name, never over an existing file. A failure removes the part file.
+//! The file goes in on a command's standard input (`cat` as the visitor, into a hidden part
+//! file in the home; the socket proxy passes that command's start through whole), and the part
+//! file is then renamed to the sanitised name, never over an existing file. A failure removes
+//! the part file.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 
 use super::{refuse, save_as, DEADLINE};
@@ -27,12 +24,6 @@ pub use rootresume_protocol::{MAX_UPLOAD, UPLOAD_PATH};
 pub const SESSION_HEADER: &str = "x-rootresume-session";
 /// The header naming the uploaded file (percent-encoded UTF-8).
 pub const NAME_HEADER: &str = "x-rootresume-name";
-/// The most of an upload one command carries: two arguments of 96 KiB of base64 (one argument
-/// may be 128 KiB at most), inside the proxy's 224 KiB for a command's request.
-pub const UPLOAD_PIECE: usize = 2 * 72 * 1024;
-/// Pieces written at once.
-const IN_FLIGHT: usize = 3;
-
 /// The name an uploaded file gets in the home: its own, with anything but letters, digits, `.`,
 /// `_` and `-` replaced, no leading dot or dash (nothing hidden, nothing like an option), at
 /// most 100 characters, and `upload` when nothing of it is left.
@@ -82,20 +73,6 @@ pub(super) fn in_home(script: &str, args: Vec<String>) -> Command {
     Command::new(argv, DEADLINE)
 }
 
-/// The command writing `piece` as piece number `index` of the part file `part` (a path from
-/// `/`, or from the home when relative).
-fn piece_command(part: &str, index: usize, piece: &[u8]) -> Command {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(piece);
-    let (one, two) = encoded.split_at(encoded.len() / 2);
-    let script = format!(
-        "cd; printf %s $2 $3 | base64 -d | dd of=$1 bs={UPLOAD_PIECE} seek=$4 conv=notrunc iflag=fullblock status=none"
-    );
-    in_home(
-        &script,
-        vec![part.into(), one.into(), two.into(), index.to_string()],
-    )
-}
-
 /// Why an upload stopped, for the visitor.
 pub(super) fn failure(name: &str, written: Result<CommandOutput, SandboxError>) -> Option<String> {
     let said = match written {
@@ -139,8 +116,9 @@ pub(super) async fn read_whole(
     Ok(whole)
 }
 
-/// Writes the body into the part file (a path from `/`, or from the home when relative);
-/// returns the bytes written, or the response refusing it.
+/// Writes the body into the part file (a path from `/`, or from the home when relative), in
+/// one command reading it on its standard input; returns the bytes written, or the response
+/// refusing it.
 pub(super) async fn write_parts(
     sandbox: &dyn Sandbox,
     container: &ContainerId,
@@ -149,55 +127,15 @@ pub(super) async fn write_parts(
     body: axum::body::Body,
     max: usize,
 ) -> Result<usize, Response> {
-    let created = sandbox
-        .run_command(container, &in_home("cd; : > $1", vec![part.into()]))
-        .await;
-    if let Some(why) = failure(name, created) {
+    let whole = read_whole(body, name, max).await?;
+    let total = whole.len();
+    let command = Command {
+        stdin: Some(whole.into()),
+        ..in_home("cd; cat > $1", vec![part.into()])
+    };
+    let written = sandbox.run_command(container, &command).await;
+    if let Some(why) = failure(name, written) {
         return Err(refuse(StatusCode::INSUFFICIENT_STORAGE, why));
-    }
-    let mut stream = body.into_data_stream();
-    let mut pending: Vec<u8> = Vec::with_capacity(UPLOAD_PIECE);
-    let mut total = 0_usize;
-    let mut index = 0;
-    let mut writing = FuturesUnordered::new();
-    let mut ended = false;
-    while !ended || !pending.is_empty() || !writing.is_empty() {
-        // Room for another piece: read on until one is whole (or the body ends).
-        if !ended && writing.len() < IN_FLIGHT && pending.len() < UPLOAD_PIECE {
-            match stream.next().await {
-                Some(Ok(bytes)) => {
-                    total += bytes.len();
-                    if total > max {
-                        return Err(refuse(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            format!("{name} is over the {} MiB an upload may be", max >> 20),
-                        ));
-                    }
-                    pending.extend_from_slice(&bytes);
-                }
-                Some(Err(_)) => {
-                    return Err(refuse(
-                        StatusCode::BAD_REQUEST,
-                        "the upload broke off; try again",
-                    ))
-                }
-                None => ended = true,
-            }
-            continue;
-        }
-        if writing.len() < IN_FLIGHT && !pending.is_empty() {
-            let take = pending.len().min(UPLOAD_PIECE);
-            let piece: Vec<u8> = pending.drain(..take).collect();
-            let command = piece_command(part, index, &piece);
-            index += 1;
-            writing.push(async move { sandbox.run_command(container, &command).await });
-            continue;
-        }
-        if let Some(written) = writing.next().await {
-            if let Some(why) = failure(name, written) {
-                return Err(refuse(StatusCode::INSUFFICIENT_STORAGE, why));
-            }
-        }
     }
     Ok(total)
 }
@@ -290,23 +228,5 @@ mod tests {
         assert_eq!(upload_name("-rf"), "rf");
         assert_eq!(upload_name("%"), "upload");
         assert_eq!(upload_name("..."), "upload");
-    }
-
-    #[test]
-    fn pieces_fit_the_proxy_and_the_argument_limit() {
-        let piece = vec![0xab_u8; UPLOAD_PIECE];
-        let command = piece_command(".part", 5, &piece);
-        assert!(command.argv[5].len() <= 96 * 1024 && command.argv[6].len() <= 96 * 1024);
-        let body: usize = command.argv.iter().map(|a| a.len() + 3).sum();
-        assert!(body < 224 * 1024 - 1024, "{body}");
-        for arg in &command.argv {
-            assert!(!arg.contains(['"', '\'', '\\']), "{arg}");
-        }
-        assert_eq!(command.argv[7], "5");
-        let joined = format!("{}{}", command.argv[5], command.argv[6]);
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(joined)
-            .unwrap();
-        assert_eq!(decoded, piece);
     }
 }

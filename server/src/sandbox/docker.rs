@@ -516,7 +516,7 @@ impl Sandbox for DockerSandbox {
             .create_exec(
                 &container.0,
                 CreateExecOptions::<String> {
-                    attach_stdin: Some(false),
+                    attach_stdin: Some(command.stdin.is_some()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     tty: Some(false),
@@ -532,6 +532,7 @@ impl Sandbox for DockerSandbox {
             &self.endpoint,
             self.tls_client(),
             &exec.id,
+            command.stdin.as_deref(),
             command.max_output,
             command.keep_stderr,
         );

@@ -106,15 +106,17 @@ pub async fn start_exec(
     hijacked(starting, chunk).await
 }
 
-/// Starts exec `exec` (created without a TTY, with stdout and stderr attached) and returns
-/// what it prints, stdout and (with `keep_stderr`) stderr interleaved in order, until it ends
-/// or `max` bytes (the rest is read and dropped). No upgrade is asked for: the engine then answers a plain `200`
-/// whose body is the stream, which an HTTP proxy carries (it does not carry an upgrade with a
-/// request body).
+/// Starts exec `exec` (created without a TTY, with stdout and stderr attached, and stdin when
+/// there is `input`), writes `input` to its standard input and closes it, and returns what it
+/// prints, stdout and (with `keep_stderr`) stderr interleaved in order, until it ends or `max`
+/// bytes (the rest is read and dropped). No upgrade is asked for: the engine hijacks the
+/// connection all the same. The request is one exact form the socket proxy passes through
+/// whole (see [`start_exec`]).
 pub async fn run_exec(
     endpoint: &str,
     tls: Option<&TlsClient>,
     exec: &str,
+    input: Option<&[u8]>,
     max: usize,
     keep_stderr: bool,
 ) -> Result<Vec<u8>, HijackError> {
@@ -125,6 +127,13 @@ pub async fn run_exec(
         Ok(connection) => connection?,
         Err(_) => return Err(HijackError::Connect(io::ErrorKind::TimedOut.into())),
     };
+    if let Some(input) = input {
+        // Written while nothing is read: the command's output is kept small (a name, an
+        // error), so the engine's buffers hold it until the input is all in.
+        connection.write_all(input).await?;
+        // End of input: the engine closes the command's standard input.
+        connection.shutdown().await?;
+    }
     let mut output = Vec::new();
     let mut header = [0_u8; 8];
     loop {
@@ -258,8 +267,8 @@ async fn post_streaming(
 mod tests {
     use super::request_bytes;
 
-    /// The exact form deploy/docker-proxy/haproxy.cfg lets through whole (`exec_attached`):
-    /// the proxy's rule and this must change together.
+    /// The exact forms deploy/docker-proxy/haproxy.cfg lets through whole (`exec_attached`,
+    /// `exec_attached_plain`): the proxy's rules and these must change together.
     #[test]
     fn an_attached_exec_start_has_the_form_the_proxy_expects() {
         let id = "0123456789abcdef".repeat(4);
@@ -274,7 +283,14 @@ mod tests {
         );
         assert_eq!(request, expected);
         assert_eq!(request.len(), 206, "the proxy reads the first 206 bytes");
+        let plain = request_bytes(
+            &format!("/exec/{id}/start"),
+            r#"{"Detach":false,"Tty":false}"#,
+            "Connection: close\r\n",
+        );
+        assert_eq!(plain.len(), 207, "the proxy reads the first 207 bytes");
         let config = include_str!("../../../deploy/docker-proxy/haproxy.cfg");
         assert!(config.contains("req.payload(0,206)") && config.contains("Content-Length: 27"));
+        assert!(config.contains("req.payload(0,207)") && config.contains("Content-Length: 28"));
     }
 }

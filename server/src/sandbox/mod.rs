@@ -120,6 +120,8 @@ pub struct Command {
     /// `NAME=value` pairs added to its environment: unlike its arguments, which anyone in the
     /// container can read in `/proc`, only its own user can read these.
     pub env: Vec<String>,
+    /// What it reads on its standard input, which is then closed; `None` gives it none.
+    pub stdin: Option<bytes::Bytes>,
 }
 
 impl Command {
@@ -133,6 +135,7 @@ impl Command {
             keep_stderr: true,
             user: None,
             env: Vec::new(),
+            stdin: None,
         }
     }
 }

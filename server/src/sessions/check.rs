@@ -52,6 +52,7 @@ pub fn command(script: &str) -> Command {
             "RR_CHECK={}",
             base64::engine::general_purpose::STANDARD.encode(script)
         )],
+        stdin: None,
     }
 }
 
