@@ -41,17 +41,9 @@ async fn blocks_run_byte_for_byte_and_interrupt_what_runs() -> Result<()> {
 /// unless CI expects it.
 #[tokio::test]
 async fn blocks_run_under_gvisor_too() -> Result<()> {
-    let runtimes = common::docker().await?.info().await?.runtimes;
-    let expected = std::env::var("ROOTRESUME_EXPECT_RUNTIMES").unwrap_or_default();
-    if !runtimes.unwrap_or_default().contains_key("runsc") {
-        if expected.contains("runsc") {
-            bail!("runsc is expected (ROOTRESUME_EXPECT_RUNTIMES) but not registered");
-        }
-        println!("SKIPPED: runsc is not registered with the engine (scripts/setup-runsc.sh)");
+    let Some(config) = common::gvisor_config().await? else {
         return Ok(());
-    }
-    let mut config = test_config();
-    config.sandbox.runtime = "runsc".into();
+    };
     let server = TestServer::start(config).await?;
     blocks_run(&server).await?;
     server.server.shutdown().await;

@@ -69,17 +69,9 @@ async fn terminals_are_separate_shells_in_one_sandbox() -> Result<()> {
 /// registered, unless CI expects it.
 #[tokio::test]
 async fn gvisor_refuses_another_terminal_clearly() -> Result<()> {
-    let runtimes = common::docker().await?.info().await?.runtimes;
-    let expected = std::env::var("ROOTRESUME_EXPECT_RUNTIMES").unwrap_or_default();
-    if !runtimes.unwrap_or_default().contains_key("runsc") {
-        if expected.contains("runsc") {
-            bail!("runsc is expected (ROOTRESUME_EXPECT_RUNTIMES) but not registered");
-        }
-        println!("SKIPPED: runsc is not registered with the engine (scripts/setup-runsc.sh)");
+    let Some(config) = common::gvisor_config().await? else {
         return Ok(());
-    }
-    let mut config = test_config();
-    config.sandbox.runtime = "runsc".into();
+    };
     let server = TestServer::start(config).await?;
     let result = async {
         let session = server.create_session().await?;

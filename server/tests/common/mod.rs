@@ -507,6 +507,24 @@ fn rand_tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
 }
 
+/// [`test_config`] with gVisor's runtime, when the engine has runsc registered; `None` (the
+/// test is skipped, and says so) when it has not, unless CI expects it
+/// (`ROOTRESUME_EXPECT_RUNTIMES`), which fails the test.
+pub async fn gvisor_config() -> Result<Option<Config>> {
+    let runtimes = docker().await?.info().await?.runtimes;
+    let expected = std::env::var("ROOTRESUME_EXPECT_RUNTIMES").unwrap_or_default();
+    if !runtimes.unwrap_or_default().contains_key("runsc") {
+        if expected.contains("runsc") {
+            bail!("runsc is expected (ROOTRESUME_EXPECT_RUNTIMES) but not registered");
+        }
+        println!("SKIPPED: runsc is not registered with the engine (scripts/setup-runsc.sh)");
+        return Ok(None);
+    }
+    let mut config = test_config();
+    config.sandbox.runtime = "runsc".into();
+    Ok(Some(config))
+}
+
 /// A direct client of the engine, to check what the server really did.
 pub async fn docker() -> Result<Docker> {
     Ok(Docker::connect_with_local_defaults()?
