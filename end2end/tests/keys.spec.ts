@@ -27,7 +27,6 @@ test("tab completion, history arrows and Ctrl-C behave as in a local terminal", 
 
 test("full-screen programs draw: less and vi", async ({ page }) => {
   await openShell(page);
-  const rows = page.locator(".xterm-rows");
   // A pager over more lines than the screen holds: first page, then jump to the end.
   await typeCommand(page, "clear; seq 1 500 | less");
   await expectRow(page, /^1$/);
@@ -36,12 +35,18 @@ test("full-screen programs draw: less and vi", async ({ page }) => {
   await expectRow(page, "(END)");
   await page.keyboard.press("q");
 
+  // Each step waits for vi to show it took the last one: keys typed ahead while vi still holds
+  // the terminal are read (and dropped) by vi when it quits, so the next command would lose them.
   await typeCommand(page, "clear; vi note.txt");
-  await expect(rows).toContainText("note.txt");
+  await expectRow(page, /^"note\.txt"/);
   await page.keyboard.type("iwritten in vi");
+  await expectRow(page, /^written in vi$/);
   await page.keyboard.press("Escape");
   await page.keyboard.type(":wq");
+  await expectRow(page, /^:wq$/);
   await page.keyboard.press("Enter");
+  // Back at an empty prompt: vi has quit and the shell reads the keys again.
+  await expectRow(page, /^visitor@rr-[0-9a-f]{8}:~\$$/);
   await runAndExpect(page, "clear; cat note.txt", /^written in vi$/);
   await page.close();
 });

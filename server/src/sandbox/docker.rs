@@ -35,6 +35,9 @@ const OUTPUT_CHUNK: usize = 32 * 1024;
 pub const SHELL_COMMAND: &str = "/usr/local/bin/rootresume-shell";
 /// [`SHELL_COMMAND`]'s argument for a terminal opened beside the first.
 const BESIDE: &str = "--beside";
+/// [`SHELL_COMMAND`]'s argument for a first shell that never has others beside it
+/// ([`ShellMode::Exec`]): it becomes bash itself instead of waiting for other terminals.
+const ALONE: &str = "--alone";
 
 /// The runtime whose TTY containers cannot keep their shell: Debian's gVisor (release
 /// 20221219) gives a container's own TTY process end-of-file on its first read, so under it
@@ -259,7 +262,7 @@ impl DockerSandbox {
                         Some(number) => {
                             vec![SHELL_COMMAND.into(), BESIDE.into(), number.to_string()]
                         }
-                        None => vec![SHELL_COMMAND.into()],
+                        None => vec![SHELL_COMMAND.into(), ALONE.into()],
                     }),
                     ..Default::default()
                 },

@@ -93,7 +93,12 @@ impl Supervisor {
             return ended;
         }
         match self.sandbox.exit_code(container).await {
-            Ok(Some(code)) if !(0..128).contains(&code) => EndReason::ContainerGone,
+            Ok(Some(code)) if !(0..128).contains(&code) => {
+                // Said in the log: a shell killed by a signal is otherwise hard to tell from a
+                // sandbox that died.
+                tracing::info!(code, "the shell was ended by a signal or its sandbox died");
+                EndReason::ContainerGone
+            }
             Err(SandboxError::EngineUnreachable { .. } | SandboxError::ContainerGone { .. }) => {
                 EndReason::ContainerGone
             }
