@@ -48,14 +48,15 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// scrolled up above it. A dock's `data-dock-close` button hides it. On a post
 /// (`data-start="run"`) only those buttons start the terminal, unless the tab left its dock open
 /// on a page before (`sessionStorage`): a reload then finds its terminal (and its challenges'
-/// verdicts) where it was. Reading stays script-free until then.
+/// verdicts) where it was. Reading stays script-free until then. A share link's page
+/// (`data-start="watch"`) loads at once and asks for no session: it shows someone else's.
 ///
 /// If the files cannot be fetched, a note after the panel says so (outside the island, which
 /// must stay as the server rendered it until it hydrates) and the next press tries again, under a
 /// new script URL since a browser remembers a module that failed to load. The file names come
 /// from the element's data attributes so the text stays fixed; public so the server's CSP can
 /// allow it by hash.
-pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function has(){try{return!!sessionStorage.getItem("rootresume.session")}catch(e){return false}}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function has(){try{return!!sessionStorage.getItem("rootresume.session")}catch(e){return false}}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(d.start!=="watch"&&!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||d.start==="watch"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
 
 /// When a page's terminal starts, for the pages that have one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub enum TerminalStart {
     Request,
     /// Only when a Run button is pressed (a post with runnable blocks).
     Run,
+    /// At once, with no session of its own: a share link's page shows someone else's terminal.
+    Watch,
 }
 
 impl TerminalStart {
@@ -75,6 +78,7 @@ impl TerminalStart {
             Self::Load => "load",
             Self::Request => "request",
             Self::Run => "run",
+            Self::Watch => "watch",
         }
     }
 }
@@ -86,6 +90,7 @@ pub fn terminal_start(path: &str) -> Option<TerminalStart> {
     match path.trim_end_matches('/') {
         "/terminal" => Some(TerminalStart::Load),
         "" => Some(TerminalStart::Request),
+        other if other.starts_with("/watch/") => Some(TerminalStart::Watch),
         other => {
             let slug = other.strip_prefix("/blog/")?;
             post_is_runnable(slug).then_some(TerminalStart::Run)
@@ -266,6 +271,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("blog/:slug") view=pages::PostView ssr=SsrMode::Async />
                     <Route path=path!("tags/:tag") view=pages::Tag ssr=SsrMode::Async />
                     <Route path=path!("terminal") view=pages::TerminalPage />
+                    <Route path=path!("watch/:token") view=pages::WatchPage />
                 </Routes>
             </main>
             <footer class="site-footer">

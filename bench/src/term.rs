@@ -170,6 +170,9 @@ impl Shell for Term {
                         ServerMessage::Notice(_)
                         | ServerMessage::Pong(_)
                         | ServerMessage::Terminals(_)
+                        | ServerMessage::Sharing(_)
+                        | ServerMessage::Watching { .. }
+                        | ServerMessage::Meter(_)
                         | ServerMessage::Checked { .. } => {}
                     }
                 }

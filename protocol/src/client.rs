@@ -12,12 +12,19 @@ const KIND_CHECK: u8 = 0x06;
 const KIND_ATTACH_TERMINAL: u8 = 0x07;
 const KIND_OPEN_TERMINAL: u8 = 0x08;
 const KIND_CLOSE_TERMINAL: u8 = 0x09;
+const KIND_WATCH: u8 = 0x0a;
+const KIND_SHARE: u8 = 0x0b;
+const KIND_STOP_SHARING: u8 = 0x0c;
+const KIND_METER: u8 = 0x0d;
 
 /// The longest challenge id [`ClientMessage::Check`] carries.
 pub const MAX_CHALLENGE_LEN: usize = 64;
 
 /// The longest session id [`ClientMessage::Attach`] carries; ids are UUIDs (36 characters).
 pub const MAX_SESSION_LEN: usize = 64;
+
+/// The longest share link token [`ClientMessage::Watch`] carries; tokens are 32 hex digits.
+pub const MAX_LINK_LEN: usize = 64;
 
 /// A message the browser sends to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +75,30 @@ pub enum ClientMessage {
     OpenTerminal,
     /// Close a terminal opened with [`ClientMessage::OpenTerminal`]: its shell is hung up on.
     CloseTerminal(u8),
+    /// The first frame of a spectator's socket (the `/watch/TOKEN` page): the token of a share
+    /// link. The socket then receives the shared terminal's output and nothing it sends reaches
+    /// the shell, unless the token is the pair link's (then its keys do). Added in version 2,
+    /// like [`ClientMessage::AttachTerminal`].
+    Watch {
+        /// The token from the link.
+        link: String,
+    },
+    /// Share terminal `terminal` of the session through read-only links; sent on the first
+    /// terminal's socket, which is answered with [`crate::ServerMessage::Sharing`] (and told
+    /// again whenever the number of viewers changes). Asked again, it replaces the links: the
+    /// old ones' viewers are closed.
+    Share {
+        /// The terminal to share.
+        terminal: u8,
+        /// Whether to make a second link whose viewers may type (pair mode).
+        pair: bool,
+    },
+    /// Stop sharing: the links die and every viewer is closed at once.
+    StopSharing,
+    /// Turn the resource meter on (the panel is visible) or off (the tab is hidden): while on,
+    /// the first terminal's socket gets a [`crate::ServerMessage::Meter`] every couple of
+    /// seconds; off by default.
+    Meter(bool),
 }
 
 impl ClientMessage {
@@ -115,6 +146,23 @@ impl ClientMessage {
             Self::CloseTerminal(terminal) => {
                 let mut out = codec::frame(KIND_CLOSE_TERMINAL, 1);
                 out.push(*terminal);
+                out
+            }
+            Self::Watch { link } => {
+                let mut out = codec::frame(KIND_WATCH, link.len());
+                out.extend_from_slice(link.as_bytes());
+                out
+            }
+            Self::Share { terminal, pair } => {
+                let mut out = codec::frame(KIND_SHARE, 2);
+                out.push(*terminal);
+                out.push(u8::from(*pair));
+                out
+            }
+            Self::StopSharing => codec::frame(KIND_STOP_SHARING, 0),
+            Self::Meter(on) => {
+                let mut out = codec::frame(KIND_METER, 1);
+                out.push(u8::from(*on));
                 out
             }
         }
@@ -176,6 +224,31 @@ impl ClientMessage {
             KIND_CLOSE_TERMINAL => {
                 let [terminal] = codec::exact::<1>("close terminal", "1", payload)?;
                 Ok(Self::CloseTerminal(terminal))
+            }
+            KIND_WATCH if payload.is_empty() || payload.len() > MAX_LINK_LEN => {
+                Err(DecodeError::BadLength {
+                    message: "watch",
+                    expected: "1 to 64",
+                    found: payload.len(),
+                })
+            }
+            KIND_WATCH => Ok(Self::Watch {
+                link: codec::text("link token", payload)?,
+            }),
+            KIND_SHARE => {
+                let [terminal, pair] = codec::exact::<2>("share", "2", payload)?;
+                Ok(Self::Share {
+                    terminal,
+                    pair: codec::flag("pair flag", pair)?,
+                })
+            }
+            KIND_STOP_SHARING => {
+                codec::exact::<0>("stop sharing", "0", payload)?;
+                Ok(Self::StopSharing)
+            }
+            KIND_METER => {
+                let [on] = codec::exact::<1>("meter", "1", payload)?;
+                Ok(Self::Meter(codec::flag("meter flag", on)?))
             }
             kind => Err(DecodeError::UnknownKind { kind }),
         }

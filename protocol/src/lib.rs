@@ -11,10 +11,10 @@ mod codec;
 mod run;
 mod server;
 
-pub use client::{ClientMessage, MAX_CHALLENGE_LEN, MAX_SESSION_LEN};
+pub use client::{ClientMessage, MAX_CHALLENGE_LEN, MAX_LINK_LEN, MAX_SESSION_LEN};
 pub use codec::DecodeError;
 pub use run::{check_file_name, FileNameError, RunLang, RunRequest, MAX_FILE_NAME_LEN};
-pub use server::{EndReason, ErrorCode, ServerMessage, SessionNotice};
+pub use server::{Disk, EndReason, ErrorCode, MeterReading, ServerMessage, SessionNotice, Sharing};
 
 /// The protocol version written in the first byte of every frame. Version 2 moved the session
 /// id from the socket's URL into its first frame ([`ClientMessage::Attach`]).
@@ -41,6 +41,9 @@ pub const RESTORE_PATH: &str = "/api/files/restore";
 
 /// Where the page gets the session's recording (asciicast v3): a `POST` with `{"session": ID}`.
 pub const RECORDING_PATH: &str = "/api/recording";
+
+/// Where a spectator opens a share link: `/watch/TOKEN`.
+pub const WATCH_PATH: &str = "/watch";
 
 /// The largest file the page may upload.
 pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;

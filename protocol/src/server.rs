@@ -8,6 +8,9 @@ const KIND_ERROR: u8 = 0x83;
 const KIND_PONG: u8 = 0x84;
 const KIND_CHECKED: u8 = 0x85;
 const KIND_TERMINALS: u8 = 0x86;
+const KIND_SHARING: u8 = 0x87;
+const KIND_WATCHING: u8 = 0x88;
+const KIND_METER: u8 = 0x89;
 
 const NOTICE_STARTED: u8 = 0x01;
 const NOTICE_EXPIRING: u8 = 0x02;
@@ -43,6 +46,66 @@ pub enum ServerMessage {
     /// the first terminal's socket when it attaches with
     /// [`crate::ClientMessage::AttachTerminal`] and whenever a terminal opens or ends.
     Terminals(Vec<u8>),
+    /// Where the session's sharing stands: the answer to [`crate::ClientMessage::Share`] and
+    /// [`crate::ClientMessage::StopSharing`], sent on the first terminal's socket, again
+    /// whenever the number of viewers changes, and when the socket attaches while sharing.
+    Sharing(Sharing),
+    /// Sent to a spectator's socket when it is let in, and whenever the shared terminal's size
+    /// changes: the spectator's screen takes the owner's size, so the output lays out the same.
+    Watching {
+        /// Columns of the shared terminal.
+        cols: u16,
+        /// Rows of the shared terminal.
+        rows: u16,
+        /// Whether this spectator's keys reach the shell (a pair link).
+        typing: bool,
+    },
+    /// The sandbox's resource use, for the panel's meter, while it is on
+    /// ([`crate::ClientMessage::Meter`]).
+    Meter(MeterReading),
+}
+
+/// What a sandbox uses of its limits, as the engine counted it a moment ago. Sizes in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MeterReading {
+    /// CPU used lately, in percent of the sandbox's quota; `None` until two samples were taken.
+    pub cpu_percent: Option<u16>,
+    /// Memory in use (page cache the kernel can drop not counted).
+    pub memory: u64,
+    /// The memory limit.
+    pub memory_limit: u64,
+    /// Used and size of the home and /tmp, `None` until measured.
+    pub disk: Option<Disk>,
+    /// Processes and threads running.
+    pub processes: u32,
+    /// The most processes and threads the sandbox may have.
+    pub processes_limit: u32,
+}
+
+/// The sandbox's two writable places, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Disk {
+    /// Bytes used in the home.
+    pub home_used: u64,
+    /// The home's size.
+    pub home_size: u64,
+    /// Bytes used in /tmp.
+    pub tmp_used: u64,
+    /// /tmp's size.
+    pub tmp_size: u64,
+}
+
+/// A session's share links, as its owner's page shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sharing {
+    /// The terminal shared.
+    pub terminal: u8,
+    /// The read-only link's token; empty when the session is not shared.
+    pub watch: String,
+    /// The pair link's token (its viewers may type); empty when there is none.
+    pub pair: String,
+    /// How many spectators are watching now.
+    pub viewers: u16,
 }
 
 /// A change in a session's life.
@@ -108,6 +171,12 @@ pub enum ErrorCode {
     /// A [`crate::ClientMessage::OpenTerminal`] was refused (the session has as many as it may,
     /// or the sandbox cannot open one); the message says why. The session goes on.
     TerminalRefused,
+    /// A spectator's link is not (or no longer) valid: mistyped, sharing stopped, or the
+    /// session ended. Also said when a link has as many viewers as it may.
+    LinkInvalid,
+    /// A [`crate::ClientMessage::Share`] was refused; the message says why. The session goes
+    /// on.
+    ShareRefused,
 }
 
 /// Maps a C-like enum to and from its wire byte.
@@ -146,7 +215,8 @@ wire_codes!(EndReason, "end reason", {
 
 wire_codes!(ErrorCode, "error code", {
     SandboxUnavailable = 1, ImageMissing = 2, UnknownSession = 3, BadMessage = 4,
-    AtCapacity = 5, Internal = 6, RunRefused = 7, TerminalRefused = 8,
+    AtCapacity = 5, Internal = 6, RunRefused = 7, TerminalRefused = 8, LinkInvalid = 9,
+    ShareRefused = 10,
 });
 
 impl ServerMessage {
@@ -190,6 +260,27 @@ impl ServerMessage {
                 out.extend_from_slice(numbers);
                 out
             }
+            Self::Sharing(sharing) => {
+                let len = 4 + sharing.watch.len() + sharing.pair.len();
+                let mut out = codec::frame(KIND_SHARING, len);
+                out.push(sharing.terminal);
+                out.extend_from_slice(&sharing.viewers.to_be_bytes());
+                codec::push_short_text(&mut out, &sharing.watch);
+                out.extend_from_slice(sharing.pair.as_bytes());
+                out
+            }
+            Self::Watching { cols, rows, typing } => {
+                let mut out = codec::frame(KIND_WATCHING, 5);
+                out.extend_from_slice(&cols.to_be_bytes());
+                out.extend_from_slice(&rows.to_be_bytes());
+                out.push(u8::from(*typing));
+                out
+            }
+            Self::Meter(reading) => {
+                let mut out = codec::frame(KIND_METER, METER_LEN);
+                reading.encode_into(&mut out);
+                out
+            }
         }
     }
 
@@ -220,8 +311,86 @@ impl ServerMessage {
                 })
             }
             KIND_TERMINALS => Ok(Self::Terminals(payload.to_vec())),
+            KIND_SHARING => {
+                let Some(([terminal, v0, v1], rest)) = payload.split_first_chunk::<3>() else {
+                    return Err(DecodeError::BadLength {
+                        message: "sharing",
+                        expected: "at least 4",
+                        found: payload.len(),
+                    });
+                };
+                let (watch, pair) = codec::short_text("watch token", rest)?;
+                Ok(Self::Sharing(Sharing {
+                    terminal: *terminal,
+                    watch,
+                    pair: codec::text("pair token", pair)?,
+                    viewers: u16::from_be_bytes([*v0, *v1]),
+                }))
+            }
+            KIND_METER => MeterReading::decode(payload).map(Self::Meter),
+            KIND_WATCHING => {
+                let [c0, c1, r0, r1, typing] = codec::exact::<5>("watching", "5", payload)?;
+                Ok(Self::Watching {
+                    cols: u16::from_be_bytes([c0, c1]),
+                    rows: u16::from_be_bytes([r0, r1]),
+                    typing: codec::flag("typing flag", typing)?,
+                })
+            }
             kind => Err(DecodeError::UnknownKind { kind }),
         }
+    }
+}
+
+/// A meter reading's length on the wire: CPU (2), memory and its limit (16), the disk (32),
+/// processes and their limit (8).
+const METER_LEN: usize = 58;
+/// The CPU figure meaning "not known yet".
+const NO_CPU: u16 = u16::MAX;
+/// The disk figures meaning "not measured yet".
+const NO_DISK: u64 = u64::MAX;
+
+impl MeterReading {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.cpu_percent.unwrap_or(NO_CPU).to_be_bytes());
+        out.extend_from_slice(&self.memory.to_be_bytes());
+        out.extend_from_slice(&self.memory_limit.to_be_bytes());
+        let disk = self.disk.map_or([NO_DISK; 4], |d| {
+            [d.home_used, d.home_size, d.tmp_used, d.tmp_size]
+        });
+        for figure in disk {
+            out.extend_from_slice(&figure.to_be_bytes());
+        }
+        out.extend_from_slice(&self.processes.to_be_bytes());
+        out.extend_from_slice(&self.processes_limit.to_be_bytes());
+    }
+
+    fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
+        let bytes = codec::exact::<METER_LEN>("meter", "58", payload)?;
+        let u64_at = |at: usize| {
+            let mut word = [0_u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_be_bytes(word)
+        };
+        let u32_at = |at: usize| {
+            let mut word = [0_u8; 4];
+            word.copy_from_slice(&bytes[at..at + 4]);
+            u32::from_be_bytes(word)
+        };
+        let cpu = u16::from_be_bytes([bytes[0], bytes[1]]);
+        let disk = [u64_at(18), u64_at(26), u64_at(34), u64_at(42)];
+        Ok(Self {
+            cpu_percent: (cpu != NO_CPU).then_some(cpu),
+            memory: u64_at(2),
+            memory_limit: u64_at(10),
+            disk: (disk != [NO_DISK; 4]).then_some(Disk {
+                home_used: disk[0],
+                home_size: disk[1],
+                tmp_used: disk[2],
+                tmp_size: disk[3],
+            }),
+            processes: u32_at(50),
+            processes_limit: u32_at(54),
+        })
     }
 }
 

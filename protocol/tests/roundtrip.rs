@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use rootresume_protocol::{
-    ClientMessage, DecodeError, EndReason, ErrorCode, RunLang, RunRequest, ServerMessage,
-    SessionNotice, MAX_FRAME_LEN, PROTOCOL_VERSION,
+    ClientMessage, DecodeError, Disk, EndReason, ErrorCode, MeterReading, RunLang, RunRequest,
+    ServerMessage, SessionNotice, Sharing, MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 
 fn every_client_message() -> Vec<ClientMessage> {
@@ -53,6 +53,23 @@ fn every_client_message() -> Vec<ClientMessage> {
         },
         ClientMessage::OpenTerminal,
         ClientMessage::CloseTerminal(3),
+        ClientMessage::Watch {
+            link: "0123456789abcdef0123456789abcdef".into(),
+        },
+        ClientMessage::Watch {
+            link: "x".repeat(64),
+        },
+        ClientMessage::Share {
+            terminal: 0,
+            pair: false,
+        },
+        ClientMessage::Share {
+            terminal: 7,
+            pair: true,
+        },
+        ClientMessage::StopSharing,
+        ClientMessage::Meter(true),
+        ClientMessage::Meter(false),
     ]
 }
 
@@ -85,6 +102,37 @@ fn every_server_message() -> Vec<ServerMessage> {
         },
         ServerMessage::Terminals(vec![0]),
         ServerMessage::Terminals(vec![0, 2, 5]),
+        ServerMessage::Sharing(Sharing::default()),
+        ServerMessage::Sharing(Sharing {
+            terminal: 2,
+            watch: "0123456789abcdef0123456789abcdef".into(),
+            pair: "fedcba9876543210fedcba9876543210".into(),
+            viewers: u16::MAX,
+        }),
+        ServerMessage::Watching {
+            cols: 80,
+            rows: 24,
+            typing: false,
+        },
+        ServerMessage::Watching {
+            cols: u16::MAX,
+            rows: 0,
+            typing: true,
+        },
+        ServerMessage::Meter(MeterReading::default()),
+        ServerMessage::Meter(MeterReading {
+            cpu_percent: Some(113),
+            memory: 34 << 20,
+            memory_limit: 128 << 20,
+            disk: Some(Disk {
+                home_used: 1,
+                home_size: 50 << 20,
+                tmp_used: u64::MAX - 1,
+                tmp_size: 50 << 20,
+            }),
+            processes: 7,
+            processes_limit: u32::MAX,
+        }),
     ];
     for reason in [
         EndReason::ShellExited,
@@ -105,6 +153,8 @@ fn every_server_message() -> Vec<ServerMessage> {
         ErrorCode::Internal,
         ErrorCode::RunRefused,
         ErrorCode::TerminalRefused,
+        ErrorCode::LinkInvalid,
+        ErrorCode::ShareRefused,
     ] {
         all.push(ServerMessage::Error {
             code,

@@ -147,6 +147,75 @@ pub struct SessionSettings {
     /// The largest recording of a session's first terminal (asciicast v3), in bytes: past it
     /// the recording stops, and says so. Default: 5 MiB; 0 records nothing.
     pub recording_max_bytes: usize,
+    /// The most spectators watching one session's share links at once. Default: 20.
+    pub max_viewers: usize,
+    /// The most share links one client address may watch at once (all sessions together).
+    /// Default: 8.
+    pub max_watching_per_client: usize,
+    /// What counts as abuse and is stopped (`[sessions.abuse]`).
+    pub abuse: AbuseSettings,
+}
+
+/// The abuse watchdog: processes that look like cryptocurrency miners, or that hold the CPU at
+/// the sandbox's quota with no one typing, are stopped (see `sessions/watchdog.rs`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AbuseSettings {
+    /// How often each sandbox is looked at, in seconds: its CPU from the engine's stats, and its
+    /// processes when it is busy. Default: 10; 0 turns the watchdog off.
+    pub check_every_secs: u64,
+    /// CPU use, in percent of the quota, above which a sandbox counts as busy. Default: 90.
+    pub busy_percent: u32,
+    /// How long a sandbox may stay busy with no terminal input before its busiest process is
+    /// stopped, in seconds. Default: 300.
+    pub busy_secs: u64,
+    /// Program names of known miners, matched against each process's name and the words of
+    /// its command line (case-insensitive).
+    pub miner_names: Vec<String>,
+    /// Text that marks a mining pool's address in a command line (case-insensitive).
+    pub pool_markers: Vec<String>,
+}
+
+impl Default for AbuseSettings {
+    fn default() -> Self {
+        let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect();
+        Self {
+            check_every_secs: 10,
+            busy_percent: 90,
+            busy_secs: 300,
+            miner_names: words(&[
+                "xmrig",
+                "xmr-stak",
+                "xmr-stak-rx",
+                "cpuminer",
+                "cpuminer-multi",
+                "minerd",
+                "cgminer",
+                "bfgminer",
+                "ethminer",
+                "ccminer",
+                "nbminer",
+                "t-rex",
+                "lolminer",
+                "phoenixminer",
+                "nanominer",
+                "srbminer",
+                "srbminer-multi",
+                "teamredminer",
+                "gminer",
+                "kawpowminer",
+                "nheqminer",
+                "xmrig-notls",
+                "cryptonight",
+            ]),
+            pool_markers: words(&[
+                "stratum+tcp://",
+                "stratum+ssl://",
+                "stratum+tls://",
+                "stratum2+tcp://",
+            ]),
+        }
+    }
 }
 
 /// Removal of containers no session owns.
@@ -205,6 +274,9 @@ impl Default for SessionSettings {
             output_buffer_bytes: 64 * 1024,
             max_terminals: 4,
             recording_max_bytes: 5 * 1024 * 1024,
+            max_viewers: 20,
+            max_watching_per_client: 8,
+            abuse: AbuseSettings::default(),
         }
     }
 }
@@ -371,6 +443,31 @@ impl Config {
                 usize_setting(s.max_terminals),
                 1,
                 16,
+            ),
+            (
+                "sessions.max_viewers",
+                usize_setting(s.max_viewers),
+                0,
+                1000,
+            ),
+            (
+                "sessions.abuse.check_every_secs",
+                s.abuse.check_every_secs,
+                0,
+                3600,
+            ),
+            (
+                "sessions.abuse.busy_percent",
+                u64::from(s.abuse.busy_percent),
+                10,
+                1000,
+            ),
+            ("sessions.abuse.busy_secs", s.abuse.busy_secs, 1, 86_400),
+            (
+                "sessions.max_watching_per_client",
+                usize_setting(s.max_watching_per_client),
+                1,
+                1000,
             ),
             (
                 "sessions.output_buffer_bytes",

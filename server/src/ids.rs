@@ -80,6 +80,56 @@ impl fmt::Debug for SessionId {
     }
 }
 
+/// The token of a share link (`/watch/TOKEN`): 128 random bits from the OS, as 32 hex digits.
+/// Like a session id it is a bearer token, so it prints redacted; a session keeps the tokens of
+/// its links and they die with it (or when its owner stops sharing).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LinkToken([u8; 16]);
+
+impl LinkToken {
+    /// A new random token; `None` only if the OS has no randomness to give.
+    pub fn random() -> Option<Self> {
+        let mut bytes = [0_u8; 16];
+        getrandom::fill(&mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+
+    /// Reads a token from a link; `None` for anything but 32 lowercase hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 32 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        let mut bytes = [0_u8; 16];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+
+    /// The token itself, for the link its owner's page shows. Nowhere else.
+    pub fn expose(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// SHA-256 of the token: what a presented token is compared by, so the comparison's
+    /// timing tells nothing about the token.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0).into()
+    }
+}
+
+impl fmt::Display for LinkToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("link-token(redacted)")
+    }
+}
+
+impl fmt::Debug for LinkToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 /// The name of a container engine, as written in session records (where a session's
 /// container runs) and in the name of its sweep's lease.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -151,6 +201,28 @@ mod tests {
         assert!(!token.replace('-', "").contains(&id.to_string()[3..]));
         assert!(is_hash(&id.hash()));
         assert!(SessionId::parse("not-an-id").is_none());
+    }
+
+    #[test]
+    fn link_tokens_are_random_parse_back_and_print_redacted() {
+        let (a, b) = (LinkToken::random().unwrap(), LinkToken::random().unwrap());
+        assert_ne!(a, b);
+        let text = a.expose();
+        assert_eq!(text.len(), 32);
+        assert_eq!(LinkToken::parse(&text), Some(a.clone()));
+        assert_eq!(LinkToken::parse(&text).unwrap().hash(), a.hash());
+        for shown in [a.to_string(), format!("{a:?}")] {
+            assert!(!shown.contains(&text), "{shown}");
+        }
+        for bad in [
+            "",
+            "xyz",
+            &text.to_uppercase(),
+            &text[..31],
+            &format!("{text}0"),
+        ] {
+            assert_eq!(LinkToken::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod sandbox;
 pub mod security;
 pub mod sessions;
 pub mod store;
+pub mod watch;
 pub mod ws;
 
 use std::net::SocketAddr;

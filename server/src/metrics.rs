@@ -76,6 +76,23 @@ pub enum RejectLabel {
     shutting_down,
 }
 
+/// Why the abuse watchdog stopped a process, as a metric label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AbuseLabels {
+    /// The rule it broke.
+    pub reason: AbuseLabel,
+}
+
+/// The watchdog's rules, as label values.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum AbuseLabel {
+    /// Its name or command line looked like a cryptocurrency miner's.
+    miner,
+    /// It held the CPU at the quota with no one typing.
+    cpu,
+}
+
 /// A Docker API call, as a metric label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
@@ -108,6 +125,8 @@ pub struct Metrics {
     pub docker_errors: Family<OperationLabels, Counter>,
     /// Seconds from a session's creation to the first byte of its shell reaching the browser.
     pub time_to_first_prompt: Histogram,
+    /// Processes the abuse watchdog stopped, by rule.
+    pub abuse_stopped: Family<AbuseLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -131,6 +150,7 @@ impl Metrics {
             reaper_removed: Counter::default(),
             admission_rejected: Family::default(),
             docker_errors: Family::default(),
+            abuse_stopped: Family::default(),
             // 10 ms to ~20 s: a warm pool attach to a cold start on a loaded engine.
             time_to_first_prompt: Histogram::new([
                 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
@@ -188,6 +208,11 @@ impl Metrics {
             metrics.docker_errors.clone(),
         );
         registry.register(
+            "abuse_stopped",
+            "Processes the abuse watchdog stopped, by rule",
+            metrics.abuse_stopped.clone(),
+        );
+        registry.register(
             "time_to_first_prompt_seconds",
             "Seconds from session creation to the shell's first byte reaching the browser",
             metrics.time_to_first_prompt.clone(),
@@ -211,6 +236,9 @@ impl Metrics {
                     .admission_rejected
                     .get_or_create(&RejectLabels { reason }),
             );
+        }
+        for reason in [AbuseLabel::miner, AbuseLabel::cpu] {
+            drop(metrics.abuse_stopped.get_or_create(&AbuseLabels { reason }));
         }
         for operation in metered::OPERATIONS {
             drop(

@@ -16,29 +16,30 @@ use tokio::time::Instant;
 use crate::ids::SessionId;
 use crate::sandbox::{SandboxError, TermSize};
 use crate::security::SocketPermit;
+use crate::sessions::meter::{MeterState, METER_EVERY};
 use crate::sessions::run::RunError;
 use crate::sessions::{Session, SessionError, SessionManager, SessionState, Terminal};
 
 /// Close code for a policy violation (RFC 6455): the client sent something it must not.
-const CLOSE_POLICY: u16 = 1008;
+pub(crate) const CLOSE_POLICY: u16 = 1008;
 /// Close code for a normal end.
-const CLOSE_NORMAL: u16 = 1000;
+pub(crate) const CLOSE_NORMAL: u16 = 1000;
 /// Close code when the server cannot serve the request now.
-const CLOSE_TRY_AGAIN: u16 = 1013;
+pub(crate) const CLOSE_TRY_AGAIN: u16 = 1013;
 /// Close code for a server restart (RFC 6455 registry): the client should reconnect.
 const CLOSE_RESTARTING: u16 = 1012;
 /// Said to a tab whose shell survives a server restart.
 const RESTARTING: &str = "the server is restarting; reconnecting to your sandbox";
 /// Read buffer of each socket. Tungstenite's default (128 KiB) is zero-filled on every read, so
 /// it is resident for every idle tab; a browser only sends keystrokes and resizes.
-const SOCKET_READ_BUFFER: usize = 4096;
+pub(crate) const SOCKET_READ_BUFFER: usize = 4096;
 /// How often the server pings an attached browser, so a half-open connection is noticed.
-const PING_EVERY: Duration = Duration::from_secs(15);
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(15);
 /// A socket that sent nothing (not even a pong) for this long is taken for gone.
-const SILENT_FOR: Duration = Duration::from_secs(40);
+pub(crate) const SILENT_FOR: Duration = Duration::from_secs(40);
 /// How long one frame may take to go out before the browser is taken for gone (it stopped
 /// reading, or the connection is half-open).
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a socket waits for its session's container to start before telling the visitor.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// Resizes are applied at most this often per socket: a window being dragged sends dozens a
@@ -48,7 +49,7 @@ const RESIZE_EVERY: Duration = Duration::from_millis(100);
 const WARN_BEFORE_END: [Duration; 2] = [Duration::from_secs(5 * 60), Duration::from_secs(60)];
 
 /// How long a new socket may take to send its first frame, the [`ClientMessage::Attach`].
-const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Upgrades the request; the socket's first frame names the session to attach to. The id is a
 /// bearer token: in the URL it would be written to every proxy's access log.
@@ -63,7 +64,21 @@ pub async fn terminal_socket(
         .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |mut socket| async move {
             let (id, target) = match first_frame(&mut socket).await {
-                Ok(first) => first,
+                Ok(Opening::Attach(id, target)) => (id, target),
+                Ok(Opening::Watch(link)) => {
+                    let viewing = sessions.watch_link(&link, permit.client());
+                    let span = match &viewing {
+                        Ok(viewing) => viewing.session.span(),
+                        Err(_) => tracing::Span::none(),
+                    };
+                    let handler = tracing::Instrument::instrument(
+                        crate::watch::serve_viewer(socket, viewing),
+                        span,
+                    );
+                    sessions.track_socket(handler).await;
+                    drop(permit);
+                    return;
+                }
                 Err(Some(message)) => {
                     return fail(socket, ErrorCode::BadMessage, message, CLOSE_POLICY).await;
                 }
@@ -101,13 +116,18 @@ struct Target {
     lists: bool,
 }
 
-/// Reads the socket's first frame: `Ok((Some(id), target))` for an attach naming a
-/// well-formed id, `Ok((None, _))` for one naming anything else (answered as an unknown
-/// session), `Err(Some(why))` for any other first frame, and `Err(None)` when the socket
-/// closed or stayed silent.
-async fn first_frame(
-    socket: &mut WebSocket,
-) -> Result<(Option<SessionId>, Target), Option<String>> {
+/// What a socket's first frame asks for.
+enum Opening {
+    /// A tab attaching to its session's terminal; `None` for an id that is not one (answered
+    /// as an unknown session).
+    Attach(Option<SessionId>, Target),
+    /// A spectator opening a share link, by its token.
+    Watch(String),
+}
+
+/// Reads the socket's first frame: `Err(Some(why))` for one that is neither an attach nor a
+/// watch, and `Err(None)` when the socket closed or stayed silent.
+async fn first_frame(socket: &mut WebSocket) -> Result<Opening, Option<String>> {
     let frame = loop {
         match tokio::time::timeout(ATTACH_TIMEOUT, socket.recv()).await {
             Ok(Some(Ok(Message::Binary(frame)))) => break frame,
@@ -119,20 +139,21 @@ async fn first_frame(
         }
     };
     match ClientMessage::decode(&frame) {
-        Ok(ClientMessage::Attach { session }) => Ok((
+        Ok(ClientMessage::Attach { session }) => Ok(Opening::Attach(
             SessionId::parse(&session),
             Target {
                 terminal: 0,
                 lists: false,
             },
         )),
-        Ok(ClientMessage::AttachTerminal { session, terminal }) => Ok((
+        Ok(ClientMessage::AttachTerminal { session, terminal }) => Ok(Opening::Attach(
             SessionId::parse(&session),
             Target {
                 terminal,
                 lists: terminal == 0,
             },
         )),
+        Ok(ClientMessage::Watch { link }) => Ok(Opening::Watch(link)),
         Ok(_) => Err(Some(
             "the first message must name the session to attach to; reload the page".into(),
         )),
@@ -140,7 +161,7 @@ async fn first_frame(
     }
 }
 
-async fn send(socket: &mut WebSocket, message: ServerMessage) -> bool {
+pub(crate) async fn send(socket: &mut WebSocket, message: ServerMessage) -> bool {
     let sent = tokio::time::timeout(
         SEND_TIMEOUT,
         socket.send(Message::Binary(message.encode().into())),
@@ -149,7 +170,7 @@ async fn send(socket: &mut WebSocket, message: ServerMessage) -> bool {
     matches!(sent, Ok(Ok(())))
 }
 
-async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+pub(crate) async fn close(mut socket: WebSocket, code: u16, reason: &str) {
     // Close reasons are limited to 123 bytes by the protocol.
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
@@ -162,7 +183,7 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-async fn fail(mut socket: WebSocket, code: ErrorCode, message: String, close_code: u16) {
+pub(crate) async fn fail(mut socket: WebSocket, code: ErrorCode, message: String, close_code: u16) {
     send(
         &mut socket,
         ServerMessage::Error {
@@ -203,6 +224,8 @@ fn public_message(code: ErrorCode) -> &'static str {
         ErrorCode::Internal => "your sandbox could not be started; please try again in a moment",
         ErrorCode::RunRefused => "that block could not be run",
         ErrorCode::TerminalRefused => "another terminal could not be opened",
+        ErrorCode::LinkInvalid => "this link does not show anything (any more)",
+        ErrorCode::ShareRefused => "this terminal could not be shared",
     }
 }
 
@@ -306,12 +329,14 @@ async fn serve(
             }
         }
         let lists = target.lists.then(|| session.watch_terminals());
+        let sharing = target.lists.then(|| session.watch_sharing());
         let outcome = pump(
             &mut socket,
             sessions,
             &session,
             &terminal,
             lists,
+            sharing,
             &mut cursor,
             &mut owner,
             attachment.generation,
@@ -432,6 +457,7 @@ async fn pump(
     session: &Arc<Session>,
     terminal: &Terminal,
     mut lists: Option<tokio::sync::watch::Receiver<Vec<u8>>>,
+    mut sharing: Option<tokio::sync::watch::Receiver<rootresume_protocol::Sharing>>,
     cursor: &mut u64,
     owner: &mut tokio::sync::watch::Receiver<u64>,
     generation: u64,
@@ -455,11 +481,24 @@ async fn pump(
             return Outcome::ClientLeft;
         }
     }
+    // A reload while sharing shows the links again.
+    if let Some(sharing) = sharing.as_mut() {
+        let now = sharing.borrow_and_update().clone();
+        if !now.watch.is_empty() && !send(socket, ServerMessage::Sharing(now)).await {
+            return Outcome::ClientLeft;
+        }
+    }
     // Blocks to run and challenges to check, one at a time in the order asked: the one under
     // way (polled by its own arm below, so the terminal keeps streaming meanwhile) and those
     // waiting.
     let mut running: Option<JobFuture<'_>> = None;
     let mut waiting_jobs: VecDeque<Job> = VecDeque::new();
+    // The resource meter, on while the page shows it: its state between readings (taken out
+    // while a reading is under way, in its own arm), and when the next one is due.
+    let mut meter_on = false;
+    let mut meter_state = Some(MeterState::default());
+    let mut meter_reading: Option<MeterFuture<'_>> = None;
+    let mut meter_at = Instant::now();
     loop {
         let warn_at = next_warning(session.ends_at(), warned_until);
         tokio::select! {
@@ -477,6 +516,24 @@ async fn pump(
                 if let Some(size) = resize.take() {
                     apply_resize(sessions, terminal, size).await;
                     resize_at = Instant::now() + RESIZE_EVERY;
+                }
+            }
+            () = tokio::time::sleep_until(meter_at), if meter_on && meter_reading.is_none() => {
+                if let Some(state) = meter_state.take() {
+                    meter_reading = Some(Box::pin(sessions.read_meter(session, state)));
+                }
+            }
+            (state, reading) = async { meter_reading.as_mut().expect("guarded by the arm's condition").await }, if meter_reading.is_some() => {
+                meter_reading = None;
+                meter_state = Some(state);
+                meter_at = Instant::now() + METER_EVERY;
+                match reading {
+                    Ok(reading) => {
+                        if !send(socket, ServerMessage::Meter(reading)).await {
+                            return Outcome::ClientLeft;
+                        }
+                    }
+                    Err(error) => tracing::debug!(%error, "the meter could not read"),
                 }
             }
             () = tokio::time::sleep_until(warn_at.unwrap_or(warned_until)), if warn_at.is_some() => {
@@ -556,6 +613,27 @@ async fn pump(
                     Ok(ClientMessage::CloseTerminal(number)) => {
                         sessions.close_terminal(session, number);
                     }
+                    Ok(ClientMessage::Share { terminal, pair }) => {
+                        // The answer comes through the sharing watch below.
+                        if let Err(error) = sessions.share(session, terminal, pair) {
+                            let message = format!("[Share: {error}]");
+                            if !send(socket, ServerMessage::Error { code: ErrorCode::ShareRefused, message }).await {
+                                return Outcome::ClientLeft;
+                            }
+                        }
+                    }
+                    Ok(ClientMessage::StopSharing) => session.stop_sharing(),
+                    // The first terminal's socket only: one meter per panel.
+                    Ok(ClientMessage::Meter(on)) if terminal.number == 0 => {
+                        if on && !meter_on {
+                            meter_at = Instant::now();
+                        }
+                        meter_on = on;
+                    }
+                    Ok(ClientMessage::Meter(_)) => {}
+                    Ok(ClientMessage::Watch { .. }) => {
+                        return Outcome::BadFrame("a socket watches a link with its first message only".into());
+                    }
                     // A kind added after this server was built: say so and go on (the page is
                     // newer than the server).
                     Err(error @ DecodeError::UnknownKind { .. }) => {
@@ -574,6 +652,15 @@ async fn pump(
                     _ => { lists = None; continue; }
                 };
                 if !send(socket, ServerMessage::Terminals(open)).await {
+                    return Outcome::ClientLeft;
+                }
+            }
+            changed = async { sharing.as_mut().expect("guarded by the arm's condition").changed().await }, if sharing.is_some() => {
+                let now = match (changed, sharing.as_mut()) {
+                    (Ok(()), Some(sharing)) => sharing.borrow_and_update().clone(),
+                    _ => { sharing = None; continue; }
+                };
+                if !send(socket, ServerMessage::Sharing(now)).await {
                     return Outcome::ClientLeft;
                 }
             }
@@ -619,6 +706,15 @@ enum Job {
 
 /// A job under way, and the answer for the tab it ends with, if any.
 type JobFuture<'a> = futures_util::future::BoxFuture<'a, Option<ServerMessage>>;
+
+/// A meter reading under way: its state comes back with the reading.
+type MeterFuture<'a> = futures_util::future::BoxFuture<
+    'a,
+    (
+        MeterState,
+        Result<rootresume_protocol::MeterReading, SandboxError>,
+    ),
+>;
 
 /// Starts `job`, or queues it behind the one under way; when the queue is full, the answer
 /// refusing it.
@@ -708,7 +804,7 @@ fn start_job<'a>(
 }
 
 /// Whole seconds from now until `at`, rounded to the nearest (0 once it has passed).
-fn seconds_until(at: Instant) -> u32 {
+pub(crate) fn seconds_until(at: Instant) -> u32 {
     let left = at
         .saturating_duration_since(Instant::now())
         .as_secs_f64()

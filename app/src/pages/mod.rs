@@ -8,6 +8,7 @@ mod not_found;
 mod post;
 mod projects;
 mod terminal;
+mod watch;
 
 pub use about::About;
 pub use blog::{Blog, Tag};
@@ -17,6 +18,7 @@ pub use not_found::NotFound;
 pub use post::PostView;
 pub use projects::Projects;
 pub use terminal::TerminalPage;
+pub use watch::WatchPage;
 
 use leptos::prelude::*;
 

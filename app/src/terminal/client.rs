@@ -77,6 +77,10 @@ struct Client {
     uploads: RefCell<std::collections::VecDeque<(web_sys::File, bool)>>,
     /// How far the upload under way is.
     upload: RwSignal<Option<f64>>,
+    /// The session's share links and viewers.
+    sharing: RwSignal<rootresume_protocol::Sharing>,
+    /// The sandbox's latest resource reading.
+    meter: RwSignal<Option<rootresume_protocol::MeterReading>>,
 }
 
 /// Opens xterm.js in `host` and connects it to this tab's sandbox; returns a handle for [`stop`].
@@ -105,6 +109,8 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
         last_run: RefCell::new(None),
         uploads: RefCell::default(),
         upload: panel.upload,
+        sharing: panel.sharing,
+        meter: panel.meter,
     });
     // The socket first: its handshake and the sandbox's first bytes travel while xterm.js lays
     // itself out below (which measures the font and takes a good part of the wait). Nothing it
@@ -271,6 +277,32 @@ pub fn new_terminal(handle: u32) {
     }
 }
 
+/// Shares the terminal shown through a read-only link, and with `pair` a second link whose
+/// viewers may type (the panel's Share, and its "Let viewers type" box).
+pub fn share(handle: u32, pair: bool) {
+    if let Some(client) = client(handle) {
+        let terminal = client.active.get_untracked();
+        client.send(&ClientMessage::Share { terminal, pair });
+    }
+}
+
+/// Puts `text` (a share link) on the clipboard, and says so in the panel's status.
+pub fn copy_text(handle: u32, text: &str) {
+    if let Some(client) = client(handle) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(text);
+            client.status.set("link copied".into());
+        }
+    }
+}
+
+/// Stops sharing: the links die and their viewers are closed.
+pub fn stop_sharing(handle: u32) {
+    if let Some(client) = client(handle) {
+        client.send(&ClientMessage::StopSharing);
+    }
+}
+
 /// Shows terminal `number` (a tab of the panel).
 pub fn select_terminal(handle: u32, number: u8) {
     if let Some(client) = client(handle) {
@@ -423,6 +455,17 @@ impl Client {
         }
     }
 
+    /// Turns the server's meter readings on while the tab is shown, off while it is hidden.
+    fn send_meter(&self) {
+        let shown = web_sys::window()
+            .and_then(|window| window.document())
+            .is_some_and(|document| !document.hidden());
+        if !shown {
+            self.meter.set(None);
+        }
+        self.send(&ClientMessage::Meter(shown));
+    }
+
     fn send_size(&self) {
         self.send(&ClientMessage::Resize {
             cols: self.term.get_cols().min(u16::MAX.into()) as u16,
@@ -487,6 +530,18 @@ impl Client {
         });
         let _ = host.add_event_listener_with_callback("click", on_tap.as_ref().unchecked_ref());
         on_tap.forget();
+
+        // The resource meter reads only while the tab is shown: a hidden tab costs the engine
+        // nothing.
+        let client = self.clone();
+        let on_visibility = Closure::<dyn FnMut()>::new(move || client.send_meter());
+        if let Some(document) = web_sys::window().and_then(|window| window.document()) {
+            let _ = document.add_event_listener_with_callback(
+                "visibilitychange",
+                on_visibility.as_ref().unchecked_ref(),
+            );
+        }
+        on_visibility.forget();
 
         let client = self.clone();
         let on_window_resize = Closure::<dyn FnMut()>::new(move || match client.shown_extra() {
@@ -777,6 +832,7 @@ impl Client {
                     "connected"
                 };
                 self.set(PanelState::Ready, how);
+                self.send_meter();
                 self.term.focus();
                 self.run_pending();
             }
@@ -797,6 +853,9 @@ impl Client {
             }
             ServerMessage::Notice(SessionNotice::Ended { reason }) => {
                 store_session(None);
+                // Its links died with it; its meter reads nothing more.
+                self.sharing.set(Default::default());
+                self.meter.set(None);
                 self.sync_terminals(vec![0]);
                 let why = match reason {
                     EndReason::ShellExited => "the shell exited",
@@ -818,6 +877,7 @@ impl Client {
                 self.notice(31, &message);
                 match code {
                     ErrorCode::TerminalRefused => self.want_new.set(false),
+                    ErrorCode::ShareRefused | ErrorCode::LinkInvalid => {}
                     ErrorCode::RunRefused => {
                         if let Some(block) = self.last_run.borrow().as_ref() {
                             set_note(
@@ -847,6 +907,10 @@ impl Client {
             }
             ServerMessage::Pong(_) => {}
             ServerMessage::Terminals(open) => self.sync_terminals(open),
+            ServerMessage::Sharing(sharing) => self.sharing.set(sharing),
+            ServerMessage::Meter(reading) => self.meter.set(Some(reading)),
+            // Only spectators' sockets are told this.
+            ServerMessage::Watching { .. } => {}
             ServerMessage::Checked {
                 challenge,
                 passed,

@@ -7,10 +7,16 @@ mod extra;
 mod keys;
 #[cfg(feature = "hydrate")]
 mod replay;
+mod sharing;
+#[cfg(feature = "hydrate")]
+mod spectator;
+mod watch;
 
 use leptos::prelude::*;
 
 pub use keys::{with_ctrl, BarKey};
+use sharing::{ShareAction, ShareStrip};
+pub use watch::Watch;
 
 /// The reactive state the panel shares with its browser-side client.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +37,10 @@ pub struct PanelSignals {
     pub active: RwSignal<u8>,
     /// The replay of the session's recording.
     pub replay: ReplaySignals,
+    /// The session's share links and how many watch (no links: not shared).
+    pub sharing: RwSignal<rootresume_protocol::Sharing>,
+    /// The sandbox's latest resource reading, while the meter reads.
+    pub meter: RwSignal<Option<rootresume_protocol::MeterReading>>,
 }
 
 /// What the replay of the session's recording shows.
@@ -115,6 +125,8 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
             length_ms: RwSignal::new(0),
             note: RwSignal::new(String::new()),
         },
+        sharing: RwSignal::new(Default::default()),
+        meter: RwSignal::new(None),
     };
     let PanelSignals {
         state,
@@ -125,6 +137,8 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         tabs,
         active,
         replay,
+        sharing,
+        meter,
     } = panel;
     let replay_host = NodeRef::<leptos::html::Div>::new();
     // The browser clock, ticking once a second while a countdown is shown.
@@ -241,6 +255,19 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = (action, replay_host, replay);
     };
+    // Sharing: make or change the links, copy one, stop.
+    let on_share = move |action: ShareAction| {
+        #[cfg(feature = "hydrate")]
+        if let Some(handle) = handle.get_value() {
+            match action {
+                ShareAction::Share { pair } => client::share(handle, pair),
+                ShareAction::Copy(text) => client::copy_text(handle, &text),
+                ShareAction::Stop => client::stop_sharing(handle),
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = action;
+    };
     let press = move |key: BarKey| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
@@ -346,6 +373,15 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                     <button
                         type="button"
                         class="terminal-action"
+                        aria-pressed=move || (!sharing.with(|s| s.watch.is_empty())).to_string()
+                        title="A read-only link to this terminal, live: anyone with it can watch"
+                        on:click=move |_| on_share(ShareAction::Share { pair: sharing.with_untracked(|s| !s.pair.is_empty()) })
+                    >
+                        "Share"
+                    </button>
+                    <button
+                        type="button"
+                        class="terminal-action"
                         title="Play back what this sandbox's terminal showed; save it as a .cast file"
                         on:click=move |_| on_replay(ReplayAction::Open)
                     >
@@ -369,6 +405,12 @@ pub fn Terminal(on_request: bool) -> impl IntoView {
                     {time_left}
                 </span>
             </div>
+            <Show when=move || meter.with(Option::is_some)>
+                <dl class="terminal-meter" aria-label="Resources of this sandbox" data-testid="meter">
+                    {move || meter.get().map(|reading| view! { <MeterFigures reading /> })}
+                </dl>
+            </Show>
+            <ShareStrip sharing on_share />
             <div class="terminal-host" node_ref=host></div>
             <div
                 class="terminal-replay"
@@ -500,6 +542,44 @@ enum ReplayAction {
     Close,
 }
 
+/// The meter's four figures, as a definition list's terms and values.
+#[component]
+fn MeterFigures(reading: rootresume_protocol::MeterReading) -> impl IntoView {
+    let cpu = reading
+        .cpu_percent
+        .map_or_else(|| "…".to_owned(), |percent| format!("{percent} %"));
+    let memory = format!(
+        "{} of {} MiB",
+        mebibytes(reading.memory),
+        mebibytes(reading.memory_limit)
+    );
+    let disk = reading.disk.map_or_else(
+        || "…".to_owned(),
+        |d| {
+            format!(
+                "home {} of {} MiB, /tmp {} of {} MiB",
+                mebibytes(d.home_used),
+                mebibytes(d.home_size),
+                mebibytes(d.tmp_used),
+                mebibytes(d.tmp_size)
+            )
+        },
+    );
+    let processes = format!("{} of {}", reading.processes, reading.processes_limit);
+    view! {
+        <div><dt>"CPU"</dt><dd data-meter="cpu">{cpu}</dd></div>
+        <div><dt>"Memory"</dt><dd data-meter="memory">{memory}</dd></div>
+        <div><dt>"Disk"</dt><dd data-meter="disk">{disk}</dd></div>
+        <div><dt>"Processes"</dt><dd data-meter="processes">{processes}</dd></div>
+    }
+}
+
+/// Bytes as MiB with one decimal, in whole-number arithmetic (no float printing in the WASM).
+fn mebibytes(bytes: u64) -> String {
+    let tenths = bytes.saturating_mul(10) / (1 << 20);
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
 /// One key of the phone key bar.
 #[component]
 fn KeyButton(key: BarKey, press: impl Fn(BarKey) + Copy + Send + Sync + 'static) -> impl IntoView {
@@ -520,6 +600,14 @@ fn KeyButton(key: BarKey, press: impl Fn(BarKey) + Copy + Send + Sync + 'static)
 #[cfg(test)]
 mod tests {
     use super::format_time_left;
+
+    #[test]
+    fn mebibytes_have_one_decimal() {
+        assert_eq!(super::mebibytes(0), "0.0");
+        assert_eq!(super::mebibytes(34 << 20), "34.0");
+        assert_eq!(super::mebibytes((1 << 20) + (1 << 19)), "1.5");
+        assert!(!super::mebibytes(u64::MAX).is_empty());
+    }
 
     #[test]
     fn time_left_reads_like_a_clock() {

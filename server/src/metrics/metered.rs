@@ -116,6 +116,10 @@ impl Sandbox for MeteredSandbox {
         self.count("run_command", output)
     }
 
+    async fn usage(&self, container: &ContainerId) -> Result<crate::sandbox::Usage, SandboxError> {
+        self.count("usage", self.inner.usage(container).await)
+    }
+
     async fn list(&self) -> Result<Vec<LabelledContainer>, SandboxError> {
         self.count("list", self.inner.list().await)
     }

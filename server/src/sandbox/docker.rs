@@ -8,7 +8,7 @@ use bollard::exec::{CreateExecOptions, ResizeExecOptions};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
-    RenameContainerOptions, ResizeContainerTTYOptions, WaitContainerOptions,
+    RenameContainerOptions, ResizeContainerTTYOptions, StatsOptions, WaitContainerOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
@@ -553,6 +553,28 @@ impl Sandbox for DockerSandbox {
             .map_err(|e| self.classify("read a command's exit code", e))?
             .exit_code;
         Ok(CommandOutput { exit_code, output })
+    }
+
+    /// One-shot stats (`stream=false&one-shot=true`: no second sample, so the engine answers
+    /// at once; the CPU rate comes from two calls, kept by the caller).
+    async fn usage(&self, container: &ContainerId) -> Result<super::Usage, SandboxError> {
+        let docker = self.client().await?;
+        let options = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut answers = docker.stats(&container.0, Some(options));
+        match answers.next().await {
+            Some(Ok(stats)) => super::Usage::from_stats(&stats).ok_or(SandboxError::Engine {
+                action: "report a sandbox's resource use",
+                detail: "the engine's stats had no CPU or memory figures".into(),
+            }),
+            Some(Err(error)) => Err(self.classify("report a sandbox's resource use", error)),
+            None => Err(SandboxError::Engine {
+                action: "report a sandbox's resource use",
+                detail: "the engine sent no stats".into(),
+            }),
+        }
     }
 
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {

@@ -321,6 +321,11 @@ impl Sandbox for EngineSet {
         code
     }
 
+    async fn usage(&self, container: &ContainerId) -> Result<super::Usage, SandboxError> {
+        let (engine, id) = self.route(&container.0)?;
+        engine.sandbox.usage(&ContainerId(id)).await
+    }
+
     async fn resize_shell(&self, shell: &ShellId, size: TermSize) -> Result<(), SandboxError> {
         let (engine, id) = self.route(&shell.0)?;
         engine.sandbox.resize_shell(&ShellId(id), size).await

@@ -10,6 +10,7 @@ mod hijack;
 pub mod kubernetes;
 mod spec;
 pub mod tls;
+mod usage;
 
 use std::pin::Pin;
 
@@ -25,6 +26,7 @@ pub use spec::{
     check_range, container_name, epoch_seconds, owner_in_name, ContainerSpec, SandboxLimits,
     INSTANCE_LABEL, NAME_PREFIX, SESSION_LABEL,
 };
+pub use usage::Usage;
 
 /// Now, in seconds since the Unix epoch, as written in container labels.
 pub fn spec_epoch_now() -> u64 {
@@ -271,6 +273,14 @@ pub trait Sandbox: Send + Sync + 'static {
     ) -> Result<CommandOutput, SandboxError> {
         Err(SandboxError::Unsupported {
             what: "run a command beside the shell",
+        })
+    }
+
+    /// What the running `container` uses of its limits now (one engine call). The default
+    /// cannot tell.
+    async fn usage(&self, _container: &ContainerId) -> Result<Usage, SandboxError> {
+        Err(SandboxError::Unsupported {
+            what: "report a sandbox's resource use",
         })
     }
 

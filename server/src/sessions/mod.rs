@@ -10,14 +10,17 @@ pub mod check;
 mod extra;
 mod guard;
 mod live;
+pub mod meter;
 mod output;
 mod pool;
 mod recording;
 pub mod run;
 mod session;
+mod share;
 mod supervisor;
 mod takeover;
 mod terminal;
+mod watchdog;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,6 +39,7 @@ pub use live::LiveTable;
 pub use output::OutputLog;
 pub use pool::Pool;
 pub use session::{Session, SessionState};
+pub use share::{ShareError, Viewing};
 pub use terminal::{Attachment, Terminal};
 
 use supervisor::Supervisor;
@@ -114,6 +118,8 @@ pub struct SessionManager {
     shutdown: CancellationToken,
     keep_on_shutdown: bool,
     metrics: Arc<Metrics>,
+    /// Share links watched per client address.
+    watchers: share::Watchers,
 }
 
 impl SessionManager {
@@ -147,6 +153,7 @@ impl SessionManager {
             shutdown: CancellationToken::new(),
             keep_on_shutdown: false,
             metrics: Arc::new(Metrics::new()),
+            watchers: share::Watchers::default(),
         }
     }
 
@@ -495,6 +502,7 @@ impl SessionManager {
             lifetime: self.settings.max_lifetime,
             pool_ttl,
             limits: self.limits.clone(),
+            abuse: self.settings.abuse.clone(),
             keep_on_shutdown: self.keep_on_shutdown,
             metrics: self.metrics.clone(),
             tasks: self.tasks.clone(),

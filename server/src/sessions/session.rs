@@ -12,7 +12,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::share::{Joined, ShareError, Shared};
 use super::terminal::Terminal;
+use crate::ids::LinkToken;
 use crate::sandbox::SandboxError;
 use crate::store::{ClientKey, Lease};
 
@@ -71,6 +73,8 @@ pub struct Session {
     state: watch::Sender<SessionState>,
     /// The numbers of the terminals open, the first included, in order.
     terminals: watch::Sender<Vec<u8>>,
+    /// Its share links as the owner's page sees them (tokens, viewers), published on change.
+    sharing: watch::Sender<rootresume_protocol::Sharing>,
     /// The session's container, once created or found.
     container: OnceLock<crate::sandbox::ContainerId>,
     /// Cancelled to end the session early (shutdown or [`Session::end_with`]).
@@ -102,6 +106,8 @@ struct Facts {
     end_request: Option<EndReason>,
     /// The challenges the visitor's work passed, in the order passed (a reload shows them).
     passed: Vec<String>,
+    /// The terminal shared through links, if one is.
+    share: Option<Shared>,
 }
 
 impl Session {
@@ -132,6 +138,7 @@ impl Session {
                 lease: None,
                 end_request: None,
                 passed: Vec::new(),
+                share: None,
             }),
             handover: CancellationToken::new(),
             created_at_ms: crate::store::now_ms(),
@@ -141,6 +148,7 @@ impl Session {
             main: Arc::new(Terminal::new(0, output_capacity)),
             state: watch::channel(SessionState::Starting).0,
             terminals: watch::channel(vec![0]).0,
+            sharing: watch::channel(rootresume_protocol::Sharing::default()).0,
             container: OnceLock::new(),
             cancel,
         }
@@ -443,6 +451,56 @@ impl Session {
             )
             .collect();
         self.terminals.send_replace(open);
+    }
+
+    /// Shares terminal `terminal` through links made of `tokens` (see [`Shared::next`]).
+    pub(super) fn share(&self, terminal: u8, pair: bool, tokens: (LinkToken, LinkToken)) {
+        let mut facts = self.facts();
+        let shared = Shared::next(facts.share.take(), terminal, pair, tokens);
+        self.sharing.send_replace(shared.public());
+        facts.share = Some(shared);
+    }
+
+    /// Stops sharing: every link dies and its viewers are closed.
+    pub fn stop_sharing(&self) {
+        let mut facts = self.facts();
+        if let Some(shared) = facts.share.take() {
+            shared.stop();
+            self.sharing
+                .send_replace(rootresume_protocol::Sharing::default());
+        }
+    }
+
+    /// Watches the session's share links and viewers, as its owner's page shows them.
+    pub fn watch_sharing(&self) -> watch::Receiver<rootresume_protocol::Sharing> {
+        self.sharing.subscribe()
+    }
+
+    /// Whether one of the session's share links has the token hashed `hash`.
+    pub(super) fn has_link(&self, hash: &[u8; 32]) -> bool {
+        self.facts()
+            .share
+            .as_ref()
+            .is_some_and(|shared| shared.has_link(hash))
+    }
+
+    /// Counts a viewer in through the link hashed `hash`, at most `max` at once.
+    pub(super) fn join_viewers(&self, hash: &[u8; 32], max: usize) -> Result<Joined, ShareError> {
+        let mut facts = self.facts();
+        let shared = facts.share.as_mut().ok_or(ShareError::Invalid)?;
+        let joined = shared.join(hash, max)?;
+        self.sharing.send_replace(shared.public());
+        Ok(joined)
+    }
+
+    /// Counts out a viewer of share `generation`.
+    pub(super) fn leave_viewers(&self, generation: u64) {
+        let mut facts = self.facts();
+        if let Some(shared) = facts.share.as_mut() {
+            if shared.leave(generation) {
+                self.sharing.send_replace(shared.public());
+            }
+        }
     }
 
     /// Writes the visitor's keystrokes to `terminal`'s shell (see [`Terminal::write`]); any

@@ -77,6 +77,8 @@ pub(super) struct Supervisor {
     /// How long a pooled session may wait unclaimed; `None` for a visitor's session.
     pub(super) pool_ttl: Option<Duration>,
     pub(super) limits: SandboxLimits,
+    /// What the abuse watchdog stops.
+    pub(super) abuse: crate::config::AbuseSettings,
     /// Leave a visitor's container running when the server shuts down, for re-adoption.
     pub(super) keep_on_shutdown: bool,
     pub(super) metrics: Arc<Metrics>,
@@ -181,6 +183,14 @@ impl Supervisor {
             () = expired(&self.session) => Stop::End(EndReason::Expired),
             () = idle(&self.session) => Stop::End(EndReason::Idle),
             () = abandoned(&self.session, self.grace) => Stop::End(EndReason::Abandoned),
+            never = super::watchdog::watch(
+                &*self.sandbox,
+                &self.session,
+                &container,
+                &self.abuse,
+                self.limits.cpu_millis,
+                &self.metrics,
+            ) => match never {},
         };
         match stop {
             Stop::End(EndReason::ServerShutdown)

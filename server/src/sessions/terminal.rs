@@ -38,6 +38,8 @@ pub struct Terminal {
     stalled_until: Mutex<Instant>,
     /// The engine's id of the shell, for resizes.
     shell: OnceLock<ShellId>,
+    /// The pty's size, as last set: spectators' screens take it.
+    size: watch::Sender<TermSize>,
     /// The attachment that currently owns the terminal; 0 when none.
     owner: watch::Sender<u64>,
     /// The generation the next attachment gets (1 for the first: 2 and up are reattaches).
@@ -71,6 +73,7 @@ impl Terminal {
             input: tokio::sync::Mutex::new(None),
             stalled_until: Mutex::new(Instant::now()),
             shell: OnceLock::new(),
+            size: watch::channel(TermSize::default()).0,
             owner: watch::channel(0).0,
             next_attachment: AtomicU64::new(1),
             close: CancellationToken::new(),
@@ -96,8 +99,9 @@ impl Terminal {
         }
     }
 
-    /// Notes a resize the shell's pty took, in the recording.
+    /// Notes a resize the shell's pty took: in the recording, and for spectators.
     pub(super) fn record_resize(&self, size: TermSize) {
+        self.size.send_replace(size);
         if let Some(recording) = self.recording.get() {
             lock(recording).resize(size);
         }
@@ -192,6 +196,11 @@ impl Terminal {
         if released {
             self.output.detach(generation);
         }
+    }
+
+    /// Watches the pty's size.
+    pub fn watch_size(&self) -> watch::Receiver<TermSize> {
+        self.size.subscribe()
     }
 
     /// Watches which attachment owns the terminal (0 when none).

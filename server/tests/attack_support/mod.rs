@@ -366,7 +366,15 @@ pub async fn run_or_end(term: &mut Term, command: &str, timeout: Duration) -> Re
                 return Ok(Outcome::Ended(format!("{code:?}: {message}")))
             }
             Ok(Event::Closed(reason)) => return Ok(Outcome::Ended(format!("closed: {reason:?}"))),
-            Ok(Event::Pong(_) | Event::Checked { .. } | Event::Terminals(_)) | Err(_) => {}
+            Ok(
+                Event::Pong(_)
+                | Event::Checked { .. }
+                | Event::Terminals(_)
+                | Event::Sharing(_)
+                | Event::Watching { .. }
+                | Event::Meter(_),
+            )
+            | Err(_) => {}
         }
     }
 }

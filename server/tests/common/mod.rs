@@ -238,6 +238,16 @@ pub enum Event {
     /// The terminals open in the session (on a first terminal's socket attached with
     /// `AttachTerminal`).
     Terminals(Vec<u8>),
+    /// The session's share links and viewers (on the first terminal's socket).
+    Sharing(rootresume_protocol::Sharing),
+    /// A spectator's socket was let in, or the shared terminal's size changed.
+    Watching {
+        cols: u16,
+        rows: u16,
+        typing: bool,
+    },
+    /// A reading of the resource meter (while the socket turned it on).
+    Meter(rootresume_protocol::MeterReading),
 }
 
 impl Term {
@@ -255,6 +265,13 @@ impl Term {
         source: std::net::Ipv4Addr,
         session: &str,
     ) -> Result<Self> {
+        let mut term = Self::connect_raw_from(url, source).await?;
+        term.attach(session).await?;
+        Ok(term)
+    }
+
+    /// Opens the socket at `url` from the local address `source` and sends nothing yet.
+    pub async fn connect_raw_from(url: &str, source: std::net::Ipv4Addr) -> Result<Self> {
         let host = url
             .strip_prefix("ws://")
             .and_then(|rest| rest.split('/').next())
@@ -264,13 +281,11 @@ impl Term {
         let stream = tcp.connect(host.parse()?).await?;
         let (socket, _) =
             tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
-        let mut term = Self {
+        Ok(Self {
             socket,
             screen: Vec::new(),
             session: None,
-        };
-        term.attach(session).await?;
-        Ok(term)
+        })
     }
 
     /// Opens the socket at `url` and sends nothing yet.
@@ -345,6 +360,11 @@ impl Term {
                     }
                     ServerMessage::Pong(nonce) => return Ok(Event::Pong(nonce)),
                     ServerMessage::Terminals(open) => return Ok(Event::Terminals(open)),
+                    ServerMessage::Sharing(sharing) => return Ok(Event::Sharing(sharing)),
+                    ServerMessage::Watching { cols, rows, typing } => {
+                        return Ok(Event::Watching { cols, rows, typing })
+                    }
+                    ServerMessage::Meter(reading) => return Ok(Event::Meter(reading)),
                     ServerMessage::Checked {
                         challenge,
                         passed,
@@ -424,6 +444,9 @@ impl Term {
                         ServerMessage::Notice(_)
                         | ServerMessage::Pong(_)
                         | ServerMessage::Terminals(_)
+                        | ServerMessage::Sharing(_)
+                        | ServerMessage::Watching { .. }
+                        | ServerMessage::Meter(_)
                         | ServerMessage::Checked { .. } => {}
                     }
                 }
