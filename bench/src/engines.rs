@@ -86,22 +86,10 @@ fn ms(d: Duration) -> f64 {
 /// Runs the measurement.
 pub async fn main() -> Result<()> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var("CARGO_TARGET_DIR").map_or(repo.join("target"), PathBuf::from);
-    let setup = ServerSetup {
-        binary: PathBuf::from(env_or(
-            "RR_BENCH_SERVER",
-            &target.join("release/server").display().to_string(),
-        )),
-        site_root: PathBuf::from(env_or(
-            "RR_BENCH_SITE_ROOT",
-            &repo.join("target/site").display().to_string(),
-        )),
-        instance: format!("bench-engines-{}", std::process::id()),
-        scratch: PathBuf::from(env_or(
-            "RR_BENCH_SCRATCH",
-            "/var/tmp/rootresume-bench-engines",
-        )),
-    };
+    let setup = ServerSetup::from_env(
+        format!("bench-engines-{}", std::process::id()),
+        "/var/tmp/rootresume-bench-engines",
+    );
     std::fs::create_dir_all(&setup.scratch)?;
     let engines = [
         EngineRef {

@@ -6,7 +6,8 @@
 //! Run it with `scripts/bench.sh` (builds, installs the peer, runs); `--smoke` is a seconds-long
 //! run that only checks the tool still works. `--cluster` measures a local cluster of replicas
 //! instead (`scripts/bench-cluster.sh`; see the `cluster` module), `--engines` one server over
-//! two Docker engines (`scripts/bench-engines.sh`; see the `engines` module).
+//! two Docker engines (`scripts/bench-engines.sh`; see the `engines` module), `--meter` what the
+//! panel's resource meter costs at 200 live sessions (`scripts/bench-meter.sh`).
 
 mod burst;
 mod chart;
@@ -17,6 +18,7 @@ mod engines;
 mod first_load;
 mod machine;
 mod memory;
+mod meter;
 mod options;
 mod peer;
 mod ramp;
@@ -52,6 +54,9 @@ async fn main() -> Result<()> {
     }
     if args.iter().any(|a| a == "--engines") {
         return engines::main().await;
+    }
+    if args.iter().any(|a| a == "--meter") {
+        return meter::main().await;
     }
     let options = Options::from_args(args)?;
     let instance = format!("bench-{}", std::process::id());

@@ -27,6 +27,23 @@ pub struct ServerSetup {
     pub scratch: PathBuf,
 }
 
+impl ServerSetup {
+    /// The release server and site the bench scripts build, or those `RR_BENCH_SERVER` and
+    /// `RR_BENCH_SITE_ROOT` name; logs in `RR_BENCH_SCRATCH`, else `scratch`.
+    pub fn from_env(instance: String, scratch: &str) -> Self {
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target = std::env::var("CARGO_TARGET_DIR").map_or(repo.join("target"), PathBuf::from);
+        let env_or =
+            |name: &str, default: PathBuf| std::env::var(name).map_or(default, PathBuf::from);
+        Self {
+            binary: env_or("RR_BENCH_SERVER", target.join("release/server")),
+            site_root: env_or("RR_BENCH_SITE_ROOT", repo.join("target/site")),
+            instance,
+            scratch: env_or("RR_BENCH_SCRATCH", PathBuf::from(scratch)),
+        }
+    }
+}
+
 /// A running server process.
 pub struct ServerProcess {
     child: Child,

@@ -28,6 +28,8 @@ pub enum Flavour {
 pub struct Term {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     flavour: Flavour,
+    /// Resource meter readings received (skipped like other notices).
+    meters: u64,
 }
 
 impl Term {
@@ -36,7 +38,11 @@ impl Term {
         let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .with_context(|| format!("opening {url}"))?;
-        Ok(Self { socket, flavour })
+        Ok(Self {
+            socket,
+            flavour,
+            meters: 0,
+        })
     }
 
     /// Opens a RootResume terminal socket and attaches to `session` (the first frame).
@@ -61,6 +67,7 @@ impl Term {
         let mut term = Self {
             socket,
             flavour: Flavour::RootResume,
+            meters: 0,
         };
         term.attach(session).await?;
         Ok(term)
@@ -91,6 +98,7 @@ impl Term {
         let mut term = Self {
             socket,
             flavour: Flavour::RootResume,
+            meters: 0,
         };
         term.attach(session).await?;
         Ok((term, replica))
@@ -129,6 +137,19 @@ impl Term {
                 _ => {}
             }
         }
+    }
+
+    /// Sends one protocol message (RootResume only).
+    pub async fn send(&mut self, message: &ClientMessage) -> Result<()> {
+        self.socket
+            .send(Message::Binary(message.encode().into()))
+            .await
+            .context("sending a message")
+    }
+
+    /// How many resource meter readings arrived so far.
+    pub fn meter_readings(&self) -> u64 {
+        self.meters
     }
 
     /// Closes the socket politely.
@@ -172,8 +193,8 @@ impl Shell for Term {
                         | ServerMessage::Terminals(_)
                         | ServerMessage::Sharing(_)
                         | ServerMessage::Watching { .. }
-                        | ServerMessage::Meter(_)
                         | ServerMessage::Checked { .. } => {}
+                        ServerMessage::Meter(_) => self.meters += 1,
                     }
                 }
                 (Flavour::Terminado, Message::Text(text)) => {

@@ -66,9 +66,9 @@ pub async fn terminal_socket(
             let (id, target) = match first_frame(&mut socket).await {
                 Ok(Opening::Attach(id, target)) => (id, target),
                 Ok(Opening::Watch(link)) => {
-                    let viewing = sessions.watch_link(&link, permit.client());
+                    let viewing = sessions.watch_link(&link, permit.client()).await;
                     let span = match &viewing {
-                        Ok(viewing) => viewing.session.span(),
+                        Ok(viewing) => viewing.span(),
                         Err(_) => tracing::Span::none(),
                     };
                     let handler = tracing::Instrument::instrument(
@@ -615,7 +615,7 @@ async fn pump(
                     }
                     Ok(ClientMessage::Share { terminal, pair }) => {
                         // The answer comes through the sharing watch below.
-                        if let Err(error) = sessions.share(session, terminal, pair) {
+                        if let Err(error) = sessions.share(session, terminal, pair).await {
                             let message = format!("[Share: {error}]");
                             if !send(socket, ServerMessage::Error { code: ErrorCode::ShareRefused, message }).await {
                                 return Outcome::ClientLeft;

@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Result};
+use common::redis::{InstanceCleanup, TestRedis};
 use common::{test_config, Event, Term, TestServer};
 use rootresume_protocol::{ClientMessage, ErrorCode, RunLang, RunRequest, SessionNotice, Sharing};
 
@@ -45,12 +46,16 @@ async fn watch(server: &TestServer, source: Ipv4Addr, link: &str) -> Result<(Ter
     Ok((term, first))
 }
 
-/// Expects a spectator to be refused (or closed) with `code`, saying `words`.
+/// Expects a spectator to be refused (or closed) with `code`, saying `words`; size changes
+/// before it are skipped.
 async fn expect_refused(term: &mut Term, first: Event, words: &str) -> Result<()> {
-    let event = match first {
+    let mut event = match first {
         Event::Error(..) => first,
         _ => term.next_event(WAIT).await?,
     };
+    while matches!(event, Event::Watching { .. }) {
+        event = term.next_event(WAIT).await?;
+    }
     match event {
         Event::Error(ErrorCode::LinkInvalid, message) if message.contains(words) => Ok(()),
         other => bail!("expected a refusal saying {words:?}, got {other:?}"),
@@ -68,7 +73,13 @@ async fn a_spectator_watches_live_and_drives_nothing() -> Result<()> {
     result
 }
 
-async fn spectators(server: &TestServer) -> Result<()> {
+/// A new session's first terminal at 100x30, having printed `before`, shared (with a pair
+/// link when `pair`): the session's id, the owner's socket and the links.
+async fn shared_session(
+    server: &TestServer,
+    before: &str,
+    pair: bool,
+) -> Result<(String, Term, Sharing)> {
     let session = server.create_session().await?;
     let mut owner = Term::connect_raw(&server.socket_url()).await?;
     owner.attach_terminal(&session, 0).await?;
@@ -80,15 +91,16 @@ async fn spectators(server: &TestServer) -> Result<()> {
         })
         .await?;
     owner.wait_for(0, "$ ", WAIT).await?;
-    owner.run("echo before-sharing").await?;
-
+    owner.run(&format!("echo {before}")).await?;
     owner
-        .send(ClientMessage::Share {
-            terminal: 0,
-            pair: false,
-        })
+        .send(ClientMessage::Share { terminal: 0, pair })
         .await?;
     let shared = sharing(&mut owner).await?;
+    Ok((session, owner, shared))
+}
+
+async fn spectators(server: &TestServer) -> Result<()> {
+    let (session, mut owner, shared) = shared_session(server, "before-sharing", false).await?;
     ensure!(
         shared.watch.len() == 32 && shared.pair.is_empty() && shared.viewers == 0,
         "{shared:?}"
@@ -238,4 +250,135 @@ async fn spectators(server: &TestServer) -> Result<()> {
     expect_refused(&mut after, first, "does not show anything").await?;
     common::wait_removed(&session, WAIT).await?;
     Ok(())
+}
+
+/// Two replicas on one Redis: the owner's tab on one, spectators on the other.
+#[tokio::test]
+async fn a_spectator_reaching_another_replica_watches_through_redis() -> Result<()> {
+    let redis = TestRedis::start().await?;
+    let instance = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = InstanceCleanup(instance.clone());
+    let replica = |name: &str| {
+        let mut config = test_config();
+        config.instance = instance.clone();
+        config.store.redis_url = redis.url();
+        config.store.replica = name.to_owned();
+        config
+    };
+    let a = TestServer::start(replica("a")).await?;
+    let b = TestServer::start(replica("b")).await?;
+    let result = across(&a, &b).await;
+    a.server.shutdown().await;
+    b.server.shutdown().await;
+    let keys = redis.session_keys(&instance).await?;
+    redis.clean(&instance).await?;
+    result?;
+    ensure!(keys.is_empty(), "keys left in Redis: {keys:?}");
+    Ok(())
+}
+
+async fn across(a: &TestServer, b: &TestServer) -> Result<()> {
+    let (session, mut owner, shared) = shared_session(a, "before-$((2+3))", true).await?;
+
+    // On the other replica: the stored screen at the owner's size, then live output.
+    let (mut viewer, first) = watch(b, Ipv4Addr::LOCALHOST, &shared.watch).await?;
+    ensure!(
+        matches!(
+            first,
+            Event::Watching {
+                cols: 100,
+                rows: 30,
+                typing: false
+            }
+        ),
+        "{first:?}"
+    );
+    viewer.started().await?;
+    viewer.wait_for(0, "before-5", WAIT).await?;
+    until_viewers(&mut owner, 1).await?;
+    let from = viewer.text().len();
+    owner.run("echo across-$((6*7))").await?;
+    viewer.wait_for(from, "across-42", WAIT).await?;
+
+    // A read-only spectator's keys go nowhere; a pair spectator's reach the shell.
+    viewer
+        .type_text("touch /tmp/remote-spectator-was-here\r")
+        .await?;
+    let (mut typist, first) = watch(b, Ipv4Addr::LOCALHOST, &shared.pair).await?;
+    ensure!(
+        matches!(first, Event::Watching { typing: true, .. }),
+        "{first:?}"
+    );
+    typist.started().await?;
+    until_viewers(&mut owner, 2).await?;
+    let from = owner.text().len();
+    typist.type_text("echo typed-across-$((2+2))\r").await?;
+    owner.wait_for(from, "typed-across-4", WAIT).await?;
+    let found = owner
+        .run("ls /tmp/remote-spectator-was-here 2>/dev/null | wc -l")
+        .await?;
+    ensure!(found.trim() == "0", "a read-only spectator typed: {found}");
+
+    // The owner's size follows to the other replica.
+    owner
+        .send(ClientMessage::Resize { cols: 90, rows: 20 })
+        .await?;
+    loop {
+        match viewer.next_event(WAIT).await? {
+            Event::Watching {
+                cols: 90, rows: 20, ..
+            } => break,
+            Event::Watching { .. } | Event::Notice(SessionNotice::Expiring { .. }) => {}
+            other => bail!("expected the new size, got {other:?}"),
+        }
+    }
+
+    // Withdrawing the pair link closes its spectator; Stop sharing closes the rest, and the
+    // link then shows nothing on any replica.
+    owner
+        .send(ClientMessage::Share {
+            terminal: 0,
+            pair: false,
+        })
+        .await?;
+    expect_refused(&mut typist, Event::Pong(0), "stopped sharing").await?;
+    owner.send(ClientMessage::StopSharing).await?;
+    expect_refused(&mut viewer, Event::Pong(0), "stopped sharing").await?;
+    for replica in [a, b] {
+        let (mut late, first) = watch(replica, Ipv4Addr::LOCALHOST, &shared.watch).await?;
+        expect_refused(&mut late, first, "does not show anything").await?;
+    }
+
+    // Shared again, the session's end reaches the spectator on the other replica.
+    owner
+        .send(ClientMessage::Share {
+            terminal: 0,
+            pair: false,
+        })
+        .await?;
+    let again = until_new_link(&mut owner, &shared.watch).await?;
+    let (mut viewer, first) = watch(b, Ipv4Addr::LOCALHOST, &again.watch).await?;
+    ensure!(matches!(first, Event::Watching { .. }), "{first:?}");
+    viewer.started().await?;
+    owner.type_text("exit\r").await?;
+    loop {
+        match viewer.next_event(WAIT).await? {
+            Event::Notice(SessionNotice::Ended { .. }) => break,
+            Event::Watching { .. } | Event::Notice(SessionNotice::Expiring { .. }) => {}
+            other => bail!("expected the spectator to hear the end, got {other:?}"),
+        }
+    }
+    common::wait_removed(&session, WAIT).await?;
+    Ok(())
+}
+
+/// Reads sharing updates until the session is shared through a link other than `old` (updates
+/// sent before it stopped may still be on their way).
+async fn until_new_link(term: &mut Term, old: &str) -> Result<Sharing> {
+    loop {
+        let now = sharing(term).await?;
+        if !now.watch.is_empty() && now.watch != old {
+            return Ok(now);
+        }
+    }
 }

@@ -823,6 +823,9 @@ impl Client {
                 seconds_left,
             }) => {
                 store_session(Some(&session));
+                // The server says again if the session is shared (a takeover by another
+                // replica is not: its links stayed with the old one).
+                self.sharing.set(Default::default());
                 self.deadline_ms
                     .set(Some(js_sys::Date::now() + f64::from(seconds_left) * 1000.0));
                 self.backoff_ms.set(500);

@@ -14,12 +14,14 @@ pub mod meter;
 mod output;
 mod pool;
 mod recording;
+mod relay;
 pub mod run;
 mod session;
 mod share;
 mod supervisor;
 mod takeover;
 mod terminal;
+mod viewing;
 mod watchdog;
 
 use std::net::IpAddr;
@@ -39,8 +41,9 @@ pub use live::LiveTable;
 pub use output::OutputLog;
 pub use pool::Pool;
 pub use session::{Session, SessionState};
-pub use share::{ShareError, Viewing};
+pub use share::ShareError;
 pub use terminal::{Attachment, Terminal};
+pub use viewing::{Viewing, WatchEvent};
 
 use supervisor::Supervisor;
 

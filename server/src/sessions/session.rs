@@ -75,6 +75,8 @@ pub struct Session {
     terminals: watch::Sender<Vec<u8>>,
     /// Its share links as the owner's page sees them (tokens, viewers), published on change.
     sharing: watch::Sender<rootresume_protocol::Sharing>,
+    /// Whether a task relays the share to spectators on other replicas (shared store only).
+    relaying: std::sync::atomic::AtomicBool,
     /// The session's container, once created or found.
     container: OnceLock<crate::sandbox::ContainerId>,
     /// Cancelled to end the session early (shutdown or [`Session::end_with`]).
@@ -149,6 +151,7 @@ impl Session {
             state: watch::channel(SessionState::Starting).0,
             terminals: watch::channel(vec![0]).0,
             sharing: watch::channel(rootresume_protocol::Sharing::default()).0,
+            relaying: std::sync::atomic::AtomicBool::new(false),
             container: OnceLock::new(),
             cancel,
         }
@@ -491,6 +494,31 @@ impl Session {
         let joined = shared.join(hash, max)?;
         self.sharing.send_replace(shared.public());
         Ok(joined)
+    }
+
+    /// Notes how many spectators watch the share through other replicas.
+    pub(super) fn set_remote_viewers(&self, remote: u16) {
+        let mut facts = self.facts();
+        if let Some(shared) = facts.share.as_mut() {
+            if shared.set_remote(remote) {
+                self.sharing.send_replace(shared.public());
+            }
+        }
+    }
+
+    /// Whether the share has a pair link now (spectators on other replicas may type).
+    pub(super) fn has_pair_link(&self) -> bool {
+        !self.sharing.borrow().pair.is_empty()
+    }
+
+    /// Marks the share as relayed to other replicas; false when it already was.
+    pub(super) fn start_relaying(&self) -> bool {
+        !self.relaying.swap(true, Ordering::AcqRel)
+    }
+
+    /// The relay stopped (see [`Session::start_relaying`]).
+    pub(super) fn stop_relaying(&self) {
+        self.relaying.store(false, Ordering::Release);
     }
 
     /// Counts out a viewer of share `generation`.

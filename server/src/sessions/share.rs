@@ -15,7 +15,6 @@ use rootresume_protocol::Sharing;
 use tokio_util::sync::CancellationToken;
 
 use super::session::Session;
-use super::terminal::Terminal;
 use super::SessionManager;
 use crate::ids::LinkToken;
 
@@ -46,6 +45,9 @@ pub enum ShareError {
     /// The operating system gave no randomness for a token.
     #[error("the server could not make a link; try again")]
     NoRandomness,
+    /// The shared store, which knows links of sessions other replicas run, did not answer.
+    #[error("sharing is unavailable right now ({0}); try again in a moment")]
+    Unavailable(String),
 }
 
 /// One link of a share.
@@ -78,8 +80,10 @@ pub(super) struct Shared {
     watch: Link,
     /// The link whose viewers may type, when the owner asked for one.
     pair: Option<Link>,
-    /// Spectators watching now, through either link.
+    /// Spectators watching now through this replica, through either link.
     viewers: u16,
+    /// Spectators watching through other replicas, as last counted in the shared store.
+    remote: u16,
 }
 
 impl Shared {
@@ -93,7 +97,7 @@ impl Shared {
                 .as_ref()
                 .map(|link| link.token.expose())
                 .unwrap_or_default(),
-            viewers: self.viewers,
+            viewers: self.viewers.saturating_add(self.remote),
         }
     }
 
@@ -116,15 +120,19 @@ impl Shared {
     ) -> Shared {
         // The viewers carry over with the read-only link; a new one starts a new count, which
         // those of any earlier share no longer touch when they leave.
-        let (generation, watch, old_pair, viewers) = match before {
-            Some(before) if before.terminal == terminal => {
-                (before.generation, before.watch, before.pair, before.viewers)
-            }
+        let (generation, watch, old_pair, viewers, remote) = match before {
+            Some(before) if before.terminal == terminal => (
+                before.generation,
+                before.watch,
+                before.pair,
+                before.viewers,
+                before.remote,
+            ),
             Some(before) => {
                 before.stop();
-                (next_generation(), Link::new(tokens.0), None, 0)
+                (next_generation(), Link::new(tokens.0), None, 0, 0)
             }
-            None => (next_generation(), Link::new(tokens.0), None, 0),
+            None => (next_generation(), Link::new(tokens.0), None, 0, 0),
         };
         let pair = match (pair, old_pair) {
             (true, Some(kept)) => Some(kept),
@@ -142,6 +150,7 @@ impl Shared {
             watch,
             pair,
             viewers,
+            remote,
         }
     }
 
@@ -160,7 +169,7 @@ impl Shared {
                 _ => return Err(ShareError::Invalid),
             }
         };
-        if usize::from(self.viewers) >= max {
+        if usize::from(self.viewers) + usize::from(self.remote) >= max {
             return Err(ShareError::Full { max });
         }
         let joined = Joined {
@@ -171,6 +180,13 @@ impl Shared {
         };
         self.viewers += 1;
         Ok(joined)
+    }
+
+    /// Notes how many watch through other replicas; returns whether that changed.
+    pub(super) fn set_remote(&mut self, remote: u16) -> bool {
+        let changed = self.remote != remote;
+        self.remote = remote;
+        changed
     }
 
     /// A viewer of share `generation` left.
@@ -202,32 +218,12 @@ pub(super) struct Joined {
     pub(super) generation: u64,
 }
 
-/// A spectator's hold on a shared terminal; dropping it (when its socket ends) counts it out.
-pub struct Viewing {
-    /// The session watched.
-    pub session: Arc<Session>,
-    /// The terminal shared.
-    pub terminal: Arc<Terminal>,
-    /// Whether this spectator's keys reach the shell (it came through the pair link).
-    pub typing: bool,
-    /// Cancelled when the link dies: the owner stopped sharing or shared anew.
-    pub stop: CancellationToken,
-    generation: u64,
-    _slot: Option<ClientSlot>,
-}
-
-impl Drop for Viewing {
-    fn drop(&mut self) {
-        self.session.leave_viewers(self.generation);
-    }
-}
-
 /// Links watched per client address, across all sessions.
 #[derive(Default)]
 pub(super) struct Watchers(Arc<Mutex<HashMap<IpAddr, usize>>>);
 
 /// One client's place among [`Watchers`], given back when dropped.
-struct ClientSlot {
+pub(super) struct ClientSlot {
     table: Arc<Mutex<HashMap<IpAddr, usize>>>,
     client: IpAddr,
 }
@@ -242,7 +238,7 @@ fn lock(
 }
 
 impl Watchers {
-    fn acquire(&self, client: IpAddr, max: usize) -> Option<ClientSlot> {
+    pub(super) fn acquire(&self, client: IpAddr, max: usize) -> Option<ClientSlot> {
         let mut table = lock(&self.0);
         let count = table.entry(client).or_insert(0);
         if *count >= max {
@@ -271,7 +267,12 @@ impl Drop for ClientSlot {
 impl SessionManager {
     /// Shares terminal `terminal` of `session` (see [`Shared::next`]); the owner's first
     /// terminal's socket hears of it through [`Session::watch_sharing`].
-    pub fn share(&self, session: &Session, terminal: u8, pair: bool) -> Result<(), ShareError> {
+    pub async fn share(
+        &self,
+        session: &Arc<Session>,
+        terminal: u8,
+        pair: bool,
+    ) -> Result<(), ShareError> {
         if self.settings.max_viewers == 0 {
             return Err(ShareError::Off);
         }
@@ -283,44 +284,11 @@ impl SessionManager {
             .ok_or(ShareError::NoRandomness)?;
         session.share(terminal, pair, tokens);
         tracing::info!(terminal, pair, "sharing a terminal");
+        // Recorded in the store before the owner's page hears of the links, so a spectator
+        // on another replica finds them however soon it opens one.
+        self.register_links(session).await;
+        self.relay(session);
         Ok(())
-    }
-
-    /// The terminal a share link's `token` shows, for a spectator from `client`: counted
-    /// against the session's and the client's caps until the returned hold is dropped.
-    pub fn watch_link(&self, token: &str, client: Option<IpAddr>) -> Result<Viewing, ShareError> {
-        let token = LinkToken::parse(token).ok_or(ShareError::Invalid)?;
-        let hash = token.hash();
-        // A scan of this replica's sessions (hundreds at most), comparing hashes of tokens.
-        let session = self
-            .live
-            .all()
-            .into_iter()
-            .find(|session| !session.is_ending() && session.has_link(&hash))
-            .ok_or(ShareError::Invalid)?;
-        // The client's cap first: a refused spectator never shows in the owner's count.
-        let cap = self.settings.max_watching_per_client;
-        let slot = match client {
-            Some(client) => Some(
-                self.watchers
-                    .acquire(client, cap)
-                    .ok_or(ShareError::TooManyForClient { max: cap })?,
-            ),
-            None => None,
-        };
-        let joined = session.join_viewers(&hash, self.settings.max_viewers)?;
-        let Some(terminal) = session.terminal(joined.terminal) else {
-            session.leave_viewers(joined.generation);
-            return Err(ShareError::Invalid);
-        };
-        Ok(Viewing {
-            session,
-            terminal,
-            typing: joined.typing,
-            stop: joined.stop,
-            generation: joined.generation,
-            _slot: slot,
-        })
     }
 }
 

@@ -283,6 +283,102 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Checks that the store answers (for `/readyz`).
     async fn check(&self) -> Result<(), StoreError>;
+
+    // Share links across replicas (see `sessions/relay.rs`): a spectator may reach any replica,
+    // while the shared terminal runs in one. A store of one process needs none of this: its
+    // defaults keep nothing, and spectators find their session in the process itself.
+
+    /// Records share link `link` (its token's SHA-256, hex) of session `id_hash` until
+    /// `expires_at_ms`; `typing` for a pair link.
+    async fn put_link(
+        &self,
+        _link: &str,
+        _id_hash: &str,
+        _typing: bool,
+        _expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Forgets share link `link`.
+    async fn drop_link(&self, _link: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The session a share link shows, and whether it is a pair link.
+    async fn find_link(&self, _link: &str) -> Result<Option<(String, bool)>, StoreError> {
+        Ok(None)
+    }
+
+    /// Sends `message` on session `id_hash`'s `topic`, to whichever replicas follow it.
+    async fn publish(
+        &self,
+        _id_hash: &str,
+        _topic: Topic,
+        _message: &[u8],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Follows session `id_hash`'s `topic` from now on, until the stream is dropped.
+    async fn follow(&self, _id_hash: &str, _topic: Topic) -> Result<MessageStream, StoreError> {
+        Ok(Box::pin(futures_util::stream::pending()))
+    }
+
+    /// Updates what a spectator joining on another replica starts from (`None` fields are
+    /// left as they are): the shared terminal's size and its recent screen.
+    async fn set_watch(
+        &self,
+        _id_hash: &str,
+        _size: Option<(u16, u16)>,
+        _screen: Option<&[u8]>,
+        _expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Counts spectators of session `id_hash` on other replicas in (`delta` 1) or out (-1), or
+    /// reads their number (0); returns it.
+    async fn add_viewers(
+        &self,
+        _id_hash: &str,
+        _delta: i64,
+        _expires_at_ms: u64,
+    ) -> Result<i64, StoreError> {
+        Ok(0)
+    }
+
+    /// What [`SessionStore::set_watch`] last stored.
+    async fn watch_state(&self, _id_hash: &str) -> Result<WatchState, StoreError> {
+        Ok(WatchState::default())
+    }
+
+    /// Forgets the session's spectator state (sharing stopped, or the session ended).
+    async fn drop_watch(&self, _id_hash: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// What the replica running a shared terminal and spectators on other replicas say to each
+/// other, per session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// The shared terminal's output and events, to spectators.
+    Watch,
+    /// Keys from pair spectators, to the terminal.
+    Input,
+}
+
+/// Messages of a [`Topic`], as they arrive.
+pub type MessageStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Vec<u8>> + Send>>;
+
+/// Where a spectator joining on another replica starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchState {
+    /// The shared terminal's size, once known.
+    pub size: Option<(u16, u16)>,
+    /// Its recent screen.
+    pub screen: Vec<u8>,
 }
 
 /// Now, in ms since the Unix epoch.

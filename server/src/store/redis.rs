@@ -9,7 +9,8 @@
 //!   (visitors waiting for a slot: arrival and last time asked);
 //! - `{r:<replica>}:alive` (heartbeat, [`HEARTBEAT_TTL`]) and `{r:<replica>}:letgo` (sessions
 //!   other replicas asked it to let go of);
-//! - `{s:<name>}` (singleton leases, e.g. one engine sweep at a time).
+//! - `{s:<name>}` (singleton leases, e.g. one engine sweep at a time);
+//! - share links and spectators on other replicas: see the `watch` module.
 //!
 //! Every compare-then-act is a Lua script, so it is atomic on the server.
 
@@ -20,9 +21,11 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{
-    now_ms, Caps, ClientKey, Heartbeat, Lease, Refusal, SessionRecord, SessionStore, SlotRequest,
-    StoreError, HEARTBEAT_TTL, QUEUE_KEEP,
+    now_ms, Caps, ClientKey, Heartbeat, Lease, MessageStream, Refusal, SessionRecord, SessionStore,
+    SlotRequest, StoreError, Topic, WatchState, HEARTBEAT_TTL, QUEUE_KEEP,
 };
+
+mod watch;
 
 /// How long one Redis request may take before the store counts as unavailable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -31,6 +34,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct RedisStore {
     replica: String,
     prefix: String,
+    /// For connections of their own (pub/sub subscriptions).
+    client: redis::Client,
     connection: ConnectionManager,
     scripts: Scripts,
 }
@@ -201,11 +206,12 @@ impl RedisStore {
             .set_connection_timeout(Some(REQUEST_TIMEOUT))
             .set_response_timeout(Some(REQUEST_TIMEOUT))
             .set_number_of_retries(2);
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self {
             replica: replica.to_owned(),
             prefix: format!("rr:{instance}"),
+            client,
             connection,
             scripts: Scripts {
                 admit: Script::new(ADMIT),
@@ -559,5 +565,58 @@ impl SessionStore for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn put_link(
+        &self,
+        link: &str,
+        id_hash: &str,
+        typing: bool,
+        expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        watch::put_link(self, link, id_hash, typing, expires_at_ms).await
+    }
+
+    async fn drop_link(&self, link: &str) -> Result<(), StoreError> {
+        watch::drop_link(self, link).await
+    }
+
+    async fn find_link(&self, link: &str) -> Result<Option<(String, bool)>, StoreError> {
+        watch::find_link(self, link).await
+    }
+
+    async fn publish(&self, id_hash: &str, topic: Topic, message: &[u8]) -> Result<(), StoreError> {
+        watch::publish(self, id_hash, topic, message).await
+    }
+
+    async fn follow(&self, id_hash: &str, topic: Topic) -> Result<MessageStream, StoreError> {
+        watch::follow(self, id_hash, topic).await
+    }
+
+    async fn set_watch(
+        &self,
+        id_hash: &str,
+        size: Option<(u16, u16)>,
+        screen: Option<&[u8]>,
+        expires_at_ms: u64,
+    ) -> Result<(), StoreError> {
+        watch::set_watch(self, id_hash, size, screen, expires_at_ms).await
+    }
+
+    async fn add_viewers(
+        &self,
+        id_hash: &str,
+        delta: i64,
+        expires_at_ms: u64,
+    ) -> Result<i64, StoreError> {
+        watch::add_viewers(self, id_hash, delta, expires_at_ms).await
+    }
+
+    async fn watch_state(&self, id_hash: &str) -> Result<WatchState, StoreError> {
+        watch::watch_state(self, id_hash).await
+    }
+
+    async fn drop_watch(&self, id_hash: &str) -> Result<(), StoreError> {
+        watch::drop_watch(self, id_hash).await
     }
 }
