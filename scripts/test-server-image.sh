@@ -51,9 +51,13 @@ trap cleanup EXIT
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 fail() { echo "server image: $*" >&2; docker logs "$name" 2>&1 | tail -20 >&2; exit 1; }
-curl -fsS "$base/healthz" | grep -qx ok || fail "/healthz did not answer ok"
-curl -fsS "$base/" | grep -q "<title>" || fail "the home page did not render"
-curl -fsS "$base/readyz" | grep -q "^ready" || fail "/readyz: $(curl -sS "$base/readyz")"
+# Each answer is read whole before it is searched: `grep -q` stops at the first match, and under
+# pipefail curl's write into the closed pipe (a page longer than the pipe's buffer) fails the
+# line although the page is fine.
+answer() { curl -fsS "$base$1" || fail "$1 did not answer"; }
+grep -qx ok <<<"$(answer /healthz)" || fail "/healthz did not answer ok"
+grep -q "<title>" <<<"$(answer /)" || fail "the home page did not render"
+grep -q "^ready" <<<"$(answer /readyz)" || fail "/readyz: $(curl -sS "$base/readyz")"
 curl -fsS -o /dev/null "$base/pkg/rootresume.wasm" || fail "the WASM bundle is not served"
 curl -fsS -o /dev/null "$base/vendor/xterm/lib/xterm.mjs" || fail "xterm.js is not served"
 # The warm pool proves the server drives the engine from inside its container.
