@@ -14,8 +14,6 @@ pub struct Usage {
     pub memory: u64,
     /// The memory limit, in bytes.
     pub memory_limit: u64,
-    /// Bytes held by memory-backed files: the tmpfs home and /tmp together.
-    pub tmpfs: u64,
     /// Processes and threads running.
     pub pids: u64,
     /// The most processes and threads the container may have.
@@ -37,17 +35,11 @@ impl Usage {
             .or_else(|| counters.get("total_inactive_file"))
             .copied()
             .unwrap_or(0);
-        let tmpfs = counters
-            .get("shmem")
-            .or_else(|| counters.get("total_shmem"))
-            .copied()
-            .unwrap_or(0);
         let pids = stats.pids_stats.as_ref();
         Some(Self {
             cpu_ns,
             memory: usage.saturating_sub(cache),
             memory_limit: memory.limit.unwrap_or(0),
-            tmpfs,
             pids: pids.and_then(|p| p.current).unwrap_or(0),
             pids_limit: pids.and_then(|p| p.limit).unwrap_or(0),
         })
@@ -72,7 +64,7 @@ mod tests {
         ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats, ContainerPidsStats,
     };
 
-    fn stats(total: u64, usage: u64, inactive: u64, shmem: u64) -> ContainerStatsResponse {
+    fn stats(total: u64, usage: u64, inactive: u64) -> ContainerStatsResponse {
         ContainerStatsResponse {
             cpu_stats: Some(ContainerCpuStats {
                 cpu_usage: Some(ContainerCpuUsage {
@@ -84,10 +76,7 @@ mod tests {
             memory_stats: Some(ContainerMemoryStats {
                 usage: Some(usage),
                 limit: Some(128 << 20),
-                stats: Some(HashMap::from([
-                    ("inactive_file".to_owned(), inactive),
-                    ("shmem".to_owned(), shmem),
-                ])),
+                stats: Some(HashMap::from([("inactive_file".to_owned(), inactive)])),
                 ..Default::default()
             }),
             pids_stats: Some(ContainerPidsStats {
@@ -99,20 +88,19 @@ mod tests {
     }
 
     #[test]
-    fn reads_memory_less_cache_tmpfs_and_processes() {
-        let usage = Usage::from_stats(&stats(5, 40 << 20, 8 << 20, 20 << 20)).unwrap();
+    fn reads_memory_less_cache_and_processes() {
+        let usage = Usage::from_stats(&stats(5, 40 << 20, 8 << 20)).unwrap();
         assert_eq!(usage.memory, 32 << 20);
         assert_eq!(usage.memory_limit, 128 << 20);
-        assert_eq!(usage.tmpfs, 20 << 20);
         assert_eq!((usage.pids, usage.pids_limit), (3, 128));
         assert_eq!(Usage::from_stats(&ContainerStatsResponse::default()), None);
     }
 
     #[test]
     fn cpu_is_a_percentage_of_the_quota() {
-        let earlier = Usage::from_stats(&stats(1_000_000_000, 1, 0, 0)).unwrap();
+        let earlier = Usage::from_stats(&stats(1_000_000_000, 1, 0)).unwrap();
         // Half a core for 2 s is 1 s of CPU: a 500-millicore quota, full.
-        let later = Usage::from_stats(&stats(2_000_000_000, 1, 0, 0)).unwrap();
+        let later = Usage::from_stats(&stats(2_000_000_000, 1, 0)).unwrap();
         assert_eq!(later.cpu_percent_since(&earlier, 2_000_000_000, 500), 100);
         assert_eq!(later.cpu_percent_since(&earlier, 4_000_000_000, 500), 50);
         assert_eq!(earlier.cpu_percent_since(&later, 2_000_000_000, 500), 0);

@@ -3,8 +3,9 @@
 //!
 //! Each reading costs one engine operation: the engine's one-shot stats (CPU, memory,
 //! processes), except those that measure the home and /tmp with `df` instead (an exec: the
-//! engine's stats cannot tell the two tmpfs apart): the third, every fifteenth (30 s), and the one
-//! after the stats show the tmpfs total moved by more than a MiB since the last `df`. An exec
+//! engine's stats cannot tell the two tmpfs apart, nor count them apart from the processes'
+//! memory): the third, every fifteenth (30 s), and the one after the stats show the memory, which
+//! includes the files in the tmpfs, moved by more than 2 MiB since the last `df`. An exec
 //! costs the engine several times a stats call (`rootresume-bench --meter` measured `df` every
 //! fifth reading at 116 % of a core for 200 tabs), so an idle sandbox's disk is measured rarely
 //! and a busy one's as it changes. The CPU rate is the difference of two stats samples, kept here
@@ -23,8 +24,9 @@ use crate::sandbox::{Command, SandboxError, Usage};
 pub const METER_EVERY: Duration = Duration::from_secs(2);
 /// Of every this many readings, one measures the disk instead of the stats.
 const DISK_EVERY: u32 = 15;
-/// How far the tmpfs total may move before the disk is measured again, in bytes.
-const DISK_MOVED: u64 = 1 << 20;
+/// How far the memory (files in the tmpfs included) may move before the disk is measured again,
+/// in bytes.
+const DISK_MOVED: u64 = 2 << 20;
 /// How long the disk measurement may take.
 const DF_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -39,8 +41,8 @@ pub struct MeterState {
     cpu_percent: Option<u16>,
     /// The latest disk measurement.
     disk: Option<Disk>,
-    /// The tmpfs total the stats showed when the disk was last measured.
-    tmpfs_at_disk: Option<u64>,
+    /// The memory the stats showed when the disk was last measured.
+    memory_at_disk: Option<u64>,
 }
 
 impl SessionManager {
@@ -60,16 +62,16 @@ impl SessionManager {
         let tick = state.ticks;
         state.ticks = state.ticks.wrapping_add(1);
         // The disk on the third reading (the CPU rate is known by then), every fifteenth, and
-        // when the files in memory grew or shrank.
-        let tmpfs = state.last.map(|(_, usage)| usage.tmpfs);
-        let moved = match (tmpfs, state.tmpfs_at_disk) {
+        // when the memory (where the tmpfs files are) grew or shrank.
+        let memory = state.last.map(|(_, usage)| usage.memory);
+        let moved = match (memory, state.memory_at_disk) {
             (Some(now), Some(then)) => now.abs_diff(then) > DISK_MOVED,
             _ => false,
         };
         let measured = if tick % DISK_EVERY == 2 || moved {
             self.measure_disk(&container).await.map(|disk| {
                 state.disk = Some(disk);
-                state.tmpfs_at_disk = tmpfs;
+                state.memory_at_disk = memory;
             })
         } else {
             self.sandbox.usage(&container).await.map(|usage| {
