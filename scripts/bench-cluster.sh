@@ -77,9 +77,8 @@ trap 'exit 130' INT TERM
 dirty=$(git status --porcelain -- server app frontend protocol 2>/dev/null | wc -l)
 say "building at commit $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($dirty file(s) of server, app, frontend, protocol changed since): the release site (into $work/site), the release server and the bench"
 # The site goes to a folder of its own, so target/site (which other runs serve) is not touched.
-LEPTOS_SITE_ROOT=$work/site cargo leptos build --release --frontend-only
-# As scripts/bench.sh: the server is built with the WASM's file name cargo-leptos would give it.
-LEPTOS_OUTPUT_NAME=rootresume cargo build --release -p server -p rootresume-bench
+LEPTOS_SITE_ROOT=$work/site scripts/build-site.sh --release --frontend-only
+cargo build --release -p server -p rootresume-bench
 # A copy: a later build elsewhere may replace the target's binary while the cluster restarts one.
 cp "$target/release/server" "$RR_CLUSTER_BIN"
 bench=$target/release/rootresume-bench

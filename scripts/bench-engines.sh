@@ -27,8 +27,8 @@ trap on_exit EXIT
 trap 'exit 130' INT TERM
 
 scripts/engine2.sh up
-LEPTOS_SITE_ROOT=$work/site cargo leptos build --release --frontend-only
-LEPTOS_OUTPUT_NAME=rootresume cargo build --release -p server -p rootresume-bench
+LEPTOS_SITE_ROOT=$work/site scripts/build-site.sh --release --frontend-only
+cargo build --release -p server -p rootresume-bench
 RR_BENCH_SERVER=$target/release/server RR_BENCH_SITE_ROOT=$work/site \
   RR_BENCH_ENGINE2=$(scripts/engine2.sh socket) RR_BENCH_ENGINE2_SCRIPT=$PWD/scripts/engine2.sh \
   RR_BENCH_SCRATCH=$work/logs "$target/release/rootresume-bench" --engines 2>&1 | tee "$work/engines.txt"

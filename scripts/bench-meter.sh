@@ -13,7 +13,7 @@ target=${CARGO_TARGET_DIR:-target}
 work=${RR_BENCH_METER_DIR:-/var/tmp/rootresume-bench-meter}
 mkdir -p "$work"
 work=$(realpath "$work")
-LEPTOS_SITE_ROOT=$work/site cargo leptos build --release --frontend-only
-LEPTOS_OUTPUT_NAME=rootresume cargo build --release -p server -p rootresume-bench
+LEPTOS_SITE_ROOT=$work/site scripts/build-site.sh --release --frontend-only
+cargo build --release -p server -p rootresume-bench
 RR_BENCH_SERVER=$target/release/server RR_BENCH_SITE_ROOT=$work/site RR_BENCH_SCRATCH=$work/logs \
   "$target/release/rootresume-bench" --meter 2>&1 | tee "$work/meter.txt"

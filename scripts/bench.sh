@@ -14,10 +14,8 @@ target=${CARGO_TARGET_DIR:-target}
 peer=${ROOTRESUME_BENCH_PEER_DIR:-/var/tmp/rootresume-bench-peer}
 
 say "building the release site (WASM, CSS), the release server and the bench"
-cargo leptos build --release --frontend-only
-# cargo-leptos builds the server with LEPTOS_OUTPUT_NAME set, which tells Leptos the WASM's file
-# name at compile time; build it the same way, so the page loads /pkg/rootresume.wasm.
-LEPTOS_OUTPUT_NAME=rootresume cargo build --release -p server -p rootresume-bench
+scripts/build-site.sh --release --frontend-only
+cargo build --release -p server -p rootresume-bench
 
 if ! "$peer/venv/bin/python" -c 'import terminado' 2>/dev/null; then
   say "installing the peer, terminado (PyPI), into $peer"

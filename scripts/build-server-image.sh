@@ -4,15 +4,15 @@
 # for the sandbox image).
 #
 # By default the full build: Docker compiles the site from zero in the Dockerfile's builder
-# stage. The host's cargo-leptos and wasm-bindgen go into it when the host runs the same Debian
-# release, so the builder does not compile them again.
+# stage. The host's wasm-bindgen goes into it when the host runs the same Debian release, so the
+# builder does not compile it again.
 #
-# --from-host (what scripts/test-server-image.sh, and so CI, uses): `cargo leptos build
+# --from-host (what scripts/test-server-image.sh, and so CI, uses): `scripts/build-site.sh
 # --release` runs on the host (in $CARGO_TARGET_DIR when set), and only the Dockerfile's
 # `from-host` stage is built, from the binary, the site and xterm.js copied into .docker-prebuilt/
 # (removed afterwards). Taken only on a Debian bookworm host, the base's release, whose binary
 # links against a glibc the base has; the image is then checked to start the binary. Anywhere
-# else, or when the host lacks cargo-leptos or the npm packages, it says so and makes the full
+# else, or when the host lacks wasm-bindgen or the npm packages, it says so and makes the full
 # build.
 # Usage: scripts/build-server-image.sh [--from-host] [IMAGE]   (default: rootresume-server:latest)
 set -euo pipefail
@@ -44,8 +44,8 @@ host_build_possible() {
     echo "--from-host: the host is not Debian bookworm like the image's base, so its binary may need a newer glibc than the base has: making the full build instead"
     return 1
   fi
-  if ! command -v cargo-leptos >/dev/null || [ ! -d node_modules/@xterm/xterm ]; then
-    echo "--from-host: no cargo-leptos or no node_modules/@xterm here (scripts/setup.sh installs them): making the full build instead"
+  if ! command -v wasm-bindgen >/dev/null || [ ! -d node_modules/@xterm/xterm ]; then
+    echo "--from-host: no wasm-bindgen or no node_modules/@xterm here (scripts/setup.sh installs them): making the full build instead"
     return 1
   fi
 }
@@ -56,11 +56,11 @@ trap 'rm -rf .docker-prebuilt .docker-tools' EXIT
 if [ -n "$from_host" ] && host_build_possible; then
   prebuilt=.docker-prebuilt
   rm -rf "$prebuilt" && mkdir -p "$prebuilt/node_modules"
-  echo "--from-host: cargo leptos build --release (target dir ${CARGO_TARGET_DIR:-target}, site into $prebuilt/site)"
+  echo "--from-host: scripts/build-site.sh --release (target dir ${CARGO_TARGET_DIR:-target}, site into $prebuilt/site)"
   started=$(date +%s)
-  # The site goes straight into the build context rather than to target/site, which a `cargo
-  # leptos watch` or a test run may be writing meanwhile; the binary does not depend on where.
-  LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" cargo leptos build --release
+  # The site goes straight into the build context rather than to target/site, which a
+  # developer's build or a test run may be writing meanwhile; the binary does not depend on where.
+  LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" scripts/build-site.sh --release
   echo "--from-host: built on the host in $(( $(date +%s) - started )) s"
   cp "${CARGO_TARGET_DIR:-target}/release/server" "$prebuilt/server"
   cp -r node_modules/@xterm "$prebuilt/node_modules/"
@@ -81,9 +81,7 @@ fi
 
 rm -rf .docker-tools && mkdir -p .docker-tools
 if on_bookworm; then
-  for tool in cargo-leptos wasm-bindgen; do
-    if path=$(command -v "$tool"); then cp "$path" .docker-tools/; fi
-  done
+  if path=$(command -v wasm-bindgen); then cp "$path" .docker-tools/; fi
 fi
 # The host's CA bundle: downloads in the build then work behind a TLS-inspecting proxy the host
 # trusts.

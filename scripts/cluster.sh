@@ -19,7 +19,7 @@
 #   RR_CLUSTER_PORT       first replica's port, the others follow (3001: r1 3001, r2 3002, …)
 #   RR_CLUSTER_REPLICAS   how many replicas (3)
 #   RR_CLUSTER_LB_PORT    HAProxy's port, the site's address (8080)
-#   RR_CLUSTER_BIN        server binary to run; unset: `cargo leptos build --release` and its binary
+#   RR_CLUSTER_BIN        server binary to run; unset: `scripts/build-site.sh --release` and its binary
 #   RR_CLUSTER_SITE_ROOT  site folder (pkg/, assets) of that build (default target/site)
 #   RR_CLUSTER_ENGINES    Docker engines the replicas spread sandboxes over (2): the default
 #                         one, and (2) a second engine started by scripts/engine2.sh in the
@@ -221,7 +221,7 @@ ensure_prerequisites() {
   command -v haproxy >/dev/null || missing+=(haproxy)
   docker info >/dev/null 2>&1 || missing+=("a running Docker engine")
   docker image inspect "$image" >/dev/null 2>&1 || missing+=("the sandbox image $image")
-  [ -n "$RR_CLUSTER_BIN" ] || command -v cargo-leptos >/dev/null || missing+=(cargo-leptos)
+  [ -n "$RR_CLUSTER_BIN" ] || command -v wasm-bindgen >/dev/null || missing+=(wasm-bindgen-cli)
   [ -d node_modules/@xterm/xterm ] || missing+=("the npm packages")
   [ ${#missing[@]} -eq 0 ] && return
   say "missing: ${missing[*]}; running scripts/setup.sh --cluster"
@@ -233,8 +233,8 @@ ensure_prerequisites() {
 # The binary and site every replica runs; builds the release site when none was given.
 resolve_build() {
   if [ -z "$RR_CLUSTER_BIN" ]; then
-    say "building the release site and server (cargo leptos build --release; log: $dir/build.log)"
-    cargo leptos build --release >"$dir/build.log" 2>&1 || { tail -n 40 "$dir/build.log" >&2; die "the build failed"; }
+    say "building the release site and server (scripts/build-site.sh --release; log: $dir/build.log)"
+    scripts/build-site.sh --release >"$dir/build.log" 2>&1 || { tail -n 40 "$dir/build.log" >&2; die "the build failed"; }
     RR_CLUSTER_BIN=${CARGO_TARGET_DIR:-target}/release/server
   fi
   RR_CLUSTER_SITE_ROOT=${RR_CLUSTER_SITE_ROOT:-target/site}

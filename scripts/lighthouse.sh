@@ -20,7 +20,7 @@ if [ ! -x "$tool/node_modules/.bin/lighthouse" ]; then
 fi
 
 say "building the release site and server"
-cargo leptos build --release >/dev/null
+scripts/build-site.sh --release >/dev/null
 
 start_release_server "$port" 2 "lighthouse-$$"
 trap 'kill -TERM $release_server 2>/dev/null; wait $release_server 2>/dev/null; rm -rf "$out"' EXIT

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 tabs=${1:-10}
 source scripts/release-server.sh
-cargo leptos build --release >/dev/null
+scripts/build-site.sh --release >/dev/null
 port=3210
 for pool in 0 4; do
   echo "== warm pool size $pool"

@@ -1,5 +1,5 @@
-# Sourced by the measuring scripts: runs the release build of the site the way cargo-leptos
-# would serve it, on 127.0.0.1:PORT, and waits until it answers. Extra ROOTRESUME_* settings can
+# Sourced by the measuring scripts: runs the release build of the site (scripts/build-site.sh
+# --release) in production mode on 127.0.0.1:PORT, and waits until it answers. Extra ROOTRESUME_* settings can
 # be given in the caller's environment. Sets $release_server to the server's pid.
 # Usage: start_release_server PORT POOL_SIZE INSTANCE
 start_release_server() {

@@ -48,15 +48,7 @@ ensure_docker() {
 ensure_rust_tools() {
   rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
     || { say "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
-  if ! command -v cargo-leptos >/dev/null; then
-    # cargo-leptos 0.3.11 needs rustc 1.96; 0.3.10 builds on older toolchains.
-    local minor version
-    minor=$(rustc --version | awk '{split($2, v, "."); print v[2]}')
-    version=0.3.11; [ "$minor" -lt 96 ] && version=0.3.10
-    say "installing cargo-leptos $version (takes ~20 minutes once)"
-    cargo install cargo-leptos --version "$version" --locked
-  fi
-  # cargo-leptos would download wasm-bindgen; the CLI must match the crate in Cargo.lock exactly.
+  # scripts/build-site.sh runs it on the WASM; the CLI must match the crate in Cargo.lock exactly.
   local wanted have
   wanted=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, "", $0); print; exit}' Cargo.lock)
   have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
@@ -70,7 +62,7 @@ ensure_rust_tools() {
 ensure_npm() {
   command -v npm >/dev/null || apt_install nodejs npm
   if [ ! -d node_modules/@xterm/xterm ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (xterm.js, Playwright, binaryen)"
+    say "installing npm packages (xterm.js, Playwright, binaryen's wasm-opt, esbuild)"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null
   fi
 }
@@ -85,7 +77,27 @@ ensure_sandbox_image() {
     return
   fi
   command -v debootstrap >/dev/null || apt_install debootstrap || true
-  ROOTRESUME_SANDBOX_SOURCE=$source scripts/build-sandbox-image.sh "$image"
+  # Mostly downloads and unpacking: built in the background while the tools below compile.
+  RR_SANDBOX_IMAGE_LOG=$(mktemp "${TMPDIR:-/tmp}/rootresume-sandbox-image.XXXXXX")
+  say "building the sandbox image $image in the background (log: $RR_SANDBOX_IMAGE_LOG)"
+  ROOTRESUME_SANDBOX_SOURCE=$source scripts/build-sandbox-image.sh "$image" >"$RR_SANDBOX_IMAGE_LOG" 2>&1 &
+  RR_SANDBOX_IMAGE_PID=$!
+}
+
+# Waits for the sandbox image ensure_sandbox_image started, if any; fails if its build failed.
+wait_sandbox_image() {
+  [ -n "${RR_SANDBOX_IMAGE_PID:-}" ] || return 0
+  say "waiting for the sandbox image build"
+  local status=0
+  wait "$RR_SANDBOX_IMAGE_PID" || status=$?
+  RR_SANDBOX_IMAGE_PID=
+  if [ "$status" != 0 ]; then
+    tail -n 30 "$RR_SANDBOX_IMAGE_LOG" >&2
+    say "the sandbox image did not build (log: $RR_SANDBOX_IMAGE_LOG)"
+    return 1
+  fi
+  say "sandbox image: $(tail -n 1 "$RR_SANDBOX_IMAGE_LOG")"
+  rm -f "$RR_SANDBOX_IMAGE_LOG"
 }
 
 ensure_docker
@@ -94,9 +106,9 @@ if [ "${ROOTRESUME_SETUP_RUNSC:-1}" != 0 ]; then
   source scripts/setup-runsc.sh
   ensure_runsc || true
 fi
+ensure_sandbox_image
 ensure_rust_tools
 ensure_npm
-ensure_sandbox_image
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || apt_install chromium
 fi
@@ -109,4 +121,7 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--cluster" ]; then
   # scripts/engine2.sh makes the second engine's TLS certificates with it.
   command -v openssl >/dev/null || apt_install openssl
 fi
+# Callers that build before they need the image (run.sh, test.sh) set RR_SETUP_IMAGE_LATER=1 and
+# call wait_sandbox_image themselves; everyone else gets it ready now.
+[ "${RR_SETUP_IMAGE_LATER:-}" = 1 ] || wait_sandbox_image
 say "ready"

@@ -4,7 +4,7 @@
 # that `docker stop` (SIGTERM) ends it cleanly, leaving no labelled container.
 #
 # The image is built from the host's release build (scripts/build-server-image.sh --from-host:
-# `cargo leptos build --release` here, then the Dockerfile's from-host stage), which is what CI
+# `scripts/build-site.sh --release` here, then the Dockerfile's from-host stage), which is what CI
 # checks; where the host cannot (not Debian bookworm), the build script makes the full build.
 # --full makes the full, portable build (`docker build .`: the builder stage compiles everything
 # from zero inside Docker, ~11 minutes on 2 cores) whatever the host.

@@ -3,7 +3,8 @@
 # tests against the real Docker engine, and the Playwright suite in Chromium. Fails if any
 # container labelled rootresume.session is left behind.
 set -euo pipefail
-source "$(dirname "$0")/setup.sh" --test
+# The sandbox image builds in the background meanwhile; waited for before the first test needs it.
+RR_SETUP_IMAGE_LATER=1 source "$(dirname "$0")/setup.sh" --test
 
 count_labelled() { docker ps -aq --filter label=rootresume.session | wc -l; }
 before=$(count_labelled)
@@ -15,6 +16,7 @@ cargo fmt --all -- --check
 step "cargo clippy (server side, and the browser side for wasm32)"
 cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+wait_sandbox_image
 step "the bundled socket proxy (deploy/docker-proxy/haproxy.cfg) in front of the engine"
 # Every server of the suite (tests, end-to-end, cluster) reaches the engine only through the same
 # proxy compose.yaml runs, so the proxy is shown to allow all the server needs; its access log is
@@ -58,10 +60,12 @@ export ROOTRESUME_SESSIONS_MAX_PER_CLIENT=100 ROOTRESUME_SESSIONS_RATE_BURST=100
 # A warm pool of 2 held at that size (the teardown counts on it; growth is tested in pool.rs),
 # and a deployment name of its own so the suite counts only its containers.
 export ROOTRESUME_SESSIONS_POOL_SIZE=2 ROOTRESUME_SESSIONS_POOL_MAX=2 ROOTRESUME_INSTANCE="e2e-$$"
-cargo leptos end-to-end
+scripts/build-site.sh
+# Playwright starts that debug server and stops it with SIGTERM at the end (end2end/playwright.config.ts).
+ROOTRESUME_E2E_NEW_SERVER=1 npx playwright test -c end2end
 
 step "cluster (redis-server, 3 replicas, haproxy)"
-# The debug build cargo-leptos just made, on ports and under a name of its own; the spec kills
+# The debug build scripts/build-site.sh just made, on ports and under a name of its own; the spec kills
 # replicas and restarts them through scripts/cluster.sh, which reads these same variables.
 # Whatever happens, `down` stops every process and removes the instance's containers.
 (

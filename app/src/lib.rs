@@ -115,13 +115,8 @@ fn post_is_runnable(slug: &str) -> bool {
 fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoView {
     let pkg = format!("/{}", options.site_pkg_dir);
     let js = format!("{pkg}/{}.js", options.output_name);
-    // cargo-leptos names the WASM file as Leptos' own hydration script expects it.
-    let wasm_suffix = if option_env!("LEPTOS_OUTPUT_NAME").is_none() {
-        "_bg"
-    } else {
-        ""
-    };
-    let wasm = format!("{pkg}/{}{wasm_suffix}.wasm", options.output_name);
+    // scripts/build-site.sh (like cargo-leptos) names the bundle after the output name alone.
+    let wasm = format!("{pkg}/{}.wasm", options.output_name);
     let session = <api::CreateSession as leptos::server_fn::ServerFn>::PATH;
     view! {
         <script
