@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
-say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+say() { printf '\033[1m[setup %s]\033[0m %s\n' "$(date +%T)" "$*"; }
 
 apt_install() {
   if [ "$(id -u)" != 0 ]; then

@@ -10,7 +10,7 @@ count_labelled() { docker ps -aq --filter label=rootresume.session | wc -l; }
 before=$(count_labelled)
 say "labelled containers before the suite: $before"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1m== %s\033[0m (%s)\n' "$*" "$(date +%T)"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (server side, and the browser side for wasm32)"
