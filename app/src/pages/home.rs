@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::{LoadError, Loading, PageMeta, PostCards};
 use crate::content::query::get_home;
-use crate::terminal::Terminal;
+use crate::terminal::TerminalOnRequest;
 
 /// Who and what, a call to use the shell (right here), recent posts and selected projects.
 #[component]
@@ -39,7 +39,7 @@ pub fn Home() -> impl IntoView {
                             // Starts when asked for: a reader who never scrolls to it costs no
                             // container, and the page stays a small HTML page until then.
                             <div id="shell">
-                                <Terminal on_request=true />
+                                <TerminalOnRequest />
                             </div>
                             <p class="terminal-note">
                                 "No network, an hour at most, and your files vanish when you leave: "

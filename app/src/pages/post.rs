@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{LoadError, Loading, NotFound, PageMeta, PostCards, PostFacts, TagLinks};
 use crate::content::query::get_post;
-use crate::terminal::Terminal;
+use crate::terminal::TerminalOnRequest;
 
 /// `/blog/:slug`; unknown slugs and drafts give the 404 page.
 #[component]
@@ -64,7 +64,7 @@ fn TerminalDock() -> impl IntoView {
                     "Hide"
                 </button>
             </div>
-            <Terminal on_request=true />
+            <TerminalOnRequest />
         </div>
     }
 }

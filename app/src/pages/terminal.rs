@@ -21,7 +21,7 @@ pub fn TerminalPage() -> impl IntoView {
                 <code>"cat README"</code>"."
             </p>
         </header>
-        <Terminal on_request=false />
+        <Terminal />
         <section class="limits" aria-labelledby="limits">
             <h2 id="limits">"The limits"</h2>
             <ul>

@@ -1087,6 +1087,46 @@ async fn early_session() -> Option<String> {
         .as_string()
 }
 
+/// Asks the server for a new session, as the loader does (the endpoint of
+/// [`crate::api::create_session`], by hand: the server function's own client would bring a JSON
+/// parser into the bundle for one string). The session's id, or the server's sentence.
+async fn request_session() -> Result<String, String> {
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let headers = web_sys::Headers::new().map_err(failed)?;
+    headers.set("Accept", "application/json").map_err(failed)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    let path = <crate::api::CreateSession as leptos::server_fn::ServerFn>::PATH;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(|_| String::from("the server could not be reached"))?
+        .dyn_into()
+        .map_err(failed)?;
+    let text = response_text(&response).await?;
+    if response.ok() {
+        // The id as a JSON string.
+        return js_sys::JSON::parse(&text)
+            .ok()
+            .and_then(|id| id.as_string())
+            .ok_or_else(|| String::from("the server's answer was not a session"));
+    }
+    // A server function's error reads "ServerError|<sentence>"; a proxy's may be a sentence
+    // alone, or a page not worth showing.
+    let sentence = text
+        .split_once('|')
+        .map_or(text.as_str(), |(_, sentence)| sentence)
+        .trim();
+    Err(
+        if sentence.is_empty() || sentence.len() > 300 || sentence.contains('<') {
+            format!("the server answered {}", response.status())
+        } else {
+            sentence.to_owned()
+        },
+    )
+}
+
 /// Finds or creates this tab's session, then opens the socket: at once when the tab has its
 /// session already (a reload, or the loader's early request answered).
 fn connect(client: Rc<Client>) {
@@ -1099,14 +1139,13 @@ fn connect(client: Rc<Client>) {
                 store_session(Some(&id));
                 id
             }
-            None => match crate::api::create_session().await {
+            None => match request_session().await {
                 Ok(id) => {
                     store_session(Some(&id));
                     id
                 }
-                Err(error) => {
-                    let message = error.to_string();
-                    let message = message.trim_start_matches("error running server function: ");
+                Err(message) => {
+                    let message = message.as_str();
                     client.notice(31, message);
                     client.set(PanelState::Unavailable, "sandbox unavailable — retrying");
                     client.note_queued(message, true);

@@ -99,11 +99,23 @@ pub fn format_time_left(seconds: u64) -> String {
     }
 }
 
-/// The live shell panel. With `on_request`, the page loads the terminal only when the visitor
-/// presses or focuses the panel (see [`crate::TERMINAL_LOADER`]); until then it offers a button.
-/// An island: the only part of a page that runs in the browser.
+/// The live shell panel, started as the page loads (`/terminal`). An island: the only part of a
+/// page that runs in the browser. Two islands without props rather than one with a flag: an
+/// island's props reach the browser as JSON, which would bring a JSON parser into the bundle.
 #[island]
-pub fn Terminal(on_request: bool) -> impl IntoView {
+pub fn Terminal() -> impl IntoView {
+    panel(false)
+}
+
+/// The live shell panel of a page that loads the terminal only when the visitor presses or
+/// focuses the panel (see [`crate::TERMINAL_LOADER`]); until then it offers a button.
+#[island]
+pub fn TerminalOnRequest() -> impl IntoView {
+    panel(true)
+}
+
+/// The panel both islands show; `on_request` as for [`TerminalOnRequest`].
+fn panel(on_request: bool) -> impl IntoView {
     let host = NodeRef::<leptos::html::Div>::new();
     let (first_state, first_status) = if on_request {
         (PanelState::Waiting, "not started")
