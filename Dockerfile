@@ -2,8 +2,8 @@
 # Two ways to build it, both on the same `runtime` stage:
 #
 #   docker build -t rootresume-server .
-#       The full, portable build, for anyone: the `builder` stage installs Rust and
-#       wasm-bindgen-cli and runs `scripts/build-site.sh --release` from zero (about 11 minutes on
+#       The full, portable build, for anyone: the `builder` stage installs Rust and runs
+#       `scripts/build-site.sh --release` from zero (about 11 minutes on
 #       2 cores). It needs only an engine that reaches the internet (debian:bookworm-slim, apt,
 #       rustup, npm).
 #       scripts/build-server-image.sh runs this same build, picking the base and reusing the
@@ -51,9 +51,8 @@ ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo PATH=/usr/local/ca
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 WORKDIR /src
 # What the build script passes in .docker-tools/: the host's CA bundle (so downloads work behind
-# a TLS-inspecting proxy the host trusts) and, when built for the same Debian, the host's
-# wasm-bindgen. Everything in it is optional, the folder too (the pattern may
-# match nothing; rust-toolchain.toml is there so the classic builder has a file to copy).
+# a TLS-inspecting proxy the host trusts). Optional, the folder too (the pattern may match
+# nothing; rust-toolchain.toml is there so the classic builder has a file to copy).
 COPY rust-toolchain.toml .docker-tool[s] /opt/host/
 RUN if [ -f /opt/host/ca-certificates.crt ]; then cat /opt/host/ca-certificates.crt >> /etc/ssl/certs/ca-certificates.crt; fi
 # The toolchain named by rust-toolchain.toml, with the wasm target.
@@ -61,13 +60,6 @@ COPY rust-toolchain.toml ./
 RUN curl -sSf -o /tmp/rustup-init "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init" \
  && chmod +x /tmp/rustup-init && /tmp/rustup-init -y --profile minimal --default-toolchain none \
  && rm /tmp/rustup-init && rustup toolchain install
-# wasm-bindgen-cli (at the version of the wasm-bindgen crate in Cargo.lock): the host's copy
-# when given, else compiled here once (a few minutes on 2 cores, kept as a layer).
-RUN if [ -x /opt/host/wasm-bindgen ]; then cp /opt/host/wasm-bindgen /usr/local/cargo/bin/; fi
-COPY Cargo.lock ./
-RUN want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p') \
- && if wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then echo "wasm-bindgen $want present"; \
-    else cargo install wasm-bindgen-cli --version "$want"; fi
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .

@@ -4,15 +4,14 @@
 # for the sandbox image).
 #
 # By default the full build: Docker compiles the site from zero in the Dockerfile's builder
-# stage. The host's wasm-bindgen goes into it when the host runs the same Debian release, so the
-# builder does not compile it again.
+# stage.
 #
 # --from-host (what scripts/test-server-image.sh, and so CI, uses): `scripts/build-site.sh
 # --release` runs on the host (in $CARGO_TARGET_DIR when set), and only the Dockerfile's
 # `from-host` stage is built, from the binary, the site and xterm.js copied into .docker-prebuilt/
 # (removed afterwards). Taken only on a Debian bookworm host, the base's release, whose binary
 # links against a glibc the base has; the image is then checked to start the binary. Anywhere
-# else, or when the host lacks wasm-bindgen or the npm packages, it says so and makes the full
+# else, or when the host lacks the npm packages, it says so and makes the full
 # build.
 # Usage: scripts/build-server-image.sh [--from-host] [IMAGE]   (default: rootresume-server:latest)
 set -euo pipefail
@@ -44,8 +43,8 @@ host_build_possible() {
     echo "--from-host: the host is not Debian bookworm like the image's base, so its binary may need a newer glibc than the base has: making the full build instead"
     return 1
   fi
-  if ! command -v wasm-bindgen >/dev/null || [ ! -d node_modules/@xterm/xterm ]; then
-    echo "--from-host: no wasm-bindgen or no node_modules/@xterm here (scripts/setup.sh installs them): making the full build instead"
+  if [ ! -d node_modules/@xterm/xterm ]; then
+    echo "--from-host: no node_modules/@xterm here (scripts/setup.sh installs them): making the full build instead"
     return 1
   fi
 }
@@ -80,9 +79,6 @@ if [ -n "$from_host" ] && host_build_possible; then
 fi
 
 rm -rf .docker-tools && mkdir -p .docker-tools
-if on_bookworm; then
-  if path=$(command -v wasm-bindgen); then cp "$path" .docker-tools/; fi
-fi
 # The host's CA bundle: downloads in the build then work behind a TLS-inspecting proxy the host
 # trusts.
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then

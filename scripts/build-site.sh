@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the site: the browser's WASM bundle and its JS glue, the stylesheet and the static files
 # into $LEPTOS_SITE_ROOT (default target/site), and the server binary. It does what
-# `cargo leptos build` did here, with tools a fresh machine gets in a few minutes instead of the
-# twenty cargo-leptos takes to compile: cargo, wasm-bindgen-cli, and from npm binaryen's wasm-opt
-# and esbuild.
+# `cargo leptos build` did here, with tools a fresh machine gets in a minute instead of the
+# twenty cargo-leptos takes to compile: cargo, the workspace's own wasm-bindgen (bindgen/), and
+# from npm binaryen's wasm-opt and esbuild.
 #   scripts/build-site.sh                   debug build (what the tests run)
 #   scripts/build-site.sh --release         optimised: the WASM's size profile, wasm-opt -Oz,
 #                                           minified JS glue and CSS, the server's release profile
@@ -41,8 +41,11 @@ build_wasm() {
   out=$(mktemp -d "${TMPDIR:-/tmp}/rootresume-site.XXXXXX")
   # shellcheck disable=SC2064  # the folder is known now
   trap "rm -rf '$out'" RETURN
-  wasm-bindgen --target web --no-typescript --out-name "$name" --out-dir "$out" \
-    "$target/front/wasm32-unknown-unknown/$profile_dir/frontend.wasm"
+  # The JS glue, by the workspace's own wasm-bindgen (bindgen/: the library at the crate's
+  # version, so no wasm-bindgen-cli to install or keep in step).
+  cargo build --quiet --package site-bindgen --target-dir "$target/front"
+  "$target/front/debug/site-bindgen" "$target/front/wasm32-unknown-unknown/$profile_dir/frontend.wasm" \
+    "$out" "$name"
   if [ -n "$release" ]; then
     wasm-opt -Oz "$out/${name}_bg.wasm" -o "$out/$name.wasm"
     esbuild "$out/$name.js" --minify --format=esm --log-level=warning --outfile="$out/$name.min.js"

@@ -221,7 +221,6 @@ ensure_prerequisites() {
   command -v haproxy >/dev/null || missing+=(haproxy)
   docker info >/dev/null 2>&1 || missing+=("a running Docker engine")
   docker image inspect "$image" >/dev/null 2>&1 || missing+=("the sandbox image $image")
-  [ -n "$RR_CLUSTER_BIN" ] || command -v wasm-bindgen >/dev/null || missing+=(wasm-bindgen-cli)
   [ -d node_modules/@xterm/xterm ] || missing+=("the npm packages")
   [ ${#missing[@]} -eq 0 ] && return
   say "missing: ${missing[*]}; running scripts/setup.sh --cluster"

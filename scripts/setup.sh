@@ -48,15 +48,7 @@ ensure_docker() {
 ensure_rust_tools() {
   rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
     || { say "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
-  # scripts/build-site.sh runs it on the WASM; the CLI must match the crate in Cargo.lock exactly.
-  local wanted have
-  wanted=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, "", $0); print; exit}' Cargo.lock)
-  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-  if [ "$have" != "$wanted" ]; then
-    say "installing wasm-bindgen-cli $wanted (found: ${have:-none})"
-    # Not --locked: the CLI's own lockfile pins a crate version that is no longer published.
-    cargo install wasm-bindgen-cli --version "$wanted"
-  fi
+  # Nothing else: wasm-bindgen is the workspace's own (bindgen/), built by scripts/build-site.sh.
 }
 
 ensure_npm() {

@@ -46,7 +46,7 @@ step "unit and integration tests (real Docker engine)"
 if [ "${ROOTRESUME_SETUP_RUNSC:-1}" != 0 ]; then
   export ROOTRESUME_EXPECT_RUNTIMES=${ROOTRESUME_EXPECT_RUNTIMES:-runc,runsc}
 fi
-cargo test --workspace --exclude frontend
+cargo test --workspace --exclude frontend --exclude site-bindgen  # the last has no tests (scripts/build-site.sh runs it)
 cargo run -q -p rootresume-bench -- --smoke  # the benchmark tool still works (asserts nothing about speed)
 scripts/engine2.sh stop  # the cluster step starts its own
 step "Kubernetes: deploy/kubernetes and the sandbox Pod against the official schemas (offline)"
