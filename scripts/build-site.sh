@@ -5,7 +5,7 @@
 # twenty cargo-leptos takes to compile: cargo, the workspace's own wasm-bindgen (bindgen/), and
 # from npm binaryen's wasm-opt and esbuild.
 #   scripts/build-site.sh                   debug build (what the tests run)
-#   scripts/build-site.sh --release         optimised: the WASM's size profile, wasm-opt -Oz,
+#   scripts/build-site.sh --release         optimised: the WASM's size profile, wasm-opt,
 #                                           minified JS glue and CSS, the server's release profile
 #   ... --frontend-only                     the site's files only, no server binary
 # The WASM and the server compile side by side (the WASM's last step, link-time optimisation
@@ -47,7 +47,9 @@ build_wasm() {
   "$target/front/debug/site-bindgen" "$target/front/wasm32-unknown-unknown/$profile_dir/frontend.wasm" \
     "$out" "$name"
   if [ -n "$release" ]; then
-    wasm-opt -Oz "$out/${name}_bg.wasm" -o "$out/$name.wasm"
+    # What is sent counts, not the file: -Os to a fixed point makes a larger file that Brotli
+    # packs smaller (133.2 KB against -Oz's 134.8 KB, measured on this bundle).
+    wasm-opt -Os --converge "$out/${name}_bg.wasm" -o "$out/$name.wasm"
     esbuild "$out/$name.js" --minify --format=esm --log-level=warning --outfile="$out/$name.min.js"
     mv "$out/$name.min.js" "$out/$name.js"
     esbuild style/main.css --minify --log-level=warning --outfile="$out/$name.css"
