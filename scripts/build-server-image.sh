@@ -12,7 +12,9 @@
 # (removed afterwards). Taken only on a Debian bookworm host, the base's release, whose binary
 # links against a glibc the base has; the image is then checked to start the binary. Anywhere
 # else, or when the host lacks the npm packages, it says so and makes the full
-# build.
+# build. ROOTRESUME_IMAGE_SERVER=debug puts the host's debug server in it beside the release site
+# (the tests do: the image's checks do not depend on the binary's optimisation, and a fresh
+# machine saves the server's release compile, about six minutes).
 # Usage: scripts/build-server-image.sh [--from-host] [IMAGE]   (default: rootresume-server:latest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,15 +57,23 @@ trap 'rm -rf .docker-prebuilt .docker-tools' EXIT
 if [ -n "$from_host" ] && host_build_possible; then
   prebuilt=.docker-prebuilt
   rm -rf "$prebuilt" && mkdir -p "$prebuilt/node_modules"
-  echo "--from-host: scripts/build-site.sh --release (target dir ${CARGO_TARGET_DIR:-target}, site into $prebuilt/site)"
+  server=${ROOTRESUME_IMAGE_SERVER:-release}
+  echo "--from-host: the release site and the $server server (target dir ${CARGO_TARGET_DIR:-target}, site into $prebuilt/site)"
   started=$(date +%s)
   # The site goes straight into the build context rather than to target/site, which a
   # developer's build or a test run may be writing meanwhile; the binary does not depend on where.
-  LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" scripts/build-site.sh --release
+  case "$server" in
+    release) LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" scripts/build-site.sh --release ;;
+    debug)
+      LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" scripts/build-site.sh --release --frontend-only
+      cargo build --package server --bin server
+      ;;
+    *) echo "ROOTRESUME_IMAGE_SERVER is release or debug, not $server" >&2; exit 2 ;;
+  esac
   echo "--from-host: built on the host in $(( $(date +%s) - started )) s"
-  cp "${CARGO_TARGET_DIR:-target}/release/server" "$prebuilt/server"
+  cp "${CARGO_TARGET_DIR:-target}/$server/server" "$prebuilt/server"
   cp -r node_modules/@xterm "$prebuilt/node_modules/"
-  echo "building $image from $base: the from-host stage, with the host's release build"
+  echo "building $image from $base: the from-host stage, with the host's build"
   started=$(date +%s)
   docker build --network host --build-arg "BASE=$base" --build-arg "PREBUILT=$prebuilt" \
     --target from-host -t "$image" .
@@ -71,7 +81,7 @@ if [ -n "$from_host" ] && host_build_possible; then
   # The binary must load in the image (its shared libraries, their glibc version); `--help`
   # needs nothing else.
   if docker run --rm --network none "$image" /app/server --help >/dev/null; then
-    echo "built $image from the host's release build in $(( $(date +%s) - started )) s: $(size "$image")"
+    echo "built $image from the host's build ($server server) in $(( $(date +%s) - started )) s: $(size "$image")"
     exit 0
   fi
   docker rmi -f "$image" >/dev/null 2>&1 || true

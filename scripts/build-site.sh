@@ -40,7 +40,7 @@ build_wasm() {
   local out
   out=$(mktemp -d "${TMPDIR:-/tmp}/rootresume-site.XXXXXX")
   # shellcheck disable=SC2064  # the folder is known now
-  trap "rm -rf '$out'" RETURN
+  trap "rm -rf '$out'; trap - RETURN" RETURN
   # The JS glue, by the workspace's own wasm-bindgen (bindgen/: the library at the crate's
   # version, so no wasm-bindgen-cli to install or keep in step).
   cargo build --quiet --package site-bindgen --target-dir "$target/front"

@@ -54,6 +54,11 @@ make_certificates() {
 
 start() {
   running && answers && return 0
+  # containerd's socket goes under the exec-root, and a Unix socket's path holds 107 bytes at
+  # most: past that the engine only times out waiting for containerd.
+  local containerd=$dir/exec/containerd/containerd.sock
+  [ "${#containerd}" -le 107 ] \
+    || die "RR_ENGINE2_DIR is too long for a socket path (${#containerd} bytes in $containerd; at most 107): choose a shorter folder"
   mkdir -p "$dir/data" "$dir/exec"
   make_certificates
   # Its own containerd namespace and socket come with the data-root; no bridge and no iptables,

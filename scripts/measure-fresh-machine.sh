@@ -27,7 +27,10 @@ fresh_state() {
   local at=$scratch/$1
   if [ -d "$scratch/engine2" ]; then RR_ENGINE2_DIR=$scratch/engine2 scripts/engine2.sh down >/dev/null 2>&1 || true; fi
   rm -rf "$scratch"
-  mkdir -p "$at/home/.cargo/bin" "$at/tmp"
+  mkdir -p "$at/home/.cargo/bin"
+  # A short temporary folder, as a new user's /tmp: the cluster's second engine keeps a Unix
+  # socket under it, whose path may not pass 107 bytes.
+  rm -rf "/tmp/rr-fresh-$1" && mkdir -p "/tmp/rr-fresh-$1"
   # rustup's proxies: one binary that acts by its name.
   for tool in cargo rustc rustup rustdoc rustfmt cargo-fmt cargo-clippy clippy-driver; do
     ln -s "$rustup_bin" "$at/home/.cargo/bin/$tool"
@@ -45,7 +48,7 @@ in_fresh() {
   shift
   (cd "$at/clone" && env -i HOME="$at/home" RUSTUP_HOME="$rustup_home" CARGO_HOME="$at/home/.cargo" \
     PATH="$at/home/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    TMPDIR="$at/tmp" CARGO_TARGET_DIR="$at/target" RR_ENGINE2_DIR="$scratch/engine2" \
+    TMPDIR="/tmp/rr-fresh-$(basename "$at")" CARGO_TARGET_DIR="$at/target" RR_ENGINE2_DIR="$scratch/engine2" \
     TERM=dumb LANG=C.UTF-8 "$@")
 }
 
@@ -88,4 +91,4 @@ case "$what" in
   *) echo "usage: $0 [run|test|both]" >&2; exit 2 ;;
 esac
 if [ -d "$scratch/engine2" ]; then RR_ENGINE2_DIR=$scratch/engine2 scripts/engine2.sh down >/dev/null 2>&1 || true; fi
-rm -rf "$scratch"
+rm -rf "$scratch" /tmp/rr-fresh-run /tmp/rr-fresh-test

@@ -3,9 +3,10 @@
 # /healthz and /readyz (engine reachable through the mounted socket, sandbox image present), and
 # that `docker stop` (SIGTERM) ends it cleanly, leaving no labelled container.
 #
-# The image is built from the host's release build (scripts/build-server-image.sh --from-host:
-# `scripts/build-site.sh --release` here, then the Dockerfile's from-host stage), which is what CI
-# checks; where the host cannot (not Debian bookworm), the build script makes the full build.
+# The image is built from the host's build (scripts/build-server-image.sh --from-host: the release
+# site and, with ROOTRESUME_IMAGE_SERVER=debug set here, the debug server the end-to-end tests
+# built, then the Dockerfile's from-host stage), which is what CI checks; where the host cannot
+# (not Debian bookworm), the build script makes the full build.
 # --full makes the full, portable build (`docker build .`: the builder stage compiles everything
 # from zero inside Docker, ~11 minutes on 2 cores) whatever the host.
 # Usage: scripts/test-server-image.sh [--full] [IMAGE]   (with IMAGE: test that image, do not build)
@@ -22,7 +23,7 @@ if [ $# -ge 1 ]; then
 else
   image=rootresume-server:test
   built=1
-  scripts/build-server-image.sh ${mode:+"$mode"} "$image"
+  ROOTRESUME_IMAGE_SERVER=${ROOTRESUME_IMAGE_SERVER:-debug} scripts/build-server-image.sh ${mode:+"$mode"} "$image"
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -232,14 +232,7 @@ impl SessionManager {
         };
         let expires = expires_ms(session);
         let size = *terminal.watch_size().borrow();
-        let (_, screen) = terminal.output.snapshot();
-        let state = self.store.set_watch(
-            &session.hash,
-            Some((size.cols, size.rows)),
-            Some(&screen),
-            expires,
-        );
-        log_failure(state.await);
+        store_start(self.store.as_ref(), session, &terminal, size, expires).await;
         for (token, typing) in [(&now.watch, false), (&now.pair, true)] {
             if let Some(link) = link_of(token) {
                 log_failure(
@@ -250,6 +243,26 @@ impl SessionManager {
             }
         }
     }
+}
+
+/// Stores where a spectator on another replica starts: `terminal`'s `size` and recent screen.
+/// Returns the output's cursor at that screen, from which the relay goes on.
+async fn store_start(
+    store: &dyn SessionStore,
+    session: &Session,
+    terminal: &Terminal,
+    size: TermSize,
+    expires: u64,
+) -> u64 {
+    let (cursor, screen) = terminal.output.snapshot();
+    let stored = store.set_watch(
+        &session.hash,
+        Some((size.cols, size.rows)),
+        Some(&screen),
+        expires,
+    );
+    log_failure(stored.await);
+    cursor
 }
 
 /// When `session` ends at the latest, in ms since the epoch (for the store keys' expiry).
@@ -375,19 +388,10 @@ async fn follow_sharing(
             return false;
         };
         // The state first: a spectator finding the link finds where to start.
+        // Subscribed before the size is read, so a resize from then on is relayed.
         let size = terminal.watch_size();
         let current = *size.borrow();
-        let (cursor, screen) = terminal.output.snapshot();
-        log_failure(
-            store
-                .set_watch(
-                    &session.hash,
-                    Some((current.cols, current.rows)),
-                    Some(&screen),
-                    expires,
-                )
-                .await,
-        );
+        let cursor = store_start(store, session, &terminal, current, expires).await;
         log_failure(store.put_link(&watch, &session.hash, false, expires).await);
         *relayed = Some(Relayed {
             watch,
