@@ -963,23 +963,32 @@ fn failed<T>(_: T) -> String {
     String::from("the browser could not ask the server")
 }
 
-/// Posts `body` (JSON) to `path`; the response when the server took it, else what it said.
-async fn post_json(path: &str, body: &str) -> Result<web_sys::Response, String> {
+/// POSTs to `path` with one `header` and, when given, `body`; the response, whatever its status.
+async fn post(
+    path: &str,
+    header: (&str, &str),
+    body: Option<&str>,
+) -> Result<web_sys::Response, String> {
     use wasm_bindgen_futures::JsFuture;
     let window = web_sys::window().ok_or("no window")?;
     let headers = web_sys::Headers::new().map_err(failed)?;
-    headers
-        .set("Content-Type", "application/json")
-        .map_err(failed)?;
+    headers.set(header.0, header.1).map_err(failed)?;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(body));
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    JsFuture::from(window.fetch_with_str_and_init(path, &init))
         .await
         .map_err(|_| String::from("the server could not be reached"))?
         .dyn_into()
-        .map_err(failed)?;
+        .map_err(failed)
+}
+
+/// Posts `body` (JSON) to `path`; the response when the server took it, else what it said.
+async fn post_json(path: &str, body: &str) -> Result<web_sys::Response, String> {
+    let response = post(path, ("Content-Type", "application/json"), Some(body)).await?;
     if !response.ok() {
         let text = response_text(&response).await.ok();
         return Err(text.unwrap_or_else(|| format!("the server answered {}", response.status())));
@@ -1091,19 +1100,8 @@ async fn early_session() -> Option<String> {
 /// [`crate::api::create_session`], by hand: the server function's own client would bring a JSON
 /// parser into the bundle for one string). The session's id, or the server's sentence.
 async fn request_session() -> Result<String, String> {
-    use wasm_bindgen_futures::JsFuture;
-    let window = web_sys::window().ok_or("no window")?;
-    let headers = web_sys::Headers::new().map_err(failed)?;
-    headers.set("Accept", "application/json").map_err(failed)?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
     let path = <crate::api::CreateSession as leptos::server_fn::ServerFn>::PATH;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
-        .await
-        .map_err(|_| String::from("the server could not be reached"))?
-        .dyn_into()
-        .map_err(failed)?;
+    let response = post(path, ("Accept", "application/json"), None).await?;
     let text = response_text(&response).await?;
     if response.ok() {
         // The id as a JSON string.
