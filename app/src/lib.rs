@@ -39,7 +39,8 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// `create_session` server function: the id goes where the terminal looks for it
 /// (`sessionStorage`), and `window.__rrSession` is the promise of it (or of `null` when refused),
 /// which the terminal's client awaits if it starts first. The sandbox is thus being handed out
-/// while the bundle compiles.
+/// while the bundle compiles. Where the terminal starts at once or on request, the first screen
+/// ([`FIRST_SCREEN`]) shows the shell meanwhile, and the bundle runs once it has.
 ///
 /// A Run button on a code block (`data-run`, see `content::markdown`) or a challenge's Check
 /// button (`data-check`) is a press too: it opens the page's terminal dock if it has one, starts
@@ -56,7 +57,7 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// new script URL since a browser remembers a module that failed to load. The file names come
 /// from the element's data attributes so the text stays fixed; public so the server's CSP can
 /// allow it by hash.
-pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function has(){try{return!!sessionStorage.getItem("rootresume.session")}catch(e){return false}}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(d.start!=="watch"&&!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var js=d.js+(tries++?"?retry="+tries:"");import(js).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection and press Start again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||d.start==="watch"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function sid(){try{return sessionStorage.getItem("rootresume.session")}catch(e){return null}}function has(){return!!sid()}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(d.start!=="watch"&&!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var first=(d.start==="load"||d.start==="request")&&window.__rrFirst?__rrFirst.start(window.__rrSession||sid()):null;var js=d.js+(tries++?"?retry="+tries:"");Promise.resolve(first).then(function(){return import(js)}).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection, then press Start or the shell to try again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||d.start==="watch"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
 
 /// When a page's terminal starts, for the pages that have one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +109,22 @@ fn post_is_runnable(slug: &str) -> bool {
     false
 }
 
+/// The first screen: the sandbox's shell shown, and typed into, before the WASM bundle and
+/// xterm.js are ready. On a page whose terminal starts at once or on request, the loader
+/// ([`TERMINAL_LOADER`]) calls `__rrFirst.start` with the session (its id, or the promise of
+/// it) at the moment it asks for the bundle: the socket opens beside the session request, the
+/// first frame attaches as soon as the id is known, and the shell's output is drawn as plain text
+/// (no colours; the escape sequences readline uses to edit a line are followed) in a `<pre>` over
+/// the terminal's place, which takes keys and pastes. When the bundle's client starts it calls
+/// `__rrFirst.adopt(id)`, which hands it the socket and every frame received so far (or `null`
+/// if there is none for that id); the client replays those into xterm.js and calls
+/// `__rrFirst.done()`, which removes the `<pre>` in the frame xterm.js draws. One socket per tab,
+/// so nothing typed is lost at the handover. The loader runs the bundle only once the first
+/// screen has painted the shell (or 300 ms passed): the bundle's start holds the page's main
+/// thread for a few hundred milliseconds on a slow machine, in which the socket's events and the
+/// paint would wait. Public so the server's CSP can allow it by hash.
+pub const FIRST_SCREEN: &str = include_str!("terminal/first_screen.js");
+
 /// The script that loads the WASM bundle and xterm.js's stylesheet (see [`TERMINAL_LOADER`]),
 /// in place of Leptos' `HydrationScripts`: the same files, but loaded on demand instead of
 /// preloaded on every page that has a terminal.
@@ -118,7 +135,10 @@ fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoVie
     // scripts/build-site.sh (like cargo-leptos) names the bundle after the output name alone.
     let wasm = format!("{pkg}/{}.wasm", options.output_name);
     let session = <api::CreateSession as leptos::server_fn::ServerFn>::PATH;
+    let first_screen = matches!(start, TerminalStart::Load | TerminalStart::Request)
+        .then(|| view! { <script inner_html=FIRST_SCREEN></script> });
     view! {
+        {first_screen}
         <script
             data-js=js
             data-wasm=wasm
@@ -281,7 +301,32 @@ pub fn App() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::favicon_data_uri;
+    use super::{favicon_data_uri, FIRST_SCREEN};
+    use rootresume_protocol::{ClientMessage, ServerMessage, WS_PATH};
+
+    #[test]
+    fn the_first_screen_speaks_the_protocol() {
+        // The first screen is plain JavaScript: its frame headers must be the protocol's.
+        let header = |frame: Vec<u8>| (frame[0], frame[1]);
+        let attach_frame = ClientMessage::AttachTerminal {
+            session: "x".into(),
+            terminal: 0,
+        }
+        .encode();
+        let (version, attach) = header(attach_frame.clone());
+        assert_eq!(
+            attach_frame[2..],
+            [0, b'x'],
+            "the terminal's number, then the id"
+        );
+        assert!(FIRST_SCREEN.contains(r#"frame(ATTACH, "\0" + id)"#));
+        let (_, input) = header(ClientMessage::Input(vec![b'x']).encode());
+        let (_, output) = header(ServerMessage::Output(vec![b'x']).encode());
+        let constants = format!(
+            "var V = {version}, ATTACH = {attach}, INPUT = {input}, OUTPUT = {output}, WS = \"{WS_PATH}\";"
+        );
+        assert!(FIRST_SCREEN.contains(&constants), "expected {constants}");
+    }
 
     #[test]
     fn the_favicon_is_a_data_uri_an_attribute_can_hold() {

@@ -34,6 +34,10 @@ extern "C" {
     // xterm.js 5 and later take bytes through `write`; the crate binds xterm.js 4's `writeUtf8`.
     #[wasm_bindgen(method, js_name = "write")]
     pub(super) fn write_bytes(this: &ByteTerminal, data: &js_sys::Uint8Array);
+
+    /// `write` with the callback xterm.js calls once everything written before is parsed.
+    #[wasm_bindgen(method, js_name = "write")]
+    fn write_then(this: &ByteTerminal, data: &str, callback: &js_sys::Function);
 }
 
 thread_local! {
@@ -809,6 +813,18 @@ impl Client {
         self.last_run.replace(Some(block.clone()));
     }
 
+    /// Decodes and handles one binary frame from the socket.
+    fn receive(self: &Rc<Self>, data: JsValue) {
+        let Ok(buffer) = data.dyn_into::<js_sys::ArrayBuffer>() else {
+            return;
+        };
+        let frame = js_sys::Uint8Array::new(&buffer).to_vec();
+        match ServerMessage::decode(&frame) {
+            Ok(message) => self.handle(message),
+            Err(error) => self.notice(31, &format!("[bad message from server: {error}]")),
+        }
+    }
+
     fn handle(self: &Rc<Self>, message: ServerMessage) {
         match message {
             ServerMessage::Output(bytes) => {
@@ -1160,23 +1176,62 @@ fn connect(client: Rc<Client>) {
     });
 }
 
+/// The page's first screen (see [`crate::FIRST_SCREEN`]), if it has one.
+fn first_screen() -> Option<JsValue> {
+    let window = web_sys::window()?;
+    js_sys::Reflect::get(&window, &JsValue::from_str("__rrFirst"))
+        .ok()
+        .filter(|first| first.is_object())
+}
+
+/// Calls the first screen's method `name` with `arg`.
+fn call_first_screen(first: &JsValue, name: &str, arg: &JsValue) -> Option<JsValue> {
+    let method = js_sys::Reflect::get(first, &JsValue::from_str(name)).ok()?;
+    method
+        .dyn_into::<js_sys::Function>()
+        .ok()?
+        .call1(first, arg)
+        .ok()
+}
+
+/// Takes over the first screen's socket for `session`, attached or about to be: the socket and
+/// the frames it received so far, which the first screen has shown as plain text.
+fn adopt_first_screen(session: &str) -> Option<(JsValue, WebSocket, js_sys::Array)> {
+    let first = first_screen()?;
+    let taken: js_sys::Array = call_first_screen(&first, "adopt", &JsValue::from_str(session))?
+        .dyn_into()
+        .ok()?;
+    let socket = taken.get(0).dyn_into::<WebSocket>().ok()?;
+    let frames = taken.get(1).dyn_into::<js_sys::Array>().ok()?;
+    Some((first, socket, frames))
+}
+
 fn open_socket(client: Rc<Client>, session: &str) {
-    let Some(url) = socket_url() else {
-        return;
-    };
-    let socket = match WebSocket::new(&url) {
-        Ok(socket) => socket,
-        Err(_) => return client.retry(),
+    let adopted = adopt_first_screen(session);
+    let socket = match &adopted {
+        Some((_, socket, _)) => socket.clone(),
+        None => {
+            let Some(url) = socket_url() else {
+                return;
+            };
+            match WebSocket::new(&url) {
+                Ok(socket) => socket,
+                Err(_) => return client.retry(),
+            }
+        }
     };
     socket.set_binary_type(BinaryType::Arraybuffer);
 
     let on_open_client = client.clone();
-    let attach = ClientMessage::AttachTerminal {
+    // The first screen's socket attaches itself (its own `open` listener runs first).
+    let attach = adopted.is_none().then(|| ClientMessage::AttachTerminal {
         session: session.to_owned(),
         terminal: 0,
-    };
+    });
     let on_open = Closure::<dyn FnMut()>::new(move || {
-        on_open_client.send(&attach);
+        if let Some(attach) = &attach {
+            on_open_client.send(attach);
+        }
         on_open_client.send_size();
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -1184,16 +1239,7 @@ fn open_socket(client: Rc<Client>, session: &str) {
 
     let on_message_client = client.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() else {
-            return;
-        };
-        let frame = js_sys::Uint8Array::new(&buffer).to_vec();
-        match ServerMessage::decode(&frame) {
-            Ok(message) => on_message_client.handle(message),
-            Err(error) => {
-                on_message_client.notice(31, &format!("[bad message from server: {error}]"))
-            }
-        }
+        on_message_client.receive(event.data());
     });
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
@@ -1204,5 +1250,28 @@ fn open_socket(client: Rc<Client>, session: &str) {
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     on_close.forget();
 
+    let open = socket.ready_state() == WebSocket::OPEN;
     client.socket.replace(Some(socket));
+    if let Some((first, _, frames)) = adopted {
+        // After `start` has opened the terminal (this may run inside it), as a frame would be.
+        spawn_local(async move {
+            if open {
+                client.send_size();
+            }
+            for frame in frames.iter() {
+                client.receive(frame);
+            }
+            // The first screen goes once xterm.js has parsed what it showed, in the frame
+            // xterm.js draws it.
+            let done = js_sys::Reflect::get(&first, &JsValue::from_str("done"))
+                .ok()
+                .and_then(|done| done.dyn_into::<js_sys::Function>().ok());
+            if let Some(done) = done {
+                client
+                    .term
+                    .unchecked_ref::<ByteTerminal>()
+                    .write_then("", &done);
+            }
+        });
+    }
 }

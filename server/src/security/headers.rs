@@ -42,8 +42,14 @@ impl ScriptHashes {
     }
 }
 
-static SHELL_SCRIPTS: LazyLock<ScriptHashes> =
-    LazyLock::new(|| ScriptHashes::of(&[app::IMPORT_MAP, app::THEME_SCRIPT, app::TERMINAL_LOADER]));
+static SHELL_SCRIPTS: LazyLock<ScriptHashes> = LazyLock::new(|| {
+    ScriptHashes::of(&[
+        app::IMPORT_MAP,
+        app::THEME_SCRIPT,
+        app::TERMINAL_LOADER,
+        app::FIRST_SCREEN,
+    ])
+});
 
 /// The Content Security Policy for a response to a request for `host`, with the page's
 /// `nonce` when it has one.
