@@ -18,12 +18,20 @@ pub struct FirstLoad {
     pub files: Vec<String>,
     /// Tabs behind each time below.
     pub tabs: usize,
-    /// `/terminal`: navigation start → prompt painted, ms: (p50, min, max).
+    /// `/terminal`: navigation start → prompt painted (the first screen or xterm.js, whichever
+    /// shows it first), ms: (p50, min, max).
     pub terminal: Option<(f64, f64, f64)>,
+    /// `/terminal`: navigation start → prompt painted by xterm.js, ms.
+    pub terminal_xterm: Option<(f64, f64, f64)>,
+    /// `/about`, a page with no terminal: navigation start → first contentful paint, ms; the
+    /// floor under every time here.
+    pub plain_paint: Option<(f64, f64, f64)>,
     /// `/terminal`: navigation start → first typed command's answer painted, ms.
     pub answered: Option<(f64, f64, f64)>,
     /// Home page: the press of "Start your sandbox" → prompt painted, ms.
     pub home: Option<(f64, f64, f64)>,
+    /// Home page: the press of "Start your sandbox" → prompt painted by xterm.js, ms.
+    pub home_xterm: Option<(f64, f64, f64)>,
     /// A post: the press of a C block's Run button (no terminal loaded) → its output painted.
     pub run: Option<(f64, f64, f64)>,
     /// The breakdown lines of the `/terminal` time, for the report.
@@ -83,23 +91,27 @@ fn parse(text: &str) -> Option<FirstLoad> {
                 .ok()
         })
         .unwrap_or(0);
+    const TERMINAL: &str = "time to prompt (navigation start → prompt painted), /terminal:";
+    const HOME: &str =
+        "time to prompt (press of \"Start your sandbox\" → prompt painted), home page:";
+    const XTERM: &str = "in xterm.js:";
     Some(FirstLoad {
         sent_kib: *numbers.get(1)?,
         gzip9_kib: *numbers.get(2)?,
         files,
         tabs,
-        terminal: spread_after(
+        terminal: spread_after(text, TERMINAL),
+        terminal_xterm: spread_after_in(text, TERMINAL, XTERM),
+        plain_paint: spread_after(
             text,
-            "time to prompt (navigation start → prompt painted), /terminal:",
+            "first paint of a page with no terminal (navigation start → first contentful paint), /about:",
         ),
         answered: spread_after(
             text,
             "first typed command answered (navigation start → answer painted), /terminal:",
         ),
-        home: spread_after(
-            text,
-            "time to prompt (press of \"Start your sandbox\" → prompt painted), home page:",
-        ),
+        home: spread_after(text, HOME),
+        home_xterm: spread_after_in(text, HOME, XTERM),
         run: spread_after(
             text,
             "Run on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it:",
@@ -110,7 +122,13 @@ fn parse(text: &str) -> Option<FirstLoad> {
 
 /// Reads `p50 A ms, min B ms, max C ms` after `label` on its line.
 fn spread_after(text: &str, label: &str) -> Option<(f64, f64, f64)> {
-    let rest = text.lines().find_map(|l| l.strip_prefix(label))?;
+    spread_after_in(text, label, "")
+}
+
+/// Reads `p50 A ms, min B ms, max C ms` after `part` on the line that starts with `label`.
+fn spread_after_in(text: &str, label: &str, part: &str) -> Option<(f64, f64, f64)> {
+    let line = text.lines().find_map(|l| l.strip_prefix(label))?;
+    let rest = line.split_once(part)?.1;
     let value = |name: &str| -> Option<f64> {
         let after = rest.split(&format!("{name} ")).nth(1)?;
         after.split_whitespace().next()?.parse().ok()
@@ -133,10 +151,13 @@ mod tests {
 
     #[test]
     fn reads_the_times_and_their_breakdown() {
-        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\nRun on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: p50 900 ms, min 800 ms, max 1000 ms\n";
+        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms; in xterm.js: p50 400 ms, min 350 ms, max 500 ms\nfirst paint of a page with no terminal (navigation start → first contentful paint), /about: p50 100 ms, min 90 ms, max 120 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\nRun on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: p50 900 ms, min 800 ms, max 1000 ms\n";
         let load = parse(text).unwrap();
         assert_eq!(load.tabs, 10);
         assert_eq!(load.terminal, Some((140.0, 120.0, 300.0)));
+        assert_eq!(load.terminal_xterm, Some((400.0, 350.0, 500.0)));
+        assert_eq!(load.plain_paint, Some((100.0, 90.0, 120.0)));
+        assert_eq!(load.home_xterm, None);
         assert_eq!(load.answered, Some((200.0, 180.0, 400.0)));
         assert_eq!(load.home, Some((130.0, 110.0, 150.0)));
         assert_eq!(load.run, Some((900.0, 800.0, 1000.0)));

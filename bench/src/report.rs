@@ -228,14 +228,29 @@ impl Results {
                 let _ = writeln!(md, "| First-load transfer of the home page with its shell (HTML + JS + WASM + CSS, as sent) | {:.1} KiB sent ({kb:.1} KB); {:.1} KiB as gzip -9 | — | ≤ 200 KB | {} |", load.sent_kib, load.gzip9_kib, verdict(kb <= 200.0));
                 let times = [
                     (
-                        "Page → prompt painted, `/terminal` (navigation start)",
+                        "Page → prompt painted, `/terminal` (navigation start; first screen or xterm.js)",
                         load.terminal,
                         Some(150.0),
                     ),
                     (
-                        "Page → prompt painted, home page (press of \"Start your sandbox\")",
+                        "Page → prompt painted by xterm.js, `/terminal` (navigation start)",
+                        load.terminal_xterm,
+                        None,
+                    ),
+                    (
+                        "Page → prompt painted, home page (press of \"Start your sandbox\"; first screen or xterm.js)",
                         load.home,
                         Some(150.0),
+                    ),
+                    (
+                        "Page → prompt painted by xterm.js, home page (press of \"Start your sandbox\")",
+                        load.home_xterm,
+                        None,
+                    ),
+                    (
+                        "First paint of a page with no terminal, `/about` (navigation start): the floor",
+                        load.plain_paint,
+                        None,
                     ),
                     (
                         "Page → first typed command answered, `/terminal` (navigation start)",

@@ -104,6 +104,7 @@ async function resourceTimes(page) {
     const nav = performance.getEntriesByType("navigation")[0];
     return {
       html: nav.responseEnd,
+      firstPaint: performance.getEntriesByName("first-contentful-paint")[0]?.startTime,
       script: end("/rootresume.js")?.end,
       xterm: end("/xterm.mjs")?.end,
       wasm: end(".wasm")?.end,
@@ -182,6 +183,7 @@ const step = (pick) => quantile(terminal.map(pick), 0.5);
 console.log(`/terminal over ${tabs} fresh tabs, by the page's clock from navigation start (p50 of each step):`);
 const steps = [
   ["HTML received", (t) => t.html],
+  ["page's first paint", (t) => t.firstPaint],
   ["rootresume.js received", (t) => t.script],
   ["xterm.mjs received", (t) => t.xterm],
   ["WASM received", (t) => t.wasm],
@@ -198,6 +200,18 @@ const steps = [
 for (const [name, pick] of steps) console.log(`  ${name.padEnd(34)} ${ms(step(pick)).padStart(8)}`);
 console.log(`time to prompt (navigation start → prompt painted), /terminal: ${spread(terminal.map((t) => t.marks.promptPainted))}; in xterm.js: ${spread(terminal.map((t) => t.marks.xtermPromptPainted))}`);
 console.log(`first typed command answered (navigation start → answer painted), /terminal: ${spread(terminal.map((t) => t.marks.answerPainted))}; from its first key: ${spread(terminal.map((t) => t.marks.answerPainted - t.marks.firstKey))}`);
+
+// The floor under every figure above: when a fresh tab first paints a page with no terminal.
+const plain = [];
+for (let i = 0; i < tabs; i++) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/about`, { waitUntil: "load" });
+  await page.waitForFunction(() => performance.getEntriesByName("first-contentful-paint").length > 0, null, { timeout: 10_000 });
+  plain.push(await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0].startTime));
+  await context.close();
+}
+console.log(`first paint of a page with no terminal (navigation start → first contentful paint), /about: ${spread(plain)}`);
 
 const home = [];
 for (let i = 0; i < tabs; i++) home.push(await homeTab());
