@@ -12,9 +12,9 @@
 # (removed afterwards). Taken only on a Debian bookworm host, the base's release, whose binary
 # links against a glibc the base has; the image is then checked to start the binary. Anywhere
 # else, or when the host lacks the npm packages, it says so and makes the full
-# build. ROOTRESUME_IMAGE_SERVER=debug puts the host's debug server in it beside the release site
-# (the tests do: the image's checks do not depend on the binary's optimisation, and a fresh
-# machine saves the server's release compile, about six minutes).
+# build. ROOTRESUME_IMAGE_SERVER=debug puts the host's debug build in it, the server and the site
+# (the tests do: the image's checks do not depend on optimisation, and a fresh machine saves the
+# release compiles of the server and the WASM, about six and two minutes).
 # Usage: scripts/build-server-image.sh [--from-host] [IMAGE]   (default: rootresume-server:latest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,14 +58,14 @@ if [ -n "$from_host" ] && host_build_possible; then
   prebuilt=.docker-prebuilt
   rm -rf "$prebuilt" && mkdir -p "$prebuilt/node_modules"
   server=${ROOTRESUME_IMAGE_SERVER:-release}
-  echo "--from-host: the release site and the $server server (target dir ${CARGO_TARGET_DIR:-target}, site into $prebuilt/site)"
+  echo "--from-host: the $server site and server (target dir ${CARGO_TARGET_DIR:-target}, site into $prebuilt/site)"
   started=$(date +%s)
   # The site goes straight into the build context rather than to target/site, which a
   # developer's build or a test run may be writing meanwhile; the binary does not depend on where.
   case "$server" in
     release) LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" scripts/build-site.sh --release ;;
     debug)
-      LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" scripts/build-site.sh --release --frontend-only
+      LEPTOS_SITE_ROOT="$PWD/$prebuilt/site" scripts/build-site.sh --frontend-only
       cargo build --package server --bin server
       ;;
     *) echo "ROOTRESUME_IMAGE_SERVER is release or debug, not $server" >&2; exit 2 ;;

@@ -3,9 +3,9 @@
 # /healthz and /readyz (engine reachable through the mounted socket, sandbox image present), and
 # that `docker stop` (SIGTERM) ends it cleanly, leaving no labelled container.
 #
-# The image is built from the host's build (scripts/build-server-image.sh --from-host: the release
-# site and, with ROOTRESUME_IMAGE_SERVER=debug set here, the debug server the end-to-end tests
-# built, then the Dockerfile's from-host stage), which is what CI checks; where the host cannot
+# The image is built from the host's build (scripts/build-server-image.sh --from-host: with
+# ROOTRESUME_IMAGE_SERVER=debug set here, the debug server and site the end-to-end tests built,
+# then the Dockerfile's from-host stage), which is what CI checks; where the host cannot
 # (not Debian bookworm), the build script makes the full build.
 # --full makes the full, portable build (`docker build .`: the builder stage compiles everything
 # from zero inside Docker, ~11 minutes on 2 cores) whatever the host.

@@ -323,7 +323,7 @@ impl Results {
                 let _ = writeln!(md, "{line}");
             }
             let _ = writeln!(md, "```");
-            let _ = writeln!(md, "\nWhere the time to prompt on `/terminal` goes: the p50 over {} fresh tabs (a new browser context each, nothing cached) of when each step was done, by the page's own clock from navigation start. \"Painted\" is the first animation frame after the prompt's text entered the terminal's rows.\n\n```", load.tabs);
+            let _ = writeln!(md, "\nWhere the time to prompt on `/terminal` goes: the p50 over {} fresh tabs (a new browser context each, nothing cached) of when each step was done, by the page's own clock from navigation start. \"Painted\" is the first animation frame after the prompt's text entered the first screen (plain text, shown before the bundle runs) or xterm.js's rows.\n\n```", load.tabs);
             for line in &load.steps {
                 let _ = writeln!(md, "{line}");
             }

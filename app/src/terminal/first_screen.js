@@ -103,28 +103,31 @@
     start: function (session) {
       if (sock || taken) return Promise.resolve();
       var ready = new Promise(function (r) { shown = r; setTimeout(settle, 300); });
-      try { sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS); } catch (e) { settle(); return ready; }
-      sock.binaryType = "arraybuffer";
+      var ws;
+      try { ws = sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS); } catch (e) { settle(); return ready; }
+      ws.binaryType = "arraybuffer";
       // Terminal 0: the session's own shell.
-      var attach = function () { if (id && sock.readyState === 1) sock.send(frame(ATTACH, "\0" + id)); };
-      sock.addEventListener("open", attach);
-      sock.addEventListener("message", function (e) {
+      var attach = function () { if (id && ws.readyState === 1) ws.send(frame(ATTACH, "\0" + id)); };
+      ws.addEventListener("open", attach);
+      ws.addEventListener("message", function (e) {
         if (taken) return;
         frames.push(e.data);
         var b = new Uint8Array(e.data);
         if (b[0] === V && b[1] === OUTPUT) { write(dec.decode(b.subarray(2), { stream: true })); render(); }
       });
-      sock.addEventListener("close", function () { if (!taken) { sock = null; gone(); settle(); } });
+      ws.addEventListener("close", function () { if (!taken) { sock = null; gone(); settle(); } });
       addEventListener("DOMContentLoaded", function () { if (frames.length) render(); });
       Promise.resolve(session).then(function (v) {
-        if (typeof v === "string") { id = v; attach(); } else if (sock && !taken) sock.close();
+        if (typeof v === "string") { id = v; attach(); } else if (!taken) ws.close();
       });
       return ready;
     },
     adopt: function (session) {
       if (taken || !sock || sock.readyState > 1 || session !== id) return null;
+      var received = frames;
       taken = true;
-      return [sock, frames];
+      frames = [];
+      return [sock, received];
     },
     done: function () {
       requestAnimationFrame(gone);
