@@ -22,8 +22,20 @@ The listen address comes from Leptos (LEPTOS_SITE_ADDR, default 127.0.0.1:3000) 
 Every setting, with its default (or the value the environment and flags give it):
 ";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(run());
+    // The start-up compression of the static files (assets.rs) may still be running on a
+    // blocking thread (tens of seconds for a debug build's bundle): once the server has
+    // stopped nothing needs it, so the process does not wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+async fn run() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--help" || a == "-h") {
         let args = std::env::args()
             .skip(1)
