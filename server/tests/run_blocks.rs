@@ -32,9 +32,10 @@ async fn run(term: &mut Term, lang: RunLang, file: &str, code: &str) -> Result<(
 #[tokio::test]
 async fn blocks_run_byte_for_byte_and_interrupt_what_runs() -> Result<()> {
     let server = TestServer::start(test_config()).await?;
-    blocks_run(&server).await?;
+    // Shut down (removing the sandbox) whether or not the checks passed.
+    let checked = blocks_run(&server).await;
     server.server.shutdown().await;
-    Ok(())
+    checked
 }
 
 /// The same under gVisor, where the shell is an exec: skipped when runsc is not registered,
@@ -45,9 +46,9 @@ async fn blocks_run_under_gvisor_too() -> Result<()> {
         return Ok(());
     };
     let server = TestServer::start(config).await?;
-    blocks_run(&server).await?;
+    let checked = blocks_run(&server).await;
     server.server.shutdown().await;
-    Ok(())
+    checked
 }
 
 async fn blocks_run(server: &TestServer) -> Result<()> {
