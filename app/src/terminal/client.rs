@@ -1184,13 +1184,11 @@ fn first_screen() -> Option<JsValue> {
         .filter(|first| first.is_object())
 }
 
-/// Calls the first screen's method `name` with `arg`.
-fn call_first_screen(first: &JsValue, name: &str, arg: &JsValue) -> Option<JsValue> {
-    let method = js_sys::Reflect::get(first, &JsValue::from_str(name)).ok()?;
-    method
-        .dyn_into::<js_sys::Function>()
+/// The first screen's method `name`.
+fn first_screen_method(first: &JsValue, name: &str) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(first, &JsValue::from_str(name))
         .ok()?
-        .call1(first, arg)
+        .dyn_into()
         .ok()
 }
 
@@ -1198,7 +1196,9 @@ fn call_first_screen(first: &JsValue, name: &str, arg: &JsValue) -> Option<JsVal
 /// the frames it received so far, which the first screen has shown as plain text.
 fn adopt_first_screen(session: &str) -> Option<(JsValue, WebSocket, js_sys::Array)> {
     let first = first_screen()?;
-    let taken: js_sys::Array = call_first_screen(&first, "adopt", &JsValue::from_str(session))?
+    let taken: js_sys::Array = first_screen_method(&first, "adopt")?
+        .call1(&first, &JsValue::from_str(session))
+        .ok()?
         .dyn_into()
         .ok()?;
     let socket = taken.get(0).dyn_into::<WebSocket>().ok()?;
@@ -1263,10 +1263,7 @@ fn open_socket(client: Rc<Client>, session: &str) {
             }
             // The first screen goes once xterm.js has parsed what it showed, in the frame
             // xterm.js draws it.
-            let done = js_sys::Reflect::get(&first, &JsValue::from_str("done"))
-                .ok()
-                .and_then(|done| done.dyn_into::<js_sys::Function>().ok());
-            if let Some(done) = done {
+            if let Some(done) = first_screen_method(&first, "done") {
                 client
                     .term
                     .unchecked_ref::<ByteTerminal>()
