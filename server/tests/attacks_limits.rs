@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Result};
 use attack_support::{
     attacker, contained, each_runtime, finish, python, python_or_end, server, server_answers,
-    visitor,
+    visitor, Outcome,
 };
 use rootresume_protocol::ClientMessage;
 
@@ -204,6 +204,40 @@ print("survived holding", 16 * len(held), "MiB")
         Ok(format!(
             "hog killed, terminal shows {hog:?}; shell and neighbour fine"
         ))
+    })
+    .await
+}
+
+/// Below the cap the memory is the visitor's under every runtime: after a gcc build, a program
+/// holding 112 of the 128 MiB finishes and the shell goes on. Under gVisor its own kernel shares
+/// the container's cgroup; before the limit had a margin for it, this ended the whole sandbox.
+/// A visitor, not an attacker: a sandbox that dies here fails the test.
+#[tokio::test]
+async fn memory_below_the_cap_is_the_visitors_under_every_runtime() -> Result<()> {
+    each_runtime("memory below the cap", |runtime| async move {
+        let server = server(&runtime).await?;
+        let (id, mut term) = visitor(&server).await?;
+        let built = term
+            .run("printf 'int main(void){return 0;}\\n' > /tmp/m.c && gcc -O2 /tmp/m.c -o /tmp/m && /tmp/m && echo built")
+            .await?;
+        ensure!(built == "built", "gcc: {built}");
+        let held = python_or_end(
+            &mut term,
+            "held",
+            r#"
+held = bytearray(112 << 20)
+held[::4096] = b"x" * len(held[::4096])
+print("held", len(held) >> 20, "MiB")
+"#,
+        )
+        .await?;
+        ensure!(
+            matches!(&held, Outcome::Ran(out) if out.contains("held 112 MiB")),
+            "112 MiB under a 128 MiB cap: {held:?}"
+        );
+        ensure!(term.run("echo shell-alive").await? == "shell-alive");
+        finish(server, &[&id]).await?;
+        Ok("gcc built, 112 MiB held, the shell went on".to_owned())
     })
     .await
 }

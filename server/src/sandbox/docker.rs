@@ -43,6 +43,13 @@ const ALONE: &str = "--alone";
 /// 20221219) gives a container's own TTY process end-of-file on its first read, so under it
 /// the shell runs as an exec in an idle container instead (see [`ShellMode`]).
 pub const EXEC_SHELL_RUNTIME: &str = "runsc";
+/// Memory added to the container's limit under gVisor (runsc), in MiB. There the cgroup holds
+/// gVisor's own kernel (the sentry: 12 MiB idle, 23 MiB after a gcc run) beside the visitor's
+/// processes, and the kernel's OOM killer ends the sentry, and with it the whole sandbox, when
+/// the sum passes the limit: measured with a 128 MiB limit, a visitor's program holding 112 MiB
+/// ended the sandbox (peak 132 MiB with the margin). With it the visitor keeps
+/// `sandbox.memory_mib`, as under runc.
+pub const GVISOR_MEMORY_MARGIN_MIB: u32 = 32;
 /// How a [`ShellId`] of an exec'd shell starts (the rest is the exec's id).
 const EXEC_SHELL: &str = "exec:";
 
@@ -329,7 +336,12 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
             tmpfs_opts(limits.home_mib, ",uid=1000,gid=1000,mode=0755"),
         ),
     ]);
-    let memory = i64::from(limits.memory_mib) * 1024 * 1024;
+    let margin = if limits.runtime == EXEC_SHELL_RUNTIME {
+        GVISOR_MEMORY_MARGIN_MIB
+    } else {
+        0
+    };
+    let memory = (i64::from(limits.memory_mib) + i64::from(margin)) * 1024 * 1024;
     let labels = spec
         .labels()
         .into_iter()
@@ -722,5 +734,21 @@ mod tests {
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.init, Some(true));
         assert_eq!(host.runtime.as_deref(), Some(EXEC_SHELL_RUNTIME));
+    }
+
+    #[test]
+    fn gvisor_gets_a_margin_for_its_own_kernel_and_runc_none() {
+        let limit = |runtime: &str| {
+            let host = body_for(runtime).host_config.unwrap_or_default();
+            assert_eq!(host.memory, host.memory_swap, "no swap under {runtime:?}");
+            host.memory
+        };
+        let mib = 1024 * 1024;
+        assert_eq!(limit(""), Some(128 * mib));
+        assert_eq!(limit("runc"), Some(128 * mib));
+        assert_eq!(
+            limit(EXEC_SHELL_RUNTIME),
+            Some((128 + i64::from(GVISOR_MEMORY_MARGIN_MIB)) * mib)
+        );
     }
 }
