@@ -158,7 +158,7 @@ async fn a_resize_flood_costs_at_most_ten_engine_calls_a_second() -> Result<()> 
     let options = LeptosOptions::builder().output_name("rootresume").build();
     let server =
         server::Server::start_with(test_config(), options, listener, sandbox.clone()).await?;
-    let server = common::TestServer { server };
+    let server = common::TestServer::on_fake(server);
     let id = server.create_session().await?;
     let mut term = server.connect(&id).await?;
     term.started().await?;
@@ -199,7 +199,7 @@ async fn shutdown_is_bounded_even_while_the_engine_hangs() -> Result<()> {
     let mut config = test_config();
     config.shutdown_timeout_secs = 2;
     let server = server::Server::start_with(config, options, listener, sandbox).await?;
-    let server = common::TestServer { server };
+    let server = common::TestServer::on_fake(server);
     let id = server.create_session().await?;
     // A tab waiting for the never-starting sandbox.
     let _term = server.connect(&id).await?;
@@ -223,7 +223,7 @@ async fn fake_server(
     let mut config = test_config();
     tweak(&mut config);
     let server = server::Server::start_with(config, options, listener, sandbox).await?;
-    Ok(common::TestServer { server })
+    Ok(common::TestServer::on_fake(server))
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,7 +7,7 @@ pub mod real_server;
 pub mod redis;
 pub mod relay;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -21,6 +21,42 @@ use server::Server;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How many test servers of each instance are alive in this test binary.
+static LIVE_INSTANCES: std::sync::Mutex<BTreeMap<String, usize>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// One test server's share in its instance's cleanup: the last one dropped removes what is left
+/// of the instance ([`redis::InstanceCleanup`]). Counted, because the cluster tests run several
+/// servers of one instance and drop one on purpose (a replica dying) while the others go on.
+pub struct SharedCleanup(String);
+
+impl SharedCleanup {
+    fn new(instance: &str) -> Self {
+        if let Ok(mut live) = LIVE_INSTANCES.lock() {
+            *live.entry(instance.to_owned()).or_default() += 1;
+        }
+        Self(instance.to_owned())
+    }
+}
+
+impl Drop for SharedCleanup {
+    fn drop(&mut self) {
+        let last = LIVE_INSTANCES.lock().is_ok_and(|mut live| {
+            let left = live.get_mut(&self.0).map_or(0, |count| {
+                *count -= 1;
+                *count
+            });
+            if left == 0 {
+                live.remove(&self.0);
+            }
+            left == 0
+        });
+        if last {
+            drop(redis::InstanceCleanup(self.0.clone()));
+        }
+    }
+}
 
 /// Settings for tests: short grace, no reconcile (tests share the engine and run in parallel).
 pub fn test_config() -> Config {
@@ -47,14 +83,30 @@ pub fn test_config() -> Config {
 /// A real server listening on a free port of 127.0.0.1.
 pub struct TestServer {
     pub server: Server,
+    /// Removes the instance's containers once the last test server of that instance is gone,
+    /// so a test that fails half-way (returning early, before its shutdown) leaves nothing on
+    /// the engine. `None` for a server on a fake sandbox.
+    pub cleanup: Option<SharedCleanup>,
 }
 
 impl TestServer {
     pub async fn start(config: Config) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let options = LeptosOptions::builder().output_name("rootresume").build();
+        let cleanup = SharedCleanup::new(&config.instance);
         let server = Server::start(config, options, listener).await?;
-        Ok(Self { server })
+        Ok(Self {
+            server,
+            cleanup: Some(cleanup),
+        })
+    }
+
+    /// A server on a fake sandbox: nothing of it reaches an engine.
+    pub fn on_fake(server: Server) -> Self {
+        Self {
+            server,
+            cleanup: None,
+        }
     }
 
     /// Creates a session the way the page does (the server function) and returns its id.
