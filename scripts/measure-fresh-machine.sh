@@ -24,7 +24,14 @@ say() { printf '\033[1m[fresh]\033[0m %s\n' "$*"; }
 
 # A fresh state under $scratch/$1: home, clone, target folder, temp folder, second engine.
 fresh_state() {
-  local at=$scratch/$1
+  local at=$scratch/$1 image
+  # An image in use would only be untagged, left dangling beside the new one: refuse instead.
+  for image in rootresume-sandbox:latest rootresume-base:bookworm; do
+    if [ -n "$(docker ps -aq --filter "ancestor=$image" 2>/dev/null)" ]; then
+      say "containers of $image exist (a running site or test suite?): stop them first; nothing was removed" >&2
+      exit 1
+    fi
+  done
   if [ -d "$scratch/engine2" ]; then RR_ENGINE2_DIR=$scratch/engine2 scripts/engine2.sh down >/dev/null 2>&1 || true; fi
   rm -rf "$scratch"
   mkdir -p "$at/home/.cargo/bin"
@@ -37,7 +44,7 @@ fresh_state() {
   done
   git clone -q "$repo" "$at/clone"
   for image in rootresume-sandbox:latest rootresume-base:bookworm; do
-    docker image rm -f "$image" >/dev/null 2>&1 || true
+    docker image rm "$image" >/dev/null 2>&1 || true
   done
   echo "$at"
 }
@@ -56,7 +63,7 @@ minutes() { awk -v s="$1" 'BEGIN { printf "%d min %02d s", s / 60, s % 60 }'; }
 
 measure_run() {
   local at started pid up=
-  at=$(fresh_state run)
+  at=$(fresh_state run) || return 1
   say "1. scripts/run.sh in a fresh clone ($at/clone); log: $logs/run.log"
   started=$(date +%s)
   in_fresh "$at" scripts/run.sh >"$logs/run.log" 2>&1 &
@@ -75,7 +82,7 @@ measure_run() {
 
 measure_test() {
   local at started status=0
-  at=$(fresh_state test)
+  at=$(fresh_state test) || return 1
   say "2. scripts/test.sh in a fresh clone ($at/clone); log: $logs/test.log"
   started=$(date +%s)
   in_fresh "$at" scripts/test.sh >"$logs/test.log" 2>&1 || status=$?
