@@ -263,13 +263,6 @@ async fn remove_all(instances: &[String]) -> Result<()> {
 pub async fn server(runtime: &str) -> Result<TestServer> {
     let mut config = test_config();
     config.sandbox.runtime = runtime.to_owned();
-    if runtime == server::sandbox::docker::EXEC_SHELL_RUNTIME {
-        // Under the suite's parallel load, one gVisor attack's exec stream through the socket
-        // proxy broke once with no sandbox dying (SECURITY.md): until that is understood, the
-        // attacks' gVisor servers reach the engine directly, as they did before the proxy
-        // carried exec input; every other gVisor test goes through the proxy.
-        config.docker_host = server::config::Config::default().docker_host;
-    }
     note(|started| started.instances.push(config.instance.clone()));
     TestServer::start(config).await
 }
