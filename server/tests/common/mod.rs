@@ -42,16 +42,18 @@ impl SharedCleanup {
 
 impl Drop for SharedCleanup {
     fn drop(&mut self) {
-        let last = LIVE_INSTANCES.lock().is_ok_and(|mut live| {
-            let left = live.get_mut(&self.0).map_or(0, |count| {
-                *count -= 1;
-                *count
+        let last = LIVE_INSTANCES
+            .lock()
+            .is_ok_and(|mut live| match live.get_mut(&self.0) {
+                Some(count) if *count > 1 => {
+                    *count -= 1;
+                    false
+                }
+                _ => {
+                    live.remove(&self.0);
+                    true
+                }
             });
-            if left == 0 {
-                live.remove(&self.0);
-            }
-            left == 0
-        });
         if last {
             drop(redis::InstanceCleanup(self.0.clone()));
         }
