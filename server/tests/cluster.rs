@@ -360,3 +360,63 @@ async fn a_dead_replicas_session_no_tab_returns_to_is_swept_after_the_grace() ->
     ensure!(ghost.get(&id.hash()).await?.is_none(), "its record stayed");
     finish(vec![b], &redis, &instance).await
 }
+
+#[tokio::test]
+async fn a_prompt_printed_while_no_replica_was_attached_is_drawn_after_the_takeover() -> Result<()>
+{
+    use futures_util::StreamExt;
+    use server::sandbox::docker::DockerSandbox;
+    use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
+    use server::store::{RedisStore, SessionRecord, SessionStore};
+
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
+    // A replica that died after its shell printed the prompt, with nothing saved: the bytes of
+    // that prompt went to an attach that is gone (as when a handover's last read ends between a
+    // shell's first bytes and its prompt, which CI once caught in cluster_churn).
+    let sandbox = DockerSandbox::new(
+        "unix:///var/run/docker.sock",
+        &SandboxLimits::default().image,
+    )?
+    .with_instance(&instance);
+    let id = server::ids::SessionId::random();
+    let spec = ContainerSpec::new(
+        &id.hash(),
+        Duration::from_secs(600),
+        SandboxLimits::default(),
+    );
+    let container = sandbox.create(&spec).await?;
+    let mut shell = sandbox.open_shell(&container, Default::default()).await?;
+    let mut printed = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&printed).contains("$ ") {
+        let chunk = tokio::time::timeout_at(deadline, shell.output.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("no prompt from the shell"))?;
+        printed.extend_from_slice(&chunk.ok_or_else(|| anyhow::anyhow!("shell ended"))??);
+    }
+    drop(shell);
+    let ghost = RedisStore::new(&redis.url(), &instance, "ghost.00000000")?;
+    let now = server::store::now_ms();
+    ghost
+        .insert(&SessionRecord {
+            id_hash: id.hash(),
+            client: None,
+            container: container.0.clone(),
+            engine: sandbox.engine().to_owned(),
+            created_at_ms: now,
+            expires_at_ms: now + 600_000,
+            idle_at_ms: now + 600_000,
+        })
+        .await?;
+
+    let b = TestServer::start(replica(&instance, &redis, "b")).await?;
+    let mut term = b.connect(&id.expose()).await?;
+    let (_, resumed) = term.started().await?;
+    ensure!(resumed, "expected the dead replica's session, resumed");
+    term.wait_for(0, "$ ", Duration::from_secs(10)).await?;
+    ensure!(term.run("echo $((6*7))").await? == "42");
+    drop(term);
+    finish(vec![b], &redis, &instance).await
+}

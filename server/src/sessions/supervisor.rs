@@ -15,7 +15,9 @@ use super::live::LiveTable;
 use super::session::{Session, SessionState};
 use super::terminal::Terminal;
 use crate::metrics::Metrics;
-use crate::sandbox::{ContainerId, ContainerSpec, Sandbox, SandboxError, SandboxLimits, TermSize};
+use crate::sandbox::{
+    ContainerId, ContainerSpec, Sandbox, SandboxError, SandboxLimits, ShellId, TermSize,
+};
 use crate::store::{ms_from_now, SessionStore};
 
 /// The longest creating a container, or attaching to its shell, may take before the session is
@@ -150,10 +152,8 @@ impl Supervisor {
         let Some(container) = guard.id().cloned() else {
             return;
         };
-        let open = tokio::time::timeout(
-            START_DEADLINE,
-            self.sandbox.open_shell(&container, TermSize::default()),
-        );
+        let size = TermSize::default();
+        let open = tokio::time::timeout(START_DEADLINE, self.sandbox.open_shell(&container, size));
         let opened = tokio::select! {
             opened = open => opened.unwrap_or_else(|_| Err(too_slow("attach to the shell"))),
             () = self.session.cancel.cancelled() => {
@@ -167,6 +167,9 @@ impl Supervisor {
                 return self.fail(error).await;
             }
         };
+        if !fresh {
+            redraw(&*self.sandbox, &shell.id, size).await;
+        }
         self.session.main().set_shell(shell.id, shell.input).await;
         self.session.set_state(SessionState::Running);
         tracing::info!(container = %container.0, "session started");
@@ -390,6 +393,25 @@ async fn drain(output: &mut BoxStream<'static, Result<Bytes, SandboxError>>, ter
         }
     };
     let _ = tokio::time::timeout(DRAIN_FOR, reading).await;
+}
+
+/// Has the shell draw its prompt line again, through two resizes (each a SIGWINCH, on which
+/// readline clears the line and prints the prompt and what was typed). For a shell another
+/// replica (or process) held: what it printed while nobody was attached — between the old
+/// holder's last read and this attach, or since a replica died — is lost, and when that was
+/// the prompt the visitor would face a blank line. A same-size resize sends no signal, hence
+/// the step through a size one row taller. A failure only costs the redraw.
+async fn redraw(sandbox: &dyn Sandbox, shell: &ShellId, size: TermSize) {
+    let taller = TermSize {
+        rows: size.rows.saturating_add(1),
+        ..size
+    };
+    for step in [taller, size] {
+        if let Err(error) = sandbox.resize_shell(shell, step).await {
+            tracing::debug!(%error, "could not have the shell redraw its prompt");
+            return;
+        }
+    }
 }
 
 /// Copies the shell's output into the session's log until it ends: `ShellExited` when the stream ends,
