@@ -42,24 +42,49 @@ build_wasm() {
   # shellcheck disable=SC2064  # the folder is known now
   trap "rm -rf '$out'; trap - RETURN" RETURN
   # The JS glue, by the workspace's own wasm-bindgen (bindgen/: the library at the crate's
-  # version, so no wasm-bindgen-cli to install or keep in step).
+  # version, so no wasm-bindgen-cli to install or keep in step). It first splits the bundle at
+  # its split points (app/src/terminal/lazy.rs): the parts loaded on first use come out as
+  # split_*.wasm and chunk_*.wasm (code parts share) beside their loader, $loader.
   cargo build --quiet --package site-bindgen --target-dir "$target/front"
   "$target/front/debug/site-bindgen" "$target/front/wasm32-unknown-unknown/$profile_dir/frontend.wasm" \
     "$out" "$name"
+  local loader=__wasm_split.______________________.js parts=()
+  [ -f "$out/$loader" ] || { echo "build-site.sh: no $loader: the bundle has no split points" >&2; return 1; }
+  for part in "$out"/split_*.wasm "$out"/chunk_*.wasm; do
+    [ -f "$part" ] && parts+=("$(basename "$part")")
+  done
   if [ -n "$release" ]; then
     # What is sent counts, not the file: -Os to a fixed point makes a larger file that Brotli
     # packs smaller (133.2 KB against -Oz's 134.8 KB, measured on this bundle).
     wasm-opt -Os --converge "$out/${name}_bg.wasm" -o "$out/$name.wasm"
-    esbuild "$out/$name.js" --minify --format=esm --log-level=warning --outfile="$out/$name.min.js"
-    mv "$out/$name.min.js" "$out/$name.js"
+    for part in "${parts[@]}"; do wasm-opt -Os --converge "$out/$part" -o "$out/$part"; done
+    # wasm-bindgen imports the loader once per split point, under one key: harmless, as they
+    # are the same module, but esbuild warns.
+    for js in "$name.js" "$loader"; do
+      esbuild "$out/$js" --minify --format=esm --log-level=warning \
+        --log-override:duplicate-object-key=silent --outfile="$out/$js.min" && mv "$out/$js.min" "$out/$js"
+    done
     esbuild style/main.css --minify --log-level=warning --outfile="$out/$name.css"
   else
     mv "$out/${name}_bg.wasm" "$out/$name.wasm"
     cp style/main.css "$out/$name.css"
   fi
+  # Each part named after its content, in the loader too: a tab opened before a new build asks
+  # for its own parts, which are gone (an error it shows), never for the new build's, whose
+  # code would not fit its bundle.
+  local hashed=()
+  for part in "${parts[@]}"; do
+    local named="${part%.wasm}.$(sha256sum "$out/$part" | cut -c1-12).wasm"
+    mv "$out/$part" "$out/$named"
+    sed -i "s|\"\./$part\"|\"./$named\"|g" "$out/$loader"
+    grep -q "\"\./$named\"" "$out/$loader" || { echo "build-site.sh: $part is not named in $loader" >&2; return 1; }
+    hashed+=("$named")
+  done
   mkdir -p "$pkg"
-  # Each file replaced whole, so a server starting meanwhile never reads half of one.
-  for file in "$name.wasm" "$name.js" "$name.css"; do
+  # Each file replaced whole, so a server starting meanwhile never reads half of one; the parts
+  # and their loader before the bundle that asks for them.
+  rm -f "$pkg"/split_*.wasm "$pkg"/chunk_*.wasm
+  for file in "${hashed[@]}" "$loader" "$name.wasm" "$name.js" "$name.css"; do
     cp "$out/$file" "$pkg/.$file.new" && mv "$pkg/.$file.new" "$pkg/$file"
   done
   if [ -d "$out/snippets" ]; then rm -rf "$pkg/snippets" && cp -r "$out/snippets" "$pkg/"; fi

@@ -53,11 +53,13 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// (`data-start="watch"`) loads at once and asks for no session: it shows someone else's.
 ///
 /// If the files cannot be fetched, a note after the panel says so (outside the island, which
-/// must stay as the server rendered it until it hydrates) and the next press tries again, under a
-/// new script URL since a browser remembers a module that failed to load. The file names come
+/// must stay as the server rendered it until it hydrates) and the next press tries again: with
+/// the script already imported, only its WASM is fetched again (a second copy of the script would
+/// not be the one its parts loaded on first use link to); a script that failed to load is asked
+/// for under a new URL, since a browser remembers a module that failed. The file names come
 /// from the element's data attributes so the text stays fixed; public so the server's CSP can
 /// allow it by hash.
-pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null;function sid(){try{return sessionStorage.getItem("rootresume.session")}catch(e){return null}}function has(){return!!sid()}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(d.start!=="watch"&&!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var first=(d.start==="load"||d.start==="request")&&window.__rrFirst?__rrFirst.start(window.__rrSession||sid()):null;var js=d.js+(tries++?"?retry="+tries:"");Promise.resolve(first).then(function(){return import(js)}).then(function(m){return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection, then press Start or the shell to try again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||d.start==="watch"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null,mod=null;function sid(){try{return sessionStorage.getItem("rootresume.session")}catch(e){return null}}function has(){return!!sid()}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function go(){if(started)return;started=true;if(!css){css=document.createElement("link");css.rel="stylesheet";css.href=d.css;document.head.appendChild(css);d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}if(d.start!=="watch"&&!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var first=(d.start==="load"||d.start==="request")&&window.__rrFirst?__rrFirst.start(window.__rrSession||sid()):null;var js=d.js+(tries++?"?retry="+tries:"");Promise.resolve(first).then(function(){return mod||import(js)}).then(function(m){mod=m;return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection, then press Start or the shell to try again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||d.start==="watch"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
 
 /// When a page's terminal starts, for the pages that have one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +127,11 @@ fn post_is_runnable(slug: &str) -> bool {
 /// paint would wait. Public so the server's CSP can allow it by hash.
 pub const FIRST_SCREEN: &str = include_str!("terminal/first_screen.js");
 
+/// The file, beside the bundle's script, that loads the bundle's parts fetched on first use
+/// (`terminal/lazy.rs`); the bundle's script imports it. Its name is the one Leptos' split
+/// points use (`bindgen/` writes it).
+pub const SPLIT_LOADER: &str = "__wasm_split.______________________.js";
+
 /// The script that loads the WASM bundle and xterm.js's stylesheet (see [`TERMINAL_LOADER`]),
 /// in place of Leptos' `HydrationScripts`: the same files, but loaded on demand instead of
 /// preloaded on every page that has a terminal.
@@ -134,6 +141,9 @@ fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoVie
     let js = format!("{pkg}/{}.js", options.output_name);
     // scripts/build-site.sh (like cargo-leptos) names the bundle after the output name alone.
     let wasm = format!("{pkg}/{}.wasm", options.output_name);
+    let preload = format!(
+        "/vendor/xterm/lib/xterm.mjs /vendor/addon-fit/lib/addon-fit.mjs {pkg}/{SPLIT_LOADER}"
+    );
     let session = <api::CreateSession as leptos::server_fn::ServerFn>::PATH;
     let first_screen = matches!(start, TerminalStart::Load | TerminalStart::Request)
         .then(|| view! { <script inner_html=FIRST_SCREEN></script> });
@@ -143,8 +153,9 @@ fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoVie
             data-js=js
             data-wasm=wasm
             data-css="/vendor/xterm/css/xterm.css"
-            // What the bundle imports (see IMPORT_MAP), fetched beside it.
-            data-preload="/vendor/xterm/lib/xterm.mjs /vendor/addon-fit/lib/addon-fit.mjs"
+            // What the bundle imports (see IMPORT_MAP, and the loader of its parts loaded on
+            // first use: terminal/lazy.rs), fetched beside it.
+            data-preload=preload
             data-session=session
             data-start=start.as_str()
             inner_html=TERMINAL_LOADER

@@ -48,6 +48,8 @@ thread_local! {
 }
 
 struct Client {
+    /// Its handle, by which the parts of the bundle loaded later reach it (see `lazy.rs`).
+    handle: u32,
     /// The first terminal: the sandbox's own shell.
     term: Terminal,
     /// Where the first terminal draws, inside the panel's host.
@@ -92,7 +94,9 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     let term = Terminal::new(&options());
     let fit = FitAddon::new();
     let screen = new_screen(&host, 0).unwrap_or_else(|| host.clone());
+    let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
     let client = Rc::new(Client {
+        handle,
         term,
         screen,
         host: host.clone(),
@@ -138,7 +142,6 @@ pub fn start(host: HtmlElement, panel: PanelSignals) -> u32 {
     client.listen_for_runs();
     client.listen_for_downloads();
     client.listen_for_drops(&host);
-    let handle = NEXT_HANDLE.with(|next| next.replace(next.get() + 1));
     CLIENTS.with(|clients| clients.borrow_mut().insert(handle, client));
     handle
 }
@@ -154,9 +157,17 @@ pub fn restart(handle: u32) {
     }
 }
 
+/// The files of a file input's or a drop's list, as they are now (the list empties with its
+/// input).
+pub fn files(list: &web_sys::FileList) -> Vec<web_sys::File> {
+    (0..list.length())
+        .filter_map(|index| list.item(index))
+        .collect()
+}
+
 /// Uploads `files` into the sandbox's home, one after another (the panel's Upload input), or
 /// with `restore`, unpacks them there as home archives (its Restore home input).
-pub fn upload(handle: u32, files: &web_sys::FileList, restore: bool) {
+pub fn upload(handle: u32, files: Vec<web_sys::File>, restore: bool) {
     if let Some(client) = client(handle) {
         client.enqueue(files, restore);
     }
@@ -246,10 +257,11 @@ pub fn download_recording(handle: u32) {
     });
 }
 
-/// Downloads the sandbox's home as a `.tar.gz` (the panel's "Download home" button).
-pub fn download_home(handle: u32) {
+/// Downloads a file out of the sandbox (`path` as the `download` command named it), or with
+/// `None` its home as a `.tar.gz` (the panel's "Download home" button).
+pub fn download(handle: u32, path: Option<String>) {
     if let Some(client) = client(handle) {
-        client.download(None);
+        client.download(path);
     }
 }
 
@@ -578,7 +590,12 @@ impl Client {
         let client = self.clone();
         let on_osc = Closure::<dyn FnMut(String) -> bool>::new(move |data: String| {
             if let Some(path) = data.strip_prefix("download;") {
-                client.download(Some(path.to_owned()));
+                let (client, path) = (client.clone(), path.to_owned());
+                spawn_local(async move {
+                    if let Err(error) = super::lazy::download(client.handle, Some(path)).await {
+                        client.notice(31, &format!("[download: {error}]"));
+                    }
+                });
             }
             true
         });
@@ -595,13 +612,11 @@ impl Client {
     }
 
     /// Queues `files` for upload and starts the first if none is under way.
-    fn enqueue(self: &Rc<Self>, files: &web_sys::FileList, restore: bool) {
+    fn enqueue(self: &Rc<Self>, files: Vec<web_sys::File>, restore: bool) {
         let idle = self.uploads.borrow().is_empty() && self.upload.get_untracked().is_none();
-        for index in 0..files.length() {
-            if let Some(file) = files.item(index) {
-                self.uploads.borrow_mut().push_back((file, restore));
-            }
-        }
+        self.uploads
+            .borrow_mut()
+            .extend(files.into_iter().map(|file| (file, restore)));
         if idle {
             self.next_upload();
         }
@@ -697,9 +712,16 @@ impl Client {
         let on_drop =
             Closure::<dyn FnMut(web_sys::DragEvent)>::new(move |event: web_sys::DragEvent| {
                 event.prevent_default();
-                if let Some(files) = event.data_transfer().and_then(|data| data.files()) {
+                if let Some(list) = event.data_transfer().and_then(|data| data.files()) {
                     if client.state.get_untracked() == PanelState::Ready {
-                        client.enqueue(&files, false);
+                        let (client, files) = (client.clone(), files(&list));
+                        spawn_local(async move {
+                            if let Err(error) =
+                                super::lazy::upload(client.handle, files, false).await
+                            {
+                                client.notice(31, &format!("[upload: {error}]"));
+                            }
+                        });
                     } else {
                         client.notice(
                             31,

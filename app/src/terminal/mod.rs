@@ -6,7 +6,12 @@ mod client;
 mod extra;
 mod keys;
 #[cfg(feature = "hydrate")]
+mod lazy;
+#[cfg(feature = "hydrate")]
 mod replay;
+#[cfg(feature = "hydrate")]
+mod replay_bar;
+#[cfg(feature = "hydrate")]
 mod sharing;
 #[cfg(feature = "hydrate")]
 mod spectator;
@@ -15,7 +20,6 @@ mod watch;
 use leptos::prelude::*;
 
 pub use keys::{with_ctrl, BarKey};
-use sharing::{ShareAction, ShareStrip};
 pub use watch::Watch;
 
 /// The reactive state the panel shares with its browser-side client.
@@ -152,7 +156,10 @@ fn panel(on_request: bool) -> impl IntoView {
         sharing,
         meter,
     } = panel;
-    let replay_host = NodeRef::<leptos::html::Div>::new();
+    // The parts of the panel drawn by code loaded on first use (see lazy.rs): the replay's bar,
+    // and the share strip's links. Empty in the server's HTML.
+    let replay_part = RwSignal::new(None::<ViewFn>);
+    let share_part = RwSignal::new(None::<ViewFn>);
     // The browser clock, ticking once a second while a countdown is shown.
     let now_ms = RwSignal::new(0.0_f64);
     let handle = StoredValue::new(None::<u32>);
@@ -164,6 +171,26 @@ fn panel(on_request: bool) -> impl IntoView {
                 if handle.get_value().is_none() {
                     handle.set_value(Some(client::start(element.into(), panel)));
                 }
+            }
+        });
+        // The share strip's code comes once the session is shared (here or in another tab).
+        let strip_asked = StoredValue::new(false);
+        Effect::new(move |_| {
+            let shared = sharing.with(|s| !s.watch.is_empty());
+            let Some(handle) = handle.get_value() else {
+                return;
+            };
+            if shared && !strip_asked.get_value() {
+                strip_asked.set_value(true);
+                leptos::task::spawn_local(async move {
+                    match lazy::share_strip(handle, sharing).await {
+                        Ok(part) => share_part.set(Some(part)),
+                        Err(error) => {
+                            strip_asked.set_value(false);
+                            status.set(error.to_string());
+                        }
+                    }
+                });
             }
         });
         now_ms.set(js_sys::Date::now());
@@ -199,7 +226,11 @@ fn panel(on_request: bool) -> impl IntoView {
     let download_home = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
-            client::download_home(handle);
+            leptos::task::spawn_local(async move {
+                if let Err(error) = lazy::download(handle, None).await {
+                    status.set(error.to_string());
+                }
+            });
         }
     };
     // The Upload and Restore home inputs: their files go to the client, then the input is
@@ -212,10 +243,17 @@ fn panel(on_request: bool) -> impl IntoView {
                 .target()
                 .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
             {
-                if let Some(files) = input.files() {
-                    client::upload(handle, &files, restore);
-                }
+                // Taken out of the input before it is emptied, which empties its list.
+                let files = input
+                    .files()
+                    .map(|list| client::files(&list))
+                    .unwrap_or_default();
                 input.set_value("");
+                leptos::task::spawn_local(async move {
+                    if let Err(error) = lazy::upload(handle, files, restore).await {
+                        status.set(error.to_string());
+                    }
+                });
             }
         }
         #[cfg(not(feature = "hydrate"))]
@@ -240,45 +278,29 @@ fn panel(on_request: bool) -> impl IntoView {
             client::new_terminal(handle);
         }
     };
-    // The replay: open it over the terminal (fetching the recording), play or pause, move,
-    // change speed, save the recording, close.
-    let on_replay = move |action: ReplayAction| {
+    // The replay: its bar and screen come with their code, then fetch the recording and play.
+    let open_replay = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
-            match action {
-                ReplayAction::Open => {
-                    if let Some(screen) = replay_host.get_untracked() {
+            if replay_part.with_untracked(Option::is_some) {
+                return;
+            }
+            leptos::task::spawn_local(async move {
+                match lazy::replay_bar(handle, replay, replay_part).await {
+                    Ok(part) => {
+                        replay_part.set(Some(part));
                         replay.open.set(true);
-                        client::replay_open(handle, screen.into());
                     }
+                    Err(error) => status.set(error.to_string()),
                 }
-                ReplayAction::Toggle => client::replay_toggle(handle),
-                ReplayAction::Seek(ms) => client::replay_seek(handle, ms),
-                ReplayAction::Speed(percent) => {
-                    client::replay_speed(handle, f64::from(percent) / 100.0)
-                }
-                ReplayAction::Save => client::download_recording(handle),
-                ReplayAction::Close => {
-                    client::replay_close(handle);
-                    replay.open.set(false);
-                }
-            }
+            });
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (action, replay_host, replay);
     };
-    // Sharing: make or change the links, copy one, stop.
-    let on_share = move |action: ShareAction| {
+    let share = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
-            match action {
-                ShareAction::Share { pair } => client::share(handle, pair),
-                ShareAction::Copy(text) => client::copy_text(handle, &text),
-                ShareAction::Stop => client::stop_sharing(handle),
-            }
+            client::share(handle, sharing.with_untracked(|s| !s.pair.is_empty()));
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = action;
     };
     let press = move |key: BarKey| {
         #[cfg(feature = "hydrate")]
@@ -387,7 +409,7 @@ fn panel(on_request: bool) -> impl IntoView {
                         class="terminal-action"
                         aria-pressed=move || (!sharing.with(|s| s.watch.is_empty())).to_string()
                         title="A read-only link to this terminal, live: anyone with it can watch"
-                        on:click=move |_| on_share(ShareAction::Share { pair: sharing.with_untracked(|s| !s.pair.is_empty()) })
+                        on:click=share
                     >
                         "Share"
                     </button>
@@ -395,7 +417,7 @@ fn panel(on_request: bool) -> impl IntoView {
                         type="button"
                         class="terminal-action"
                         title="Play back what this sandbox's terminal showed; save it as a .cast file"
-                        on:click=move |_| on_replay(ReplayAction::Open)
+                        on:click=open_replay
                     >
                         "Replay"
                     </button>
@@ -422,7 +444,14 @@ fn panel(on_request: bool) -> impl IntoView {
                     {move || meter.get().map(|reading| view! { <MeterFigures reading /> })}
                 </dl>
             </Show>
-            <ShareStrip sharing on_share />
+            <div
+                class="terminal-share"
+                role="region"
+                aria-label="Sharing"
+                hidden=move || sharing.with(|s| s.watch.is_empty())
+            >
+                {move || share_part.get().map(|part| part.run())}
+            </div>
             <div class="terminal-host" node_ref=host></div>
             <div
                 class="terminal-replay"
@@ -430,67 +459,7 @@ fn panel(on_request: bool) -> impl IntoView {
                 aria-label="Replay of this sandbox's recording"
                 hidden=move || !replay.open.get()
             >
-                <div class="terminal-replay-bar">
-                    <button
-                        type="button"
-                        class="terminal-action"
-                        on:click=move |_| on_replay(ReplayAction::Toggle)
-                    >
-                        {move || if replay.playing.get() { "Pause" } else { "Play" }}
-                    </button>
-                    <input
-                        type="range"
-                        aria-label="Position"
-                        min="0"
-                        max=move || replay.length_ms.get()
-                        prop:value=move || replay.position_ms.get()
-                        on:input=move |event| {
-                            let ms = event_target_value(&event).parse().unwrap_or(0);
-                            on_replay(ReplayAction::Seek(ms));
-                        }
-                    />
-                    <span class="terminal-replay-time" data-testid="replay-time">
-                        {move || {
-                            format!(
-                                "{} / {}",
-                                format_time_left(u64::from(replay.position_ms.get() / 1000)),
-                                format_time_left(u64::from(replay.length_ms.get().div_ceil(1000))),
-                            )
-                        }}
-                    </span>
-                    <select
-                        aria-label="Speed"
-                        on:change=move |event| {
-                            // In percent: parsing a float would pull float parsing into the WASM.
-                            let percent = event_target_value(&event).parse().unwrap_or(100);
-                            on_replay(ReplayAction::Speed(percent));
-                        }
-                    >
-                        <option value="50">"0.5×"</option>
-                        <option value="100" selected>"1×"</option>
-                        <option value="200">"2×"</option>
-                        <option value="400">"4×"</option>
-                        <option value="1600">"16×"</option>
-                    </select>
-                    <button
-                        type="button"
-                        class="terminal-action"
-                        on:click=move |_| on_replay(ReplayAction::Save)
-                    >
-                        "Download recording"
-                    </button>
-                    <button
-                        type="button"
-                        class="terminal-action"
-                        on:click=move |_| on_replay(ReplayAction::Close)
-                    >
-                        "Close replay"
-                    </button>
-                    <span class="terminal-replay-note" role="status">
-                        {move || replay.note.get()}
-                    </span>
-                </div>
-                <div class="terminal-replay-screen" node_ref=replay_host></div>
+                {move || replay_part.get().map(|part| part.run())}
             </div>
             <Show when=move || state.get() == PanelState::Waiting>
                 // Pressing it is what the page's loader waits for; the hydrated client then
@@ -539,19 +508,6 @@ fn panel(on_request: bool) -> impl IntoView {
             </noscript>
         </section>
     }
-}
-
-/// What the replay's controls ask for (carried out by the browser side only).
-#[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-enum ReplayAction {
-    Open,
-    Toggle,
-    Seek(u32),
-    /// Recording seconds per hundred seconds.
-    Speed(u32),
-    Save,
-    Close,
 }
 
 /// The meter's four figures, as a definition list's terms and values.

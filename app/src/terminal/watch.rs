@@ -67,7 +67,15 @@ pub fn Watch() -> impl IntoView {
         }
         match host.get() {
             Some(element) => {
-                super::spectator::start(element.into(), signals);
+                let host: web_sys::HtmlElement = element.into();
+                leptos::task::spawn_local(async move {
+                    if super::lazy::watch(host, signals).await.is_err() {
+                        signals.message.set(String::from(
+                            "The viewer's code could not be loaded: check the connection and reload the page.",
+                        ));
+                        signals.state.set(WatchState::Invalid);
+                    }
+                });
                 true
             }
             None => false,
