@@ -35,15 +35,30 @@ test("the first load fetches no part; Replay fetches its own, and only once", as
 });
 
 test("a part that cannot be fetched is a clear note, the shell goes on, and the next press loads it", async ({ page }) => {
+  // Refused until the network "comes back": the fetch a pointer over the button starts, and the
+  // press's own.
+  let refusing = true;
   let refused = 0;
-  await page.route("**/split_replay.*.wasm", (route) => (refused++ === 0 ? route.abort() : route.continue()));
+  await page.route("**/split_replay.*.wasm", (route) => (refusing ? (refused++, route.abort()) : route.continue()));
   await openShell(page);
   await page.getByRole("button", { name: "Replay" }).click();
   await expect(page.getByTestId("terminal-status")).toHaveText(/could not be loaded/);
+  expect(refused).toBeGreaterThan(0);
   await runAndExpect(page, "echo still-$((4*5))", /^still-20$/);
+  refusing = false;
   await page.getByRole("button", { name: "Replay" }).click();
   const replay = page.getByRole("region", { name: "Replay of this sandbox's recording" });
   await expect(replay.getByRole("button", { name: "Close replay" })).toBeVisible();
-  expect(refused).toBe(2);
+  await page.close();
+});
+
+test("a pointer over Replay starts fetching its part before the press", async ({ page }) => {
+  const fetched: string[] = [];
+  page.on("request", (request) => fetched.push(request.url()));
+  await openShell(page);
+  expect(partsOf(fetched)).toEqual([]);
+  await page.getByRole("button", { name: "Replay" }).hover();
+  await expect.poll(() => partsOf(fetched).some((name) => name.startsWith("split_replay."))).toBe(true);
+  expect(partsOf(fetched).some((name) => name.startsWith("split_sharing."))).toBe(false);
   await page.close();
 });

@@ -35,7 +35,12 @@ impl std::fmt::Display for NotLoaded {
 
 /// Uploads `files` into the home of panel `handle`'s sandbox, or with `restore` unpacks them
 /// there as home archives (the Upload and Restore home inputs, and files dropped on it).
-#[wasm_split(files, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(
+    files,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    preload(preload_files)
+)]
 pub fn upload(handle: u32, files: Vec<File>, restore: bool) -> Result<(), NotLoaded> {
     super::client::upload(handle, files, restore);
     Ok(())
@@ -50,7 +55,12 @@ pub fn download(handle: u32, path: Option<String>) -> Result<(), NotLoaded> {
 }
 
 /// The replay's bar and screen, for the panel to draw in `part` (which Close empties).
-#[wasm_split(replay, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(
+    replay,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    preload(preload_replay)
+)]
 pub fn replay_bar(
     handle: u32,
     replay: ReplaySignals,
@@ -62,7 +72,12 @@ pub fn replay_bar(
 }
 
 /// The share strip's contents, for the panel to draw while the session is shared.
-#[wasm_split(sharing, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(
+    sharing,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    preload(preload_sharing)
+)]
 pub fn share_strip(handle: u32, sharing: RwSignal<Sharing>) -> Result<ViewFn, NotLoaded> {
     Ok(ViewFn::from(move || super::sharing::strip(handle, sharing)))
 }
@@ -72,4 +87,22 @@ pub fn share_strip(handle: u32, sharing: RwSignal<Sharing>) -> Result<ViewFn, No
 pub fn watch(host: HtmlElement, signals: WatchSignals) -> Result<(), NotLoaded> {
     super::spectator::start(host, signals);
     Ok(())
+}
+
+/// Starts fetching the part behind a control the visitor reaches for (named by its `data-part`:
+/// `files`, `replay` or `sharing`), so that the press finds it loaded. A failure is left to the
+/// press, which tries again and says so.
+pub fn warm(part: &str) {
+    match part {
+        "files" => leptos::task::spawn_local(async {
+            let _ = preload_files().await;
+        }),
+        "replay" => leptos::task::spawn_local(async {
+            let _ = preload_replay().await;
+        }),
+        "sharing" => leptos::task::spawn_local(async {
+            let _ = preload_sharing().await;
+        }),
+        _ => {}
+    }
 }

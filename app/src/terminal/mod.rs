@@ -296,6 +296,23 @@ fn panel(on_request: bool) -> impl IntoView {
             });
         }
     };
+    // A pointer over (or the focus on) a control whose code is a part loaded on first use starts
+    // fetching that part, so the press rarely waits for it.
+    let warm = move |target: Option<leptos::web_sys::EventTarget>| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let part = target
+                .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                .and_then(|element| element.closest("[data-part]").ok().flatten())
+                .and_then(|element| element.get_attribute("data-part"));
+            if let Some(part) = part {
+                lazy::warm(&part);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = target;
+    };
     let share = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(handle) = handle.get_value() {
@@ -313,7 +330,11 @@ fn panel(on_request: bool) -> impl IntoView {
 
     view! {
         <section class="terminal-panel" aria-label="Your sandbox shell" data-terminal-panel="">
-            <div class="terminal-bar">
+            <div
+                class="terminal-bar"
+                on:pointerover=move |event| warm(event.target())
+                on:focusin=move |event| warm(event.target())
+            >
                 <span class="terminal-title">"visitor@sandbox"</span>
                 <div class="terminal-tabs" role="group" aria-label="Terminals">
                     {move || {
@@ -370,7 +391,7 @@ fn panel(on_request: bool) -> impl IntoView {
                     {move || status.get()}
                 </span>
                 <Show when=move || state.get() == PanelState::Ready>
-                    <label class="terminal-action terminal-upload" title="Files you choose (or drop on the terminal) go into your home; 10 MiB each at most">
+                    <label class="terminal-action terminal-upload" data-part="files" title="Files you choose (or drop on the terminal) go into your home; 10 MiB each at most">
                         "Upload"
                         <input
                             type="file"
@@ -380,7 +401,7 @@ fn panel(on_request: bool) -> impl IntoView {
                             on:change=move |event| send_files(event, false)
                         />
                     </label>
-                    <label class="terminal-action terminal-upload" title="Unpack a home archive (a Download home .tar.gz) into your home">
+                    <label class="terminal-action terminal-upload" data-part="files" title="Unpack a home archive (a Download home .tar.gz) into your home">
                         "Restore home"
                         <input
                             type="file"
@@ -408,6 +429,7 @@ fn panel(on_request: bool) -> impl IntoView {
                         type="button"
                         class="terminal-action"
                         aria-pressed=move || (!sharing.with(|s| s.watch.is_empty())).to_string()
+                        data-part="sharing"
                         title="A read-only link to this terminal, live: anyone with it can watch"
                         on:click=share
                     >
@@ -416,6 +438,7 @@ fn panel(on_request: bool) -> impl IntoView {
                     <button
                         type="button"
                         class="terminal-action"
+                        data-part="replay"
                         title="Play back what this sandbox's terminal showed; save it as a .cast file"
                         on:click=open_replay
                     >
@@ -425,6 +448,7 @@ fn panel(on_request: bool) -> impl IntoView {
                         type="button"
                         class="terminal-action"
                         data-testid="download-home"
+                        data-part="files"
                         title="Your home folder as a .tar.gz"
                         on:click=download_home
                     >
