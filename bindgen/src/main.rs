@@ -67,7 +67,7 @@ fn split_off_lazy_parts(wasm: &[u8], out_dir: &Path, name: &str) -> Result<PathB
         .split_modules
         .iter()
         .filter_map(|part| part.file_name())
-        .map(|name| name.to_string_lossy().into_owned())
+        .map(|file| file.to_string_lossy().into_owned())
         .collect();
     eprintln!(
         "site-bindgen: {} parts loaded on first use: {}",

@@ -306,31 +306,31 @@ async fn a_full_cluster_queues_visitors_fairly_across_replicas() -> Result<()> {
     finish(servers, &redis, &instance).await
 }
 
-#[tokio::test]
-async fn a_dead_replicas_session_no_tab_returns_to_is_swept_after_the_grace() -> Result<()> {
+/// What a replica killed outright leaves of session `id`: a running container whose shell was
+/// opened (and is returned, for the caller to read or drop), its record, and a lease whose holder
+/// (the returned store's replica) sends no heartbeat.
+async fn dead_replicas_session(
+    instance: &str,
+    redis: &TestRedis,
+    id: &server::ids::SessionId,
+) -> Result<(server::sandbox::Shell, server::store::RedisStore)> {
     use server::sandbox::docker::DockerSandbox;
     use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
     use server::store::{RedisStore, SessionRecord, SessionStore};
 
-    let redis = TestRedis::start().await?;
-    let instance = instance();
-    let _cleanup = InstanceCleanup(instance.clone());
-    // What a replica killed outright leaves: a running container, its record, a lease whose
-    // holder sends no heartbeat.
     let sandbox = DockerSandbox::new(
         "unix:///var/run/docker.sock",
         &SandboxLimits::default().image,
     )?
-    .with_instance(&instance);
-    let id = server::ids::SessionId::random();
+    .with_instance(instance);
     let spec = ContainerSpec::new(
         &id.hash(),
         Duration::from_secs(600),
         SandboxLimits::default(),
     );
     let container = sandbox.create(&spec).await?;
-    let _shell = sandbox.open_shell(&container, Default::default()).await?;
-    let ghost = RedisStore::new(&redis.url(), &instance, "ghost.00000000")?;
+    let shell = sandbox.open_shell(&container, Default::default()).await?;
+    let ghost = RedisStore::new(&redis.url(), instance, "ghost.00000000")?;
     let now = server::store::now_ms();
     ghost
         .insert(&SessionRecord {
@@ -343,6 +343,18 @@ async fn a_dead_replicas_session_no_tab_returns_to_is_swept_after_the_grace() ->
             idle_at_ms: now + 600_000,
         })
         .await?;
+    Ok((shell, ghost))
+}
+
+#[tokio::test]
+async fn a_dead_replicas_session_no_tab_returns_to_is_swept_after_the_grace() -> Result<()> {
+    use server::store::SessionStore;
+
+    let redis = TestRedis::start().await?;
+    let instance = instance();
+    let _cleanup = InstanceCleanup(instance.clone());
+    let id = server::ids::SessionId::random();
+    let (_shell, ghost) = dead_replicas_session(&instance, &redis, &id).await?;
 
     let mut config = replica(&instance, &redis, "b");
     config.reaper.interval_secs = 1;
@@ -365,9 +377,6 @@ async fn a_dead_replicas_session_no_tab_returns_to_is_swept_after_the_grace() ->
 async fn a_prompt_printed_while_no_replica_was_attached_is_drawn_after_the_takeover() -> Result<()>
 {
     use futures_util::StreamExt;
-    use server::sandbox::docker::DockerSandbox;
-    use server::sandbox::{ContainerSpec, Sandbox, SandboxLimits};
-    use server::store::{RedisStore, SessionRecord, SessionStore};
 
     let redis = TestRedis::start().await?;
     let instance = instance();
@@ -375,19 +384,8 @@ async fn a_prompt_printed_while_no_replica_was_attached_is_drawn_after_the_takeo
     // A replica that died after its shell printed the prompt, with nothing saved: the bytes of
     // that prompt went to an attach that is gone (as when a handover's last read ends between a
     // shell's first bytes and its prompt, which CI once caught in cluster_churn).
-    let sandbox = DockerSandbox::new(
-        "unix:///var/run/docker.sock",
-        &SandboxLimits::default().image,
-    )?
-    .with_instance(&instance);
     let id = server::ids::SessionId::random();
-    let spec = ContainerSpec::new(
-        &id.hash(),
-        Duration::from_secs(600),
-        SandboxLimits::default(),
-    );
-    let container = sandbox.create(&spec).await?;
-    let mut shell = sandbox.open_shell(&container, Default::default()).await?;
+    let (mut shell, _ghost) = dead_replicas_session(&instance, &redis, &id).await?;
     let mut printed = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !String::from_utf8_lossy(&printed).contains("$ ") {
@@ -397,19 +395,6 @@ async fn a_prompt_printed_while_no_replica_was_attached_is_drawn_after_the_takeo
         printed.extend_from_slice(&chunk.ok_or_else(|| anyhow::anyhow!("shell ended"))??);
     }
     drop(shell);
-    let ghost = RedisStore::new(&redis.url(), &instance, "ghost.00000000")?;
-    let now = server::store::now_ms();
-    ghost
-        .insert(&SessionRecord {
-            id_hash: id.hash(),
-            client: None,
-            container: container.0.clone(),
-            engine: sandbox.engine().to_owned(),
-            created_at_ms: now,
-            expires_at_ms: now + 600_000,
-            idle_at_ms: now + 600_000,
-        })
-        .await?;
 
     let b = TestServer::start(replica(&instance, &redis, "b")).await?;
     let mut term = b.connect(&id.expose()).await?;
