@@ -50,8 +50,6 @@ pub struct PanelSignals {
 /// What the replay of the session's recording shows.
 #[derive(Debug, Clone, Copy)]
 pub struct ReplaySignals {
-    /// Whether the replay is open (over the terminal).
-    pub open: RwSignal<bool>,
     /// Whether it is playing.
     pub playing: RwSignal<bool>,
     /// Where it is in the recording, in milliseconds.
@@ -135,7 +133,6 @@ fn panel(on_request: bool) -> impl IntoView {
         tabs: RwSignal::new(vec![0]),
         active: RwSignal::new(0),
         replay: ReplaySignals {
-            open: RwSignal::new(false),
             playing: RwSignal::new(false),
             position_ms: RwSignal::new(0),
             length_ms: RwSignal::new(0),
@@ -287,14 +284,13 @@ fn panel(on_request: bool) -> impl IntoView {
             }
             leptos::task::spawn_local(async move {
                 match lazy::replay_bar(handle, replay, replay_part).await {
-                    Ok(part) => {
-                        replay_part.set(Some(part));
-                        replay.open.set(true);
-                    }
+                    Ok(part) => replay_part.set(Some(part)),
                     Err(error) => status.set(error.to_string()),
                 }
             });
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = replay;
     };
     // A pointer over (or the focus on) a control whose code is a part loaded on first use starts
     // fetching that part, so the press rarely waits for it.
@@ -481,7 +477,7 @@ fn panel(on_request: bool) -> impl IntoView {
                 class="terminal-replay"
                 role="region"
                 aria-label="Replay of this sandbox's recording"
-                hidden=move || !replay.open.get()
+                hidden=move || replay_part.with(Option::is_none)
             >
                 {move || replay_part.get().map(|part| part.run())}
             </div>

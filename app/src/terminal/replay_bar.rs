@@ -23,7 +23,6 @@ pub fn bar(handle: u32, replay: ReplaySignals, part: RwSignal<Option<ViewFn>>) -
     });
     let close = move |_| {
         client::replay_close(handle);
-        replay.open.set(false);
         part.set(None);
     };
     view! {
