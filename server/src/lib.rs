@@ -2,6 +2,10 @@
 //!
 //! Data flows one way: browser → [`ws`] → [`sessions`] → [`sandbox`]; nothing below calls up.
 
+// The pages' view types, not erased (.cargo/config.toml), nest deeper than the default limit
+// allows when the server renders them.
+#![recursion_limit = "512"]
+
 pub mod assets;
 pub mod client;
 pub mod config;
