@@ -12,6 +12,22 @@ pub async fn create_session() -> Result<String, ServerFnError> {
             "the session service is not configured on this server",
         ));
     };
+    launcher.launch(client().await).await.map_err(|refused| {
+        let response = expect_context::<leptos_axum::ResponseOptions>();
+        response.set_status(
+            http::StatusCode::from_u16(refused.status)
+                .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
+        );
+        if let Some(secs) = refused.retry_after_secs {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        ServerFnError::new(refused.message)
+    })
+}
+
+/// Who is calling the server function: the socket's peer and the request's headers.
+#[cfg(feature = "ssr")]
+async fn client() -> launcher::ClientInfo {
     let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
         .ok()
@@ -19,20 +35,20 @@ pub async fn create_session() -> Result<String, ServerFnError> {
     let headers = leptos_axum::extract::<http::HeaderMap>()
         .await
         .unwrap_or_default();
-    launcher
-        .launch(launcher::ClientInfo { peer, headers })
-        .await
-        .map_err(|refused| {
-            let response = expect_context::<leptos_axum::ResponseOptions>();
-            response.set_status(
-                http::StatusCode::from_u16(refused.status)
-                    .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
-            );
-            if let Some(secs) = refused.retry_after_secs {
-                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
-            }
-            ServerFnError::new(refused.message)
-        })
+    launcher::ClientInfo { peer, headers }
+}
+
+/// Gives back the session the page came with (see `launcher::Granted`) when its tab has one
+/// already (a page come back to, whose tab keeps its shell): the server ends it at once,
+/// instead of after the grace period, if no tab has attached to it. Answers the same whatever
+/// the id, so it tells nothing about other sessions.
+#[server(endpoint = "release_session")]
+pub async fn release_session(id: String) -> Result<(), ServerFnError> {
+    use launcher::Launcher;
+    if let Some(Launcher(launcher)) = use_context::<Launcher>() {
+        launcher.release(&id, client().await);
+    }
+    Ok(())
 }
 
 /// What the server provides so pages can start sessions, without `app` depending on the server.
@@ -70,9 +86,24 @@ pub mod launcher {
     pub trait SessionLauncher: Send + Sync + 'static {
         /// Registers a new session and returns its id.
         fn launch(&self, client: ClientInfo) -> Launch<'_>;
+
+        /// Ends `client`'s session `id` if no tab has attached to it yet; anything else is
+        /// left alone.
+        fn release(&self, id: &str, client: ClientInfo);
     }
 
     /// The launcher, as provided in the Leptos context.
     #[derive(Clone)]
     pub struct Launcher(pub Arc<dyn SessionLauncher>);
+
+    /// A session the server handed out with the page itself (see `TerminalScripts`), put in the
+    /// request's extensions before the page renders: the page's loader then asks for none.
+    #[derive(Debug, Clone)]
+    pub struct Granted {
+        /// The session's id (its secret: the page must not be cached).
+        pub id: String,
+        /// What the shell has printed so far (its prompt, for a sandbox from the warm pool),
+        /// base64-encoded; empty while it is still starting.
+        pub screen: String,
+    }
 }

@@ -33,11 +33,15 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// a link to `#shell`. A reading page with a shell further down thus stays a small HTML page, and
 /// no container is made for a visitor who only reads.
 ///
-/// The session comes first: for a tab with no session yet, the loader asks the `create_session`
-/// server function for it at once; the id goes where the terminal looks for it
+/// The session comes first. On `/terminal` the page may come with one (`data-granted`, and the
+/// shell's output so far in `data-screen`: see `server::page_session`), which a tab with no
+/// session yet takes, and one that has a session gives back (the `release_session` server
+/// function). Otherwise, for a tab with no session yet, the loader asks the `create_session`
+/// server function for it at once. The id goes where the terminal looks for it
 /// (`sessionStorage`), and `window.__rrSession` is the promise of it (or of `null` when refused),
 /// which the terminal's client awaits if it starts first. Where the terminal starts at once or
-/// on request, the first screen ([`FIRST_SCREEN`]) shows the shell from that session, and only
+/// on request, the first screen ([`FIRST_SCREEN`]) shows the shell from that session (from the
+/// screen the page came with, before its socket is open), and only
 /// once it has (or 300 ms passed) does the loader ask for the bundle: what it will surely need
 /// side by side, not one after another — xterm.js's stylesheet, the bundle's script, xterm.js
 /// and its add-on (module preloads), the WASM (a preload the bundle's own fetch then takes) —
@@ -63,7 +67,7 @@ pub const THEME_SCRIPT: &str = r#"(function(){var d=document.documentElement;d.c
 /// for under a new URL, since a browser remembers a module that failed. The file names come
 /// from the element's data attributes so the text stays fixed; public so the server's CSP can
 /// allow it by hash.
-pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null,mod=null;function sid(){try{return sessionStorage.getItem("rootresume.session")}catch(e){return null}}function has(){return!!sid()}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function assets(){if(!css){css=new Promise(function(r){var l=document.createElement("link");l.rel="stylesheet";l.href=d.css;l.onload=l.onerror=r;document.head.appendChild(l)});d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}return css}function go(){if(started)return;started=true;if(d.start!=="watch"&&!has()&&!window.__rrSession)window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null});var first=(d.start==="load"||d.start==="request")&&window.__rrFirst?__rrFirst.start(window.__rrSession||sid()):null;var js=d.js+(tries++?"?retry="+tries:"");Promise.resolve(first).then(function(){return Promise.all([assets(),mod||import(js)])}).then(function(a){var m=mod=a[1];return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection, then press Start or the shell to try again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||d.start==="watch"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
+pub const TERMINAL_LOADER: &str = r#"(function(s){var d=s.dataset,started=false,tries=0,css=null,mod=null;function sid(){try{return sessionStorage.getItem("rootresume.session")}catch(e){return null}}function has(){return!!sid()}function link(rel,href,as){var l=document.createElement("link");l.rel=rel;l.href=href;if(as){l.as=as;l.crossOrigin="anonymous"}document.head.appendChild(l)}function assets(){if(!css){css=new Promise(function(r){var l=document.createElement("link");l.rel="stylesheet";l.href=d.css;l.onload=l.onerror=r;document.head.appendChild(l)});d.preload.split(" ").forEach(function(u){link("modulepreload",u)});link("preload",d.wasm,"fetch")}return css}function go(){if(started)return;started=true;var screen=null,g=d.granted;if(g)delete d.granted;if(g&&has())fetch(d.release,{method:"POST",headers:{"Content-Type":"application/x-www-form-urlencoded"},body:"id="+encodeURIComponent(g)}).catch(function(){});if(d.start!=="watch"&&!has()&&!window.__rrSession){if(g){try{sessionStorage.setItem("rootresume.session",g)}catch(e){}window.__rrSession=Promise.resolve(g);screen=d.screen}else window.__rrSession=fetch(d.session,{method:"POST",headers:{Accept:"application/json"}}).then(function(r){return r.ok?r.json():null}).then(function(id){if(typeof id!=="string")return null;try{sessionStorage.setItem("rootresume.session",id)}catch(e){}return id},function(){return null})}var first=(d.start==="load"||d.start==="request")&&window.__rrFirst?__rrFirst.start(window.__rrSession||sid(),screen):null;var js=d.js+(tries++?"?retry="+tries:"");Promise.resolve(first).then(function(){return Promise.all([assets(),mod||import(js)])}).then(function(a){var m=mod=a[1];return m.default({module_or_path:d.wasm}).then(function(){m.hydrate();document.querySelectorAll("leptos-island").forEach(function(el){var f=m[el.dataset.component];if(f)f(el)})})}).then(function(){var e=document.getElementById("terminal-load-error");if(e)e.remove()},function(){started=false;var e=document.getElementById("terminal-load-error"),i=document.querySelector("leptos-island");if(!e&&i){e=document.createElement("p");e.id="terminal-load-error";e.className="terminal-load-error";e.setAttribute("role","alert");e.textContent="The terminal could not load. Check your connection, then press Start or the shell to try again.";i.after(e)}})}function dock(open){var k=document.querySelector("[data-terminal-dock]");if(!k)return false;k.hidden=!open;try{sessionStorage.setItem("rootresume.dock",open?"open":"")}catch(e){}return true}function reveal(el){var k=document.querySelector("[data-terminal-dock]");if(!k||k.hidden||!el)return;var top=k.getBoundingClientRect().top,r=el.getBoundingClientRect();if(r.bottom>top)scrollBy(0,Math.min(r.bottom-top+16,r.top-8))}function docked(){try{return sessionStorage.getItem("rootresume.dock")==="open"}catch(e){return false}}function wanted(e){var t=e.target,b,k;if(!t||!t.closest)return;b=t.closest("[data-run],[data-check]");if(b){if(e.type==="focusin")return;dock(true);if(e.type==="click"){k=b.closest("[data-run-lang],[data-challenge]");(window.__rrRuns=window.__rrRuns||[]).push(k);go();dispatchEvent(new Event("rr-run"));reveal(k)}else go();return}if(t.closest("[data-dock-close]")){if(e.type==="click")dock(false);return}if(t.closest("[data-terminal-panel],a[href='#shell']"))go()}["pointerdown","focusin","click"].forEach(function(k){addEventListener(k,wanted,true)});if(d.start==="load"||d.start==="watch"||(d.start==="request"&&has()))go();else if(d.start==="run"&&has()&&docked())addEventListener("DOMContentLoaded",function(){if(dock(true))go()})})(document.currentScript);"#;
 
 /// When a page's terminal starts, for the pages that have one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +125,10 @@ fn post_is_runnable(slug: &str) -> bool {
 /// it) at the moment it asks for the bundle: the socket opens beside the session request, the
 /// first frame attaches as soon as the id is known, and the shell's output is drawn as plain text
 /// (no colours; the escape sequences readline uses to edit a line are followed) in a `<pre>` over
-/// the terminal's place, which takes keys and pastes. When the bundle's client starts it calls
+/// the terminal's place, which takes keys and pastes. The screen a page came with (see
+/// [`TERMINAL_LOADER`]) is drawn as soon as the page is parsed, so the page's first paint shows
+/// the prompt; the socket's replay of the shell's output, from its start, then draws it again
+/// in place. When the bundle's client starts it calls
 /// `__rrFirst.adopt(id)`, which hands it the socket and every frame received so far (or `null`
 /// if there is none for that id); the client replays those into xterm.js and calls
 /// `__rrFirst.done()`, which removes the `<pre>` in the frame xterm.js draws. One socket per tab,
@@ -149,8 +156,10 @@ fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoVie
         "/vendor/xterm/lib/xterm.mjs /vendor/addon-fit/lib/addon-fit.mjs {pkg}/{SPLIT_LOADER}"
     );
     let session = <api::CreateSession as leptos::server_fn::ServerFn>::PATH;
+    let release = <api::ReleaseSession as leptos::server_fn::ServerFn>::PATH;
     let first_screen = matches!(start, TerminalStart::Load | TerminalStart::Request)
         .then(|| view! { <script inner_html=FIRST_SCREEN></script> });
+    let (granted, screen) = granted_session().map_or((None, None), |g| (Some(g.0), Some(g.1)));
     view! {
         {first_screen}
         <script
@@ -162,9 +171,27 @@ fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoVie
             data-preload=preload
             data-session=session
             data-start=start.as_str()
+            // A session handed out with the page, and its screen so far (see `granted_session`).
+            data-granted=granted
+            data-release=release
+            data-screen=screen
             inner_html=TERMINAL_LOADER
         ></script>
     }
+}
+
+/// The session the server handed out with this page (its id, and its screen so far as base64),
+/// if it did: the server does so for a browser's navigation to `/terminal`, so that the page's
+/// first paint already shows the shell's prompt and no request for a session follows.
+fn granted_session() -> Option<(String, String)> {
+    #[cfg(feature = "ssr")]
+    if let Some(parts) = use_context::<http::request::Parts>() {
+        return parts
+            .extensions
+            .get::<api::launcher::Granted>()
+            .map(|g| (g.id.clone(), g.screen.clone()));
+    }
+    None
 }
 
 /// The request's path while rendering on the server; `/` in the browser, which never renders

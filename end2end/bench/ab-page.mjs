@@ -6,8 +6,12 @@
 // untouched. For each version: first contentful paint, the prompt painted on the first screen
 // (`.terminal-first`), and the prompt painted by xterm.js; p50, mean and p90 in ms by the page's
 // clock (0 = navigation start). The files are pages saved from the server (`curl BASE/terminal`),
-// edited as the experiment needs; they are served without the server's headers (no CSP).
-// Usage: node end2end/bench/ab-page.mjs BASE_URL TABS PAGE.html [PAGE.html...]
+// edited as the experiment needs; they are served without the server's headers (no CSP). A
+// version may instead be the server's own page, asked for live: `/PATH`, or `/PATH|NAME: VALUE`
+// to add a request header to the page's request (e.g. `/terminal|Cache-Control: max-age=0`,
+// the terminal page as a reload gets it: without its session).
+// Usage: node end2end/bench/ab-page.mjs BASE_URL TABS VERSION [VERSION...]
+//   VERSION: PAGE.html | /PATH | /PATH|NAME: VALUE
 import { chromium } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import net from "node:net";
@@ -15,19 +19,31 @@ import { basename } from "node:path";
 
 const [base, tabsArg, ...files] = process.argv.slice(2);
 if (!base || !files.length) {
-  console.error("usage: node end2end/bench/ab-page.mjs BASE_URL TABS PAGE.html [PAGE.html...]");
+  console.error("usage: node end2end/bench/ab-page.mjs BASE_URL TABS VERSION [VERSION...]");
   process.exit(2);
 }
 const tabs = Number(tabsArg);
 const upstream = new URL(base);
-const pages = files.map((f) => readFileSync(f));
+const pages = files.map((f) => (f.startsWith("/") ? null : readFileSync(f)));
+// A live version's path on the server and the header line it adds ("" for none).
+const live = files.map((f) => {
+  if (!f.startsWith("/")) return null;
+  const [path, header] = f.split("|");
+  return { path, header: header ? `${header.trim()}\r\n` : "" };
+});
 
 const proxy = net.createServer((client) => {
   client.on("error", () => {});
   client.once("data", (head) => {
     const line = head.toString("latin1", 0, Math.min(head.length, 200)).split("\r\n")[0];
     const n = /^GET \/ab\/(\d+) /.exec(line)?.[1];
-    if (n !== undefined && pages[n]) {
+    let forward = head;
+    if (n !== undefined && live[n]) {
+      // The request line names the server's page instead, with the version's header after it.
+      const text = head.toString("latin1");
+      const end = text.indexOf("\r\n");
+      forward = Buffer.from(`GET ${live[n].path} HTTP/1.1\r\n${live[n].header}${text.slice(end + 2)}`, "latin1");
+    } else if (n !== undefined && pages[n]) {
       client.end(Buffer.concat([
         Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${pages[n].length}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n`),
         pages[n],
@@ -35,7 +51,7 @@ const proxy = net.createServer((client) => {
       return;
     }
     const server = net.connect(Number(upstream.port || 80), upstream.hostname, () => {
-      server.write(head);
+      server.write(forward);
       client.pipe(server).pipe(client);
     });
     server.on("error", () => client.destroy());
@@ -98,6 +114,6 @@ const stats = (a) => {
 };
 console.log(`${tabs} fresh tabs per version, interleaved, against ${base}`);
 for (const [n, r] of results.entries()) {
-  console.log(`${basename(files[n])}: first paint ${stats(r.fcp)}; prompt painted ${stats(r.first)}; by xterm.js ${stats(r.xterm)}${r.failed ? `; ${r.failed} tabs showed no prompt in 15 s` : ""}`);
+  console.log(`${live[n] ? files[n] : basename(files[n])}: first paint ${stats(r.fcp)}; prompt painted ${stats(r.first)}; by xterm.js ${stats(r.xterm)}${r.failed ? `; ${r.failed} tabs showed no prompt in 15 s` : ""}`);
 }
 if (results.some((r) => r.failed)) process.exitCode = 1;

@@ -187,8 +187,9 @@ const steps = [
   ["rootresume.js received", (t) => t.script],
   ["xterm.mjs received", (t) => t.xterm],
   ["WASM received", (t) => t.wasm],
-  ["session requested", (t) => t.sessionStart ?? t.marks.socketCreated],
-  ["session answered", (t) => t.sessionEnd ?? t.marks.socketCreated],
+  // The page comes with its session (server/src/page_session.rs); a page that came without one
+  // asks for it.
+  ["session in (with the page, or asked for)", (t) => t.sessionEnd ?? t.html],
   ["socket created", (t) => t.marks.socketCreated],
   ["socket open", (t) => t.marks.socketOpen],
   ["first frame", (t) => t.marks.firstFrame],

@@ -64,10 +64,40 @@ test("on the home page the first screen appears on Start, over the button", asyn
   await page.close();
 });
 
+test("the terminal page comes with its session: its first paint shows the prompt, and no session is asked for", async ({ page }) => {
+  const asked: string[] = [];
+  page.on("request", (request) => {
+    if (request.url().includes("/api/create_session")) asked.push(request.url());
+  });
+  const release = await holdWasm(page);
+  // The socket reaches no server: whatever the first screen shows came with the page.
+  const sent: Buffer[] = [];
+  await page.routeWebSocket("**/ws/terminal", (ws) => {
+    ws.onMessage((message) => void sent.push(Buffer.from(message)));
+  });
+  const response = await page.goto("/terminal");
+  expect(response?.headers()["cache-control"]).toBe("no-store");
+  const id = await page.evaluate(() => sessionStorage.getItem("rootresume.session"));
+  expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  await expect(first(page)).toContainText("visitor@");
+  // The page's socket names the page's session, and takes keys typed at its prompt.
+  await first(page).press("x");
+  await expect.poll(() => sent.length).toBe(2);
+  expect([...sent[0].subarray(0, 3)]).toEqual([2, 7, 0]);
+  expect(sent[0].subarray(3).toString()).toBe(id);
+  expect([...sent[1]]).toEqual([2, 1, "x".charCodeAt(0)]);
+  release();
+  await page.waitForTimeout(500);
+  expect(asked).toEqual([]);
+  await page.close();
+});
+
 test("a refused session leaves no first screen, and its socket is closed", async ({ page }) => {
   const sockets: WebSocket[] = [];
   page.on("websocket", (socket) => sockets.push(socket));
   const release = await holdWasm(page);
+  // As a reload: the page comes without a session, and the loader asks for one.
+  await page.setExtraHTTPHeaders({ "cache-control": "max-age=0" });
   await page.route("**/api/create_session*", (route) =>
     route.fulfill({ status: 503, contentType: "text/plain", body: "ServerError|all sandboxes are in use; please wait for one to free up" }),
   );
@@ -77,5 +107,27 @@ test("a refused session leaves no first screen, and its socket is closed", async
   await expect(first(page)).toHaveCount(0);
   release();
   await expect(page.locator(".xterm-rows")).toContainText("all sandboxes are in use", { timeout: 30_000 });
+  await page.close();
+});
+
+test("a tab that has its shell keeps it on coming back to the terminal page, and gives back the page's own session", async ({ page }) => {
+  const status = page.getByTestId("terminal-status");
+  await page.goto("/terminal");
+  await expect(status).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
+  await runAndExpect(page, "echo mine-$((3*3))", /^mine-9$/);
+  const id = await page.evaluate(() => sessionStorage.getItem("rootresume.session"));
+  expect(id).toMatch(/^[0-9a-f-]{36}$/);
+
+  await page.goto("/about");
+  const released = page.waitForRequest((r) => r.url().includes("/api/release_session"));
+  await page.goto("/terminal");
+  const request = await released;
+  expect(request.postData()).toMatch(/^id=[0-9a-f-]{36}$/);
+  expect(request.postData()).not.toContain(id);
+  expect((await request.response())?.status()).toBe(200);
+  // The tab's own shell, with what was typed into it.
+  await expect(status).toHaveAttribute("data-state", "ready", { timeout: 60_000 });
+  await expectRow(page, /^mine-9$/);
+  expect(await page.evaluate(() => sessionStorage.getItem("rootresume.session"))).toBe(id);
   await page.close();
 });

@@ -14,6 +14,7 @@ pub mod files;
 pub mod health;
 pub mod ids;
 pub mod metrics;
+pub mod page_session;
 pub mod reaper;
 pub mod routes;
 pub mod sandbox;

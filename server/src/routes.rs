@@ -81,6 +81,11 @@ impl SessionLauncher for ManagerLauncher {
                 .and_then(token)
         })
     }
+
+    fn release(&self, id: &str, client: ClientInfo) {
+        let address = client_address(client.peer, &client.headers, &self.proxies);
+        self.sessions.release_unattached(id, address);
+    }
 }
 
 /// Builds the whole router.
@@ -97,6 +102,10 @@ pub fn router(
     let state = AppState {
         leptos_options,
         sessions,
+    };
+    let pages = crate::page_session::PageSessions {
+        launcher: launcher.clone(),
+        sessions: state.sessions.clone(),
     };
     let context = move || {
         provide_context(launcher.clone());
@@ -125,6 +134,11 @@ pub fn router(
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // The terminal page comes with its session (see `page_session`).
+        .layer(axum::middleware::from_fn_with_state(
+            pages,
+            crate::page_session::grant,
+        ))
         // Pages go out compressed (the static files come compressed already, see `assets`):
         // Brotli at a quality fast enough for each request, else gzip. The socket route below
         // is added after the layer so upgrades are left alone.

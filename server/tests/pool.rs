@@ -177,3 +177,98 @@ async fn the_pool_grows_while_visitors_arrive() -> Result<()> {
     assert!(containers_of(&sandbox).await?.is_empty());
     Ok(())
 }
+
+/// The value of attribute `name` in `html`, if it is there.
+fn attribute<'a>(html: &'a str, name: &str) -> Option<&'a str> {
+    let start = html.find(&format!(" {name}=\""))? + name.len() + 3;
+    html[start..].split('"').next()
+}
+
+#[tokio::test]
+async fn the_terminal_page_comes_with_a_pooled_session_and_its_prompt() -> Result<()> {
+    use base64::Engine as _;
+    // A grace period longer than the test waits: a session given back must end sooner.
+    let server = TestServer::start(pooled(1, |c| {
+        c.sessions.grace_period = Duration::from_secs(120)
+    }))
+    .await?;
+    let sessions = server.server.sessions();
+    until("a full pool", Duration::from_secs(30), || {
+        sessions.pool().ready() == 1
+    })
+    .await?;
+    let page = format!("http://{}/terminal", server.server.addr());
+
+    // A script's GET, a reload and a prefetch get the page alone.
+    for headers in [
+        &[][..],
+        &[
+            ("Sec-Fetch-Dest", "document"),
+            ("Cache-Control", "max-age=0"),
+        ][..],
+        &[("Sec-Fetch-Dest", "document"), ("Sec-Purpose", "prefetch")][..],
+    ] {
+        let response = common::http_get_with(&page, headers).await?;
+        assert!(
+            response.starts_with("HTTP/1.0 200"),
+            "{headers:?}: {response:.200}"
+        );
+        assert_eq!(attribute(&response, "data-granted"), None, "{headers:?}");
+    }
+    assert_eq!(sessions.live_count(), 0, "no session for those");
+
+    // A browser's navigation gets its session in the page, with the prompt it printed.
+    let response = common::http_get_with(&page, &[("Sec-Fetch-Dest", "document")]).await?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or_default();
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("cache-control: no-store"),
+        "a page with a session in it is never stored: {head}"
+    );
+    let id = attribute(body, "data-granted").expect("the page carries its session");
+    let screen = attribute(body, "data-screen").expect("and its screen");
+    let screen = base64::engine::general_purpose::STANDARD.decode(screen)?;
+    assert!(
+        String::from_utf8_lossy(&screen).contains("visitor@"),
+        "the pooled shell's prompt: {:?}",
+        String::from_utf8_lossy(&screen)
+    );
+    assert_eq!(sessions.live_count(), 1);
+
+    // The page's socket attaches to that shell, which replays the same screen first.
+    let mut term = server.connect(id).await?;
+    term.started().await?;
+    term.wait_for(0, "visitor@", Duration::from_secs(5)).await?;
+    assert_eq!(term.run("echo page-$((20+1))").await?, "page-21");
+
+    // Giving back a session a tab attached to does nothing; one no tab took ends at once.
+    let release = format!("http://{}/api/release_session", server.server.addr());
+    assert_eq!(
+        common::http_post_form(&release, &format!("id={id}")).await?,
+        200
+    );
+    assert_eq!(term.run("echo still-$((1+1))").await?, "still-2");
+    let second = common::http_get_with(&page, &[("Sec-Fetch-Dest", "document")]).await?;
+    let unused = attribute(&second, "data-granted").expect("a second session");
+    assert_eq!(sessions.live_count(), 2);
+    assert_eq!(
+        common::http_post_form(&release, &format!("id={unused}")).await?,
+        200
+    );
+    until("the unused session to end", Duration::from_secs(10), || {
+        sessions.get(unused).is_none()
+    })
+    .await?;
+    // Any id is answered alike.
+    assert_eq!(
+        common::http_post_form(&release, "id=not-a-session").await?,
+        200
+    );
+    assert_eq!(term.run("echo after-$((2+1))").await?, "after-3");
+
+    let sandbox = sessions.sandbox().clone();
+    server.server.shutdown().await;
+    assert!(containers_of(&sandbox).await?.is_empty());
+    Ok(())
+}

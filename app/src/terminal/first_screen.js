@@ -3,8 +3,13 @@
   var KEYS = { Enter: "\r", Backspace: "\x7f", Tab: "\t", Escape: "\x1b", ArrowUp: "\x1b[A", ArrowDown: "\x1b[B",
     ArrowRight: "\x1b[C", ArrowLeft: "\x1b[D", Home: "\x1b[H", End: "\x1b[F", Delete: "\x1b[3~" };
   var enc = new TextEncoder(), dec = new TextDecoder();
-  var sock = null, id = null, frames = [], taken = false, pre = null, shown = null;
-  var lines = ["starting your sandbox\u2026", ""], row = 1, col = 0, mode = 0, csi = "";
+  var sock = null, id = null, frames = [], taken = false, pre = null, shown = null, early = false;
+  // Keys typed before the socket is open and attached (the prompt the page came with shows
+  // before then), sent right after the attach.
+  var typed = "";
+  var lines, row, col, mode, csi;
+  function clear() { lines = ["starting your sandbox\u2026", ""]; row = 1; col = 0; mode = 0; csi = ""; }
+  clear();
 
   function frame(kind, text) {
     var b = enc.encode(text), f = new Uint8Array(b.length + 2);
@@ -12,7 +17,9 @@
     return f;
   }
   function send(text) {
-    if (!taken && sock && sock.readyState === 1 && id) sock.send(frame(INPUT, text));
+    if (taken) return;
+    if (sock && sock.readyState === 1 && id) sock.send(frame(INPUT, text));
+    else if (sock) typed += text;
   }
   function put(c) {
     var l = lines[row];
@@ -100,23 +107,43 @@
     // Returns a promise the loader waits for before it runs the bundle, whose start keeps the
     // page's main thread busy for a while: settled once the shell's first output is painted,
     // the socket closes, or after 300 ms.
-    start: function (session) {
+    // `screen` is what the shell printed before the page was sent, if the server sent it.
+    start: function (session, screen) {
       if (sock || taken) return Promise.resolve();
       var ready = new Promise(function (r) { shown = r; setTimeout(settle, 300); });
       var ws;
       try { ws = sock = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS); } catch (e) { settle(); return ready; }
       ws.binaryType = "arraybuffer";
       // Terminal 0: the session's own shell.
-      var attach = function () { if (id && ws.readyState === 1) ws.send(frame(ATTACH, "\0" + id)); };
+      var attach = function () {
+        if (!id || ws.readyState !== 1) return;
+        ws.send(frame(ATTACH, "\0" + id));
+        if (typed) ws.send(frame(INPUT, typed));
+        typed = "";
+      };
       ws.addEventListener("open", attach);
       ws.addEventListener("message", function (e) {
         if (taken) return;
         frames.push(e.data);
         var b = new Uint8Array(e.data);
-        if (b[0] === V && b[1] === OUTPUT) { write(dec.decode(b.subarray(2), { stream: true })); render(); }
+        if (b[0] === V && b[1] === OUTPUT) {
+          // The socket replays the shell's output from its start: the screen the page came
+          // with is drawn again from it, not after it.
+          if (early) { early = false; clear(); }
+          write(dec.decode(b.subarray(2), { stream: true }));
+          render();
+        }
       });
       ws.addEventListener("close", function () { if (!taken) { sock = null; gone(); settle(); } });
-      addEventListener("DOMContentLoaded", function () { if (frames.length) render(); });
+      addEventListener("DOMContentLoaded", function () { if (frames.length || early) render(); });
+      // The screen the page came with (base64): drawn as soon as the page is parsed, so the
+      // page's first paint shows the prompt.
+      if (screen) {
+        try {
+          write(new TextDecoder().decode(Uint8Array.from(atob(screen), function (c) { return c.charCodeAt(0); })));
+          early = true;
+        } catch (e) { clear(); }
+      }
       Promise.resolve(session).then(function (v) {
         if (typeof v === "string") { id = v; attach(); } else if (!taken) ws.close();
       });

@@ -525,6 +525,19 @@ impl SessionManager {
         self.live.get(&id.hash())
     }
 
+    /// Ends the session `id` this replica holds for `client` if no tab has ever attached to it
+    /// (one handed out with a page whose tab turned out to have its own): at once, not after
+    /// the grace period. A session any tab attached to, another client's, or one held
+    /// elsewhere is left alone.
+    pub fn release_unattached(&self, id: &str, client: Option<IpAddr>) {
+        let session = SessionId::parse(id).and_then(|id| self.live_session_for(&id, client));
+        if let Some(session) = session {
+            if session.is_claimed() && !session.main().was_attached() {
+                session.end_with(EndReason::Abandoned);
+            }
+        }
+    }
+
     /// Resizes one of a session's terminals.
     pub async fn resize(&self, terminal: &Terminal, size: TermSize) -> Result<(), SandboxError> {
         let Some(shell) = terminal.shell_id() else {

@@ -171,6 +171,12 @@ impl Terminal {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Whether a browser has ever attached to this terminal (or to the session it was taken
+    /// over from).
+    pub fn was_attached(&self) -> bool {
+        self.next_attachment.load(Ordering::Relaxed) > 1
+    }
+
     /// Makes a new browser connection the terminal's owner; an earlier one is displaced.
     pub fn attach(&self) -> Attachment {
         let generation = self.next_attachment.fetch_add(1, Ordering::Relaxed);

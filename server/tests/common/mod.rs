@@ -188,6 +188,48 @@ pub async fn http_get(url: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&raw).into_owned())
 }
 
+/// A minimal HTTP/1.0 GET with extra request headers (HTTP/1.0, so the body comes whole, not in
+/// chunks); returns the whole response, head and body.
+pub async fn http_get_with(url: &str, headers: &[(&str, &str)]) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("not http"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = TcpStream::connect(host).await?;
+    let mut request = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    Ok(String::from_utf8_lossy(&raw).into_owned())
+}
+
+/// A minimal HTTP/1.0 POST of the form `body`; returns the status.
+pub async fn http_post_form(url: &str, body: &str) -> Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("not http"))?;
+    let (host, path) = rest.split_once('/').ok_or_else(|| anyhow!("no path"))?;
+    let mut stream = TcpStream::connect(host).await?;
+    let request = format!(
+        "POST /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let head = String::from_utf8_lossy(&raw);
+    head.split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .ok_or_else(|| anyhow!("not an HTTP response: {head:.100}"))
+}
+
 /// A minimal HTTP/1.1 POST with an empty form body; returns status and body.
 pub async fn http_post(url: &str) -> Result<(u16, String)> {
     http_post_with(url, &[]).await
