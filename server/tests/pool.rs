@@ -178,6 +178,57 @@ async fn the_pool_grows_while_visitors_arrive() -> Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn the_refill_waits_for_the_visitors_tab_while_another_sandbox_is_ready() -> Result<()> {
+    let server = TestServer::start(pooled(2, |_| {})).await?;
+    let pool = server.server.sessions().pool();
+    until("a full pool", Duration::from_secs(30), || pool.ready() == 2).await?;
+
+    // Handed out with one more ready: no start until the visitor's tab attaches.
+    let id = server.create_session().await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(pool.len(), 1, "no refill while the visitor is being served");
+    let mut term = server.connect(&id).await?;
+    term.started().await?;
+    until(
+        "the refill once the tab attached",
+        Duration::from_secs(30),
+        || pool.len() == 2,
+    )
+    .await?;
+    until("a full pool", Duration::from_secs(30), || pool.ready() == 2).await?;
+
+    // A tab that never comes puts the refill off for the hold only.
+    let started = Instant::now();
+    server.create_session().await?;
+    until("the refill after the hold", Duration::from_secs(30), || {
+        pool.len() == 2
+    })
+    .await?;
+    println!(
+        "refill began {:?} after a handout no tab took",
+        started.elapsed()
+    );
+    until("a full pool", Duration::from_secs(30), || pool.ready() == 2).await?;
+
+    // The last ready sandbox handed out: the refill starts at once (and two visitors at once
+    // leave none ready).
+    let (a, b) = tokio::join!(server.create_session(), server.create_session());
+    a?;
+    b?;
+    until(
+        "the refill of an emptied pool",
+        Duration::from_secs(30),
+        || pool.len() == 2,
+    )
+    .await?;
+
+    let sandbox = server.server.sessions().sandbox().clone();
+    server.server.shutdown().await;
+    assert!(containers_of(&sandbox).await?.is_empty());
+    Ok(())
+}
+
 /// The value of attribute `name` in `html`, if it is there.
 fn attribute<'a>(html: &'a str, name: &str) -> Option<&'a str> {
     let start = html.find(&format!(" {name}=\""))? + name.len() + 3;

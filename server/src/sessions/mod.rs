@@ -9,6 +9,7 @@ mod arrivals;
 pub mod check;
 mod extra;
 mod guard;
+mod hold;
 mod live;
 pub mod meter;
 mod output;
@@ -112,7 +113,10 @@ pub struct SessionManager {
     settings: SessionSettings,
     limits: SandboxLimits,
     pool: Pool,
-    refill: Notify,
+    /// Wakes the pool's refill.
+    refill: Arc<Notify>,
+    /// Puts the refill off while a visitor handed a sandbox is being served (see `hold`).
+    hold: Arc<hold::RefillHold>,
     /// Visitors lately who found no ready pooled sandbox, which the pool grows to meet.
     misses: arrivals::Arrivals,
     tasks: TaskTracker,
@@ -144,7 +148,8 @@ impl SessionManager {
     ) -> Self {
         Self {
             pool: Pool::default(),
-            refill: Notify::new(),
+            refill: Arc::new(Notify::new()),
+            hold: Arc::default(),
             misses: arrivals::Arrivals::default(),
             sandbox,
             store,
@@ -250,7 +255,7 @@ impl SessionManager {
                     if missed {
                         self.note_missed();
                     }
-                    self.refill.notify_one();
+                    self.refill_after(&session);
                     supervisor::write_owner(&self.sandbox, &self.tasks, &session);
                     if let (Some(lease), Some(container)) = (session.lease(), session.container()) {
                         // The record now names the visitor; a failure only delays a takeover.
@@ -401,11 +406,40 @@ impl SessionManager {
         });
     }
 
+    /// Wakes the refill for a sandbox just handed out: once its tab has attached, or after
+    /// [`hold::HOLD`], while the pool has another ready sandbox for the next visitor; else now.
+    fn refill_after(&self, session: &Session) {
+        if self.pool.ready() == 0 {
+            self.refill.notify_one();
+            return;
+        }
+        let Some(until) = self.hold.start(Instant::now()) else {
+            // A hold is on already: its end wakes the refill.
+            return;
+        };
+        let (hold, refill) = (self.hold.clone(), self.refill.clone());
+        let mut owner = session.main().owner();
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = owner.wait_for(|generation| *generation != 0) => {}
+                () = tokio::time::sleep_until(until) => {}
+                () = shutdown.cancelled() => {}
+            }
+            hold.release(until);
+            refill.notify_one();
+        });
+    }
+
     /// Adds pooled sandboxes until the pool has its size or admission says the cluster is full
-    /// (a pooled sandbox takes a slot like a visitor's).
+    /// (a pooled sandbox takes a slot like a visitor's); none while a hold is on and a ready
+    /// sandbox waits (see `hold`).
     async fn fill_pool(&self) -> Result<(), StoreError> {
         let caps = self.caps();
         while self.pool.len() < self.pool_target() && !self.shutdown.is_cancelled() {
+            if self.hold.is_on(Instant::now()) && self.pool.ready() > 0 {
+                break;
+            }
             let lifetime = self.settings.pool_ttl + self.settings.max_lifetime;
             let id = SessionId::random();
             let session = Arc::new(Session::new(
