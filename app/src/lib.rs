@@ -159,7 +159,7 @@ fn TerminalScripts(options: LeptosOptions, start: TerminalStart) -> impl IntoVie
     let release = <api::ReleaseSession as leptos::server_fn::ServerFn>::PATH;
     let first_screen = matches!(start, TerminalStart::Load | TerminalStart::Request)
         .then(|| view! { <script inner_html=FIRST_SCREEN></script> });
-    let (granted, screen) = granted_session().map_or((None, None), |g| (Some(g.0), Some(g.1)));
+    let (granted, screen) = granted_session().unzip();
     view! {
         {first_screen}
         <script

@@ -10,10 +10,11 @@
 //!
 //! Only a browser's own navigation gets one (`Sec-Fetch-Dest: document`), never a prefetch or a
 //! prerender, nor a reload (`Cache-Control: max-age=0`: its tab most likely has its session
-//! already, which it keeps), nor a client that sends no fetch metadata (scripts, crawlers). A session handed out this way and
-//! never attached ends after the grace period, as one asked for and never used does; caps and
-//! rate limits count it alike. Refused, the page is sent without one, and its loader asks, so
-//! the visitor sees why.
+//! already, which it keeps), nor a client that sends no fetch metadata (scripts, crawlers). A
+//! tab that has a session gives the page's back (the `release_session` server function); one
+//! never attached otherwise ends after the grace period, as one asked for and never used does.
+//! Caps and rate limits count it alike. Refused, the page is sent without one, and its loader
+//! asks, so the visitor sees why.
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::CACHE_CONTROL;
