@@ -161,6 +161,15 @@ async fn exit_ends_the_session_and_removes_the_container() -> Result<()> {
         other => bail!("expected Ended, got {other:?}"),
     }
     wait_removed(&id, Duration::from_secs(10)).await?;
+    // The session leaves the server's table just after its container goes (until then a tab
+    // attaching is told it ended): wait for that, not only for the container.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.server.sessions().get(&id).is_some() {
+        if std::time::Instant::now() > deadline {
+            bail!("the ended session stayed in the server's table");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The id is now unknown: a reload gets told, so it starts afresh.
     let mut late = server.connect(&id).await?;
     assert!(matches!(
