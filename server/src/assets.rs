@@ -67,29 +67,42 @@ impl Assets {
     }
 
     /// Reads and compresses the folder's scripts, bundles and stylesheets (subfolders too) in the
-    /// background, so the first visitor already gets the smallest encoding.
+    /// background, so the first visitor already gets the smallest encoding. It runs on a thread of
+    /// its own at the lowest CPU priority: Brotli's best quality takes seconds of a core (eight
+    /// for a debug build's bundle), which at a server's start competed with the pool's first
+    /// container starts and the first visitors' shells; until a file's Brotli is made, it goes
+    /// out as gzip.
     pub fn warm(self) {
-        tokio::task::spawn_blocking(move || {
-            let mut pending = vec![PathBuf::new()];
-            while let Some(dir) = pending.pop() {
-                let Ok(listing) = std::fs::read_dir(self.root.join(&dir)) else {
-                    continue;
-                };
-                for item in listing.flatten() {
-                    let relative = dir.join(item.file_name());
-                    match item.file_type() {
-                        Ok(kind) if kind.is_dir() => pending.push(relative),
-                        // What pages load; the rest (source maps) waits for its first request.
-                        Ok(kind) if kind.is_file() && is_page_asset(&relative) => {
-                            if let Some(entry) = self.entry(&relative) {
-                                let _ = brotli_of(&entry);
+        let spawned = std::thread::Builder::new()
+            .name("assets-warm".into())
+            .spawn(move || {
+                if !lowest_priority() {
+                    tracing::debug!("could not lower the compressing thread's priority");
+                }
+                let mut pending = vec![PathBuf::new()];
+                while let Some(dir) = pending.pop() {
+                    let Ok(listing) = std::fs::read_dir(self.root.join(&dir)) else {
+                        continue;
+                    };
+                    for item in listing.flatten() {
+                        let relative = dir.join(item.file_name());
+                        match item.file_type() {
+                            Ok(kind) if kind.is_dir() => pending.push(relative),
+                            // What pages load; the rest (source maps) waits for its first request.
+                            Ok(kind) if kind.is_file() && is_page_asset(&relative) => {
+                                if let Some(entry) = self.entry(&relative) {
+                                    let _ = brotli_of(&entry);
+                                }
                             }
+                            _ => {}
                         }
-                        _ => {}
                     }
                 }
-            }
-        });
+            });
+        if let Err(error) = spawned {
+            // Each file is then compressed on its first request instead.
+            tracing::warn!(%error, "could not start compressing the static files");
+        }
     }
 
     /// The file at `relative`, read again if it changed since it was cached; `None` if there is
@@ -156,6 +169,13 @@ fn brotli_of(entry: &Entry) -> &Bytes {
             Err(_) => Bytes::new(),
         }
     })
+}
+
+/// Puts the calling thread at the lowest CPU priority, nice 19 (Linux keeps the nice value per
+/// thread); whether it could.
+fn lowest_priority() -> bool {
+    // SAFETY: setpriority reads only its three integers; `who` 0 is the calling thread.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) == 0 }
 }
 
 /// Whether pages load this file (scripts, the bundle, stylesheets).
@@ -296,6 +316,24 @@ mod tests {
         );
         assert_eq!(accepts(&with_encoding("gzip;q=1.0, br;q=0")), (false, true));
         assert_eq!(accepts(&HeaderMap::new()), (false, false));
+    }
+
+    #[test]
+    fn the_compressing_thread_runs_at_the_lowest_priority_and_only_it() {
+        let nice = || {
+            // SAFETY: getpriority reads only its two integers; `who` 0 is the calling thread.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+        };
+        let before = nice();
+        let lowered = std::thread::spawn(move || (lowest_priority(), nice()))
+            .join()
+            .unwrap();
+        assert_eq!(lowered, (true, 19));
+        assert_eq!(
+            nice(),
+            before,
+            "the thread that spawned it keeps its priority"
+        );
     }
 
     #[test]
