@@ -135,6 +135,10 @@ pub struct SessionSettings {
     /// visitor in the last 10 s who found no ready sandbox, to at most this many (a minute after
     /// they slow down it is back at `pool_size`). Default: 16; `pool_size` holds the pool fixed.
     pub pool_max: usize,
+    /// How many pooled sandboxes may be starting at once. A container start is mostly the
+    /// engine's CPU: starts beyond what the machine runs side by side make every one of them
+    /// later, so a pool that grows would hand out none ready until all are. Default: 2.
+    pub pool_starts: usize,
     /// How long a pooled sandbox may wait before it is replaced by a fresh one. Default: 600 s.
     #[serde(rename = "pool_ttl_secs", with = "seconds")]
     pub pool_ttl: Duration,
@@ -270,6 +274,7 @@ impl Default for SessionSettings {
             trusted_proxy_header: String::new(),
             pool_size: 4,
             pool_max: 16,
+            pool_starts: 2,
             pool_ttl: Duration::from_secs(600),
             output_buffer_bytes: 64 * 1024,
             max_terminals: 4,
@@ -492,6 +497,13 @@ impl Config {
                  pool size to keep the pool from growing)",
                 s.pool_max, s.pool_size
             )));
+        }
+        if s.pool_starts == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.pool_starts must be at least 1 (set sessions.pool_size = 0 to turn the \
+                 pool off)"
+                    .into(),
+            ));
         }
         if s.rate_burst == 0 || s.rate_per_minute == 0 {
             return Err(ConfigError::Invalid(
@@ -766,6 +778,20 @@ mod tests {
             error.to_string(),
             "invalid configuration: sessions.grace_secs = 0 is outside 1..=3600"
         );
+    }
+
+    #[test]
+    fn a_pool_that_may_start_nothing_is_refused_with_the_way_to_turn_it_off() {
+        let error = load(&["--sessions.pool_starts=0"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("sessions.pool_starts must be at least 1"),
+            "{error}"
+        );
+        assert!(error.contains("sessions.pool_size = 0"), "{error}");
+        let config = load(&[], &[("ROOTRESUME_SESSIONS_POOL_STARTS", "3")]).unwrap();
+        assert_eq!(config.sessions.pool_starts, 3);
     }
 
     #[test]

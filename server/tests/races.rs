@@ -343,6 +343,26 @@ async fn the_pool_grows_with_arrivals_and_sheds_the_surplus_when_they_stop() -> 
 }
 
 #[tokio::test(start_paused = true)]
+async fn no_more_pooled_sandboxes_start_at_once_than_pool_starts() -> Result<()> {
+    let mut settings = settings();
+    settings.pool_size = 6;
+    settings.pool_max = 6;
+    settings.pool_starts = 2;
+    let sandbox = Arc::new(FakeSandbox::taking(Duration::from_millis(300)));
+    let sessions = manager(sandbox.clone(), settings);
+    sessions.start_pool();
+    eventually("a pool of 6", Duration::from_secs(5), || {
+        sessions.pool().ready() == 6
+    })
+    .await?;
+    // Starts side by side, but never more than two: a third would slow the first two down.
+    let most = sandbox.most_creating.load(Ordering::SeqCst);
+    ensure!(most == 2, "{most} pooled sandboxes started at once");
+    sessions.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_pool_that_keeps_up_does_not_grow() -> Result<()> {
     let mut settings = settings();
     settings.pool_size = 1;

@@ -432,12 +432,16 @@ impl SessionManager {
     }
 
     /// Adds pooled sandboxes until the pool has its size or admission says the cluster is full
-    /// (a pooled sandbox takes a slot like a visitor's); none while a hold is on and a ready
-    /// sandbox waits (see `hold`).
+    /// (a pooled sandbox takes a slot like a visitor's), with at most `sessions.pool_starts` of
+    /// them starting at once; none while a hold is on and a ready sandbox waits (see `hold`).
     async fn fill_pool(&self) -> Result<(), StoreError> {
         let caps = self.caps();
         while self.pool.len() < self.pool_target() && !self.shutdown.is_cancelled() {
             if self.hold.is_on(Instant::now()) && self.pool.ready() > 0 {
+                break;
+            }
+            if self.pool.starting() >= self.settings.pool_starts {
+                // The first of them to be ready wakes the refill again.
                 break;
             }
             let lifetime = self.settings.pool_ttl + self.settings.max_lifetime;
@@ -467,9 +471,24 @@ impl SessionManager {
             }
             session.set_pooled();
             self.pool.push(session.clone());
-            self.spawn(session, None, Some(self.settings.pool_ttl));
+            self.spawn(session.clone(), None, Some(self.settings.pool_ttl));
+            self.refill_when_started(session);
         }
         Ok(())
+    }
+
+    /// Wakes the refill once a pooled sandbox has printed its prompt or ended: a start fewer is
+    /// under way (see `sessions.pool_starts`).
+    fn refill_when_started(&self, session: Arc<Session>) {
+        let (refill, shutdown) = (self.refill.clone(), self.shutdown.clone());
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = session.main().output.grown(0) => refill.notify_one(),
+                () = session.stopped() => refill.notify_one(),
+                () = session.cancel.cancelled() => refill.notify_one(),
+                () = shutdown.cancelled() => {}
+            }
+        });
     }
 
     /// The warm pool.

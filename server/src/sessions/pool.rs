@@ -103,6 +103,14 @@ impl Pool {
         self.list().iter().filter(|s| s.is_ready()).count()
     }
 
+    /// Sessions waiting whose container or shell is still starting.
+    pub fn starting(&self) -> usize {
+        self.list()
+            .iter()
+            .filter(|s| !s.is_ready() && !s.is_ending())
+            .count()
+    }
+
     /// The session stored under `hash`, if it waits in the pool.
     pub fn get(&self, hash: &str) -> Option<Arc<Session>> {
         self.list().iter().find(|s| s.hash == hash).cloned()

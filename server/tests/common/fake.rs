@@ -25,6 +25,10 @@ pub struct FakeSandbox {
     pub unreachable: AtomicBool,
     /// Containers created.
     pub created: AtomicUsize,
+    /// `create` calls under way now.
+    creating: AtomicUsize,
+    /// The most `create` calls that were under way at once.
+    pub most_creating: AtomicUsize,
     /// Resize calls received.
     pub resizes: AtomicUsize,
     /// Containers removed, by id.
@@ -67,7 +71,10 @@ impl Sandbox for FakeSandbox {
         if self.create_hangs {
             std::future::pending::<()>().await;
         }
+        let now = self.creating.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_creating.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.create_takes).await;
+        self.creating.fetch_sub(1, Ordering::SeqCst);
         let n = self.created.fetch_add(1, Ordering::SeqCst);
         Ok(ContainerId(format!("fake-{n}")))
     }
