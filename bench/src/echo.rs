@@ -24,9 +24,9 @@ pub struct Typing {
 pub const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one echo measurement gives back.
-pub struct Measured {
+pub struct Measured<S = Term> {
     /// The terminals still working.
-    pub terms: Vec<Term>,
+    pub terms: Vec<S>,
     /// Every round trip measured.
     pub samples: Vec<Duration>,
     /// Why sessions were lost on the way (a session whose container went away, say): a lost
@@ -37,8 +37,9 @@ pub struct Measured {
     pub timeouts: usize,
 }
 
-/// Has every terminal type per `typing`, all at once.
-pub async fn measure(terms: Vec<Term>, typing: Typing) -> Measured {
+/// Has every terminal type per `typing`, all at once: the server's sockets, the peer's, or shells
+/// attached straight to the engine.
+pub async fn measure<S: Shell + 'static>(terms: Vec<S>, typing: Typing) -> Measured<S> {
     let count = terms.len().max(1) as u32;
     let tasks: Vec<_> = terms
         .into_iter()
@@ -68,11 +69,11 @@ pub async fn measure(terms: Vec<Term>, typing: Typing) -> Measured {
     measured
 }
 
-async fn type_keys(
-    mut term: Term,
+async fn type_keys<S: Shell>(
+    mut term: S,
     typing: Typing,
     phase: Duration,
-) -> Result<(Term, Vec<Duration>)> {
+) -> Result<(S, Vec<Duration>)> {
     term.drain_for(phase).await?;
     let mut rtts = Vec::with_capacity(typing.keys);
     for key in 0..typing.keys {

@@ -29,6 +29,8 @@ pub struct Results {
     pub climb: Climb,
     /// Echo on the peer, by session count.
     pub peer_echo: Vec<Level>,
+    /// Echo on shells attached straight to the engine (no server), by session count.
+    pub bare_echo: Vec<Level>,
     /// Visitors arriving together, by pool setting.
     pub bursts: Vec<(String, Vec<Burst>)>,
     /// Output throughput on RootResume.
@@ -116,18 +118,28 @@ impl Results {
         let _ = writeln!(md, "| Time to prompt, cold, p50 / p95 / p99 (n = {}) | {} | bare engine {} | ≤ 1.1× bare (p50) | {:.2}× — {} |", cold.n, pct(&cold), pct(&bare), cold_ratio, verdict_of(cold.n > 0 && bare.n > 0, cold_ratio <= 1.1));
         for level in &self.climb.echo {
             let (n, ours, (low, high)) = (level.n, level.median(), level.p99_spread());
-            let peer = self
-                .peer_echo
-                .iter()
-                .find(|l| l.n == n)
-                .map_or("—".to_owned(), |l| {
+            let compared = |name: &str, levels: &[Level]| {
+                levels.iter().find(|l| l.n == n).map(|l| {
                     let (p, (low, high)) = (l.median(), l.p99_spread());
                     format!(
-                        "terminado {} / {} (p99 {low:.1}–{high:.1})",
+                        "{name} {} / {} (p99 {low:.1}–{high:.1})",
                         ms(p.p50),
                         ms(p.p99)
                     )
-                });
+                })
+            };
+            let peers: Vec<String> = [
+                compared("terminado", &self.peer_echo),
+                compared("bare engine attach, no server", &self.bare_echo),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let peer = if peers.is_empty() {
+                "—".to_owned()
+            } else {
+                peers.join("; ")
+            };
             let failures = level.failures();
             let (target, met) = if n == 50 {
                 ("p99 ≤ 5 ms", verdict(ours.p99 <= 5.0 && failures == 0))
@@ -293,7 +305,7 @@ impl Results {
             "## How each figure is taken
 "
         );
-        let _ = writeln!(md, "- **Echo**: at each level every live session types at once, five keys a second (a letter, then a delete, so the line stays empty), 40 keys each; a round trip runs from sending the key to the next output frame. Each level runs several times: the figure is the median of the runs' percentiles, the spread the lowest and highest p99. A key whose echo never comes counts as 10 s and as a failure; a session lost at a level is a failure of that level (and is replaced before the next run). Sessions stay open from one level to the next. The server logs at its production level (info).");
+        let _ = writeln!(md, "- **Echo**: at each level every live session types at once, five keys a second (a letter, then a delete, so the line stays empty), 40 keys each; a round trip runs from sending the key to the next output frame. Each level runs several times: the figure is the median of the runs' percentiles, the spread the lowest and highest p99. A key whose echo never comes counts as 10 s and as a failure; a session lost at a level is a failure of that level (and is replaced before the next run). Sessions stay open from one level to the next. The server logs at its production level (info). The bare engine attach beside it is the same typing on as many shells started and attached straight through the engine API (the server's container spec, no server), after the server has stopped: what the engine's stream and the pty take of a round trip.");
         let _ = writeln!(md, "- **Throughput**: bytes of terminal output (base64 of the zeros, with the pty's line endings) from sending the command to its end marker, read by the same client; the bare figure reads the engine's attach stream directly, with no server; the pty figure runs the same command under `script` inside a container (the pty's master read and counted there), timed in the container, with neither the engine's stream nor the server in the path.");
         let _ = writeln!(md, "- **Memory**: idle sessions at the prompt, their sockets open. `MemAvailable` is the issue's measure but moves with everything else the machine runs; the accounted figure adds up only what the sessions cost: proportional set size of dockerd, containerd, the sessions' shims and the server, plus the containers' memory cgroups. Server RSS is the server's resident growth over the same sessions. The engine daemons' growth depends on the order of the phases (dockerd's Go heap keeps its high-water mark, and RootResume's sessions come first, the bare containers after), so the session's own memory — its shim, its container and its share of the server — is given without it.");
         let _ = writeln!(md, "- **Capacity**: sessions are added a hundred at a time (eight opening at once); at each level every session types a key a second for six seconds.\n");

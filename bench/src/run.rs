@@ -8,7 +8,7 @@ use anyhow::Result;
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::burst::{self, Burst};
-use crate::engine::Engine;
+use crate::engine::{BareShell, Engine};
 use crate::first_load;
 use crate::machine::Machine;
 use crate::memory::{self, PerSession};
@@ -54,6 +54,7 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
         warm: Ttp::default(),
         climb: Climb::default(),
         peer_echo: Vec::new(),
+        bare_echo: Vec::new(),
         bursts: Vec::new(),
         throughput: Throughput::default(),
         bare_throughput: Throughput::default(),
@@ -186,6 +187,9 @@ async fn cold_phases(
     println!("  capacity ramp stopped: {}", results.climb.stopped);
     keep(problems, "stopping the server", cold_server.stop().await);
 
+    step("bare engine: echo on shells attached straight to it, no server in the path");
+    results.bare_echo = keep(problems, "bare engine echo", bare_echo(engine, sizes).await);
+
     step("bare containers: memory per idle session");
     let bare_memory = memory::bare_idle(engine, sizes.plan.memory_at, sizes.plan.settle_readings);
     results.bare_memory = keep(problems, "bare memory", bare_memory.await);
@@ -228,6 +232,56 @@ async fn warm_phase(
         }
         Err(error) => problems.push(format!("starting the warm server: {error:#}")),
     }
+}
+
+/// Echo at the peer's session counts on shells attached straight to the engine, typed by the
+/// same client logic: what the engine's stream and the pty take of a key's round trip, the server
+/// left out. Their containers are removed after, as the run's end would.
+async fn bare_echo(engine: &Engine, sizes: &Sizes) -> Result<Vec<Level>> {
+    let mut shells: Vec<BareShell> = Vec::new();
+    let mut levels = Vec::new();
+    for &n in &sizes.peer_levels {
+        let more: Vec<BareShell> = futures_util::stream::iter(shells.len()..n)
+            .map(|i| async move {
+                engine
+                    .start_shell(&format!("echo-{i}"))
+                    .await
+                    .map(|(shell, _)| shell)
+            })
+            .buffer_unordered(OPEN_CONCURRENCY)
+            .try_collect()
+            .await?;
+        shells.extend(more);
+        let mut level = Level {
+            n,
+            ..Level::default()
+        };
+        for _ in 0..sizes.plan.echo_repeats.max(1) {
+            let measured = echo::measure(shells, sizes.plan.echo_typing).await;
+            shells = measured.terms;
+            level.lost += measured.lost.len();
+            level.timeouts += measured.timeouts;
+            level.runs.push(Summary::of(&measured.samples));
+        }
+        let (summary, (low, high)) = (level.median(), level.p99_spread());
+        println!(
+            "  bare engine echo at {n}: median of {} runs p50 {:.2} ms p99 {:.2} ms (p99 {low:.2}–{high:.2}), {} lost, {} timeouts",
+            level.runs.len(),
+            summary.p50,
+            summary.p99,
+            level.lost,
+            level.timeouts
+        );
+        levels.push(level);
+    }
+    let containers: Vec<String> = shells.iter().map(|s| s.container.clone()).collect();
+    drop(shells);
+    futures_util::stream::iter(containers)
+        .for_each_concurrent(OPEN_CONCURRENCY, |id: String| async move {
+            engine.remove(&id).await
+        })
+        .await;
+    Ok(levels)
 }
 
 /// The peer's throughput and echo, when a Python with terminado was given.

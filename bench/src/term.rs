@@ -1,6 +1,7 @@
 //! One terminal client for both servers under test, so every figure of the comparison comes
 //! from the same client logic: RootResume's binary protocol, or terminado's JSON messages.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -230,39 +231,47 @@ pub enum Attach {
 
 /// A shell seen from a client: keys go in, output comes out. Implemented by the WebSocket
 /// clients and by a bare engine exec, so every figure uses the same reading logic.
-pub(crate) trait Shell {
+pub(crate) trait Shell: Send {
     /// Sends keystrokes or a command line to the shell.
-    async fn send_input(&mut self, bytes: &[u8]) -> Result<()>;
+    fn send_input(&mut self, bytes: &[u8]) -> impl Future<Output = Result<()>> + Send;
 
     /// The next piece of shell output; `None` once the shell's stream ended.
-    async fn next_output(&mut self) -> Result<Option<Vec<u8>>>;
+    fn next_output(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
 
     /// Reads output until `needle` has appeared, and returns how many bytes were read.
-    async fn read_until(&mut self, needle: &[u8], timeout: Duration) -> Result<u64> {
-        let deadline = Instant::now() + timeout;
-        let mut finder = Finder::new(needle);
-        let mut total = 0u64;
-        loop {
-            let chunk = tokio::time::timeout_at(deadline, self.next_output())
-                .await
-                .map_err(|_| anyhow!("no {:?} within {timeout:?}", lossy(needle)))??
-                .ok_or_else(|| anyhow!("socket closed before {:?}", lossy(needle)))?;
-            total += chunk.len() as u64;
-            if finder.feed(&chunk) {
-                return Ok(total);
+    fn read_until(
+        &mut self,
+        needle: &[u8],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            let deadline = Instant::now() + timeout;
+            let mut finder = Finder::new(needle);
+            let mut total = 0u64;
+            loop {
+                let chunk = tokio::time::timeout_at(deadline, self.next_output())
+                    .await
+                    .map_err(|_| anyhow!("no {:?} within {timeout:?}", lossy(needle)))??
+                    .ok_or_else(|| anyhow!("socket closed before {:?}", lossy(needle)))?;
+                total += chunk.len() as u64;
+                if finder.feed(&chunk) {
+                    return Ok(total);
+                }
             }
         }
     }
 
     /// Reads and discards output for `period`; fails if the socket closes.
-    async fn drain_for(&mut self, period: Duration) -> Result<()> {
-        let until = Instant::now() + period;
-        while let Ok(output) = tokio::time::timeout_at(until, self.next_output()).await {
-            if output?.is_none() {
-                bail!("socket closed");
+    fn drain_for(&mut self, period: Duration) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            let until = Instant::now() + period;
+            while let Ok(output) = tokio::time::timeout_at(until, self.next_output()).await {
+                if output?.is_none() {
+                    bail!("socket closed");
+                }
             }
+            Ok(())
         }
-        Ok(())
     }
 }
 
