@@ -18,7 +18,7 @@ use crate::ramp::{self, Climb, Level};
 use crate::report::Results;
 use crate::server::{ServerProcess, ServerSetup};
 use crate::stats::Summary;
-use crate::term::Term;
+use crate::term::{Shell, Term};
 use crate::throughput::{self, Throughput};
 use crate::ttp::{self, Ttp};
 use crate::{echo, OPEN_CONCURRENCY};
@@ -234,6 +234,29 @@ async fn warm_phase(
     }
 }
 
+/// As many echo runs over `terms` (`n` of them) as RootResume's levels get, so the medians
+/// compare; gives back the terms still working, the level, and why any were lost.
+async fn echo_level<S: Shell + 'static>(
+    mut terms: Vec<S>,
+    n: usize,
+    sizes: &Sizes,
+) -> (Vec<S>, Level, Vec<String>) {
+    let mut level = Level {
+        n,
+        ..Level::default()
+    };
+    let mut lost = Vec::new();
+    for _ in 0..sizes.plan.echo_repeats.max(1) {
+        let measured = echo::measure(terms, sizes.plan.echo_typing).await;
+        terms = measured.terms;
+        level.lost += measured.lost.len();
+        level.timeouts += measured.timeouts;
+        lost.extend(measured.lost);
+        level.runs.push(Summary::of(&measured.samples));
+    }
+    (terms, level, lost)
+}
+
 /// Echo at the peer's session counts on shells attached straight to the engine, typed by the
 /// same client logic: what the engine's stream and the pty take of a key's round trip, the server
 /// left out. Their containers are removed after, as the run's end would.
@@ -252,17 +275,8 @@ async fn bare_echo(engine: &Engine, sizes: &Sizes) -> Result<Vec<Level>> {
             .try_collect()
             .await?;
         shells.extend(more);
-        let mut level = Level {
-            n,
-            ..Level::default()
-        };
-        for _ in 0..sizes.plan.echo_repeats.max(1) {
-            let measured = echo::measure(shells, sizes.plan.echo_typing).await;
-            shells = measured.terms;
-            level.lost += measured.lost.len();
-            level.timeouts += measured.timeouts;
-            level.runs.push(Summary::of(&measured.samples));
-        }
+        let level;
+        (shells, level, _) = echo_level(shells, n, sizes).await;
         let (summary, (low, high)) = (level.median(), level.p99_spread());
         println!(
             "  bare engine echo at {n}: median of {} runs p50 {:.2} ms p99 {:.2} ms (p99 {low:.2}–{high:.2}), {} lost, {} timeouts",
@@ -380,23 +394,13 @@ async fn measure_peer(peer: &Peer, sizes: &Sizes, results: &mut Results) -> Resu
             .try_collect()
             .await?;
         terms.extend(more);
-        // As many runs as RootResume's levels get, so the two medians compare.
-        let mut level = Level {
-            n,
-            ..Level::default()
-        };
-        for _ in 0..sizes.plan.echo_repeats.max(1) {
-            let measured = echo::measure(terms, sizes.plan.echo_typing).await;
-            terms = measured.terms;
-            level.lost += measured.lost.len();
-            level.timeouts += measured.timeouts;
-            if let Some(first) = measured.lost.first() {
-                results.problems.push(format!(
-                    "{} peer session(s) lost during echo; the first: {first}",
-                    measured.lost.len()
-                ));
-            }
-            level.runs.push(Summary::of(&measured.samples));
+        let (level, lost);
+        (terms, level, lost) = echo_level(terms, n, sizes).await;
+        if let Some(first) = lost.first() {
+            results.problems.push(format!(
+                "{} peer session(s) lost during echo; the first: {first}",
+                lost.len()
+            ));
         }
         let summary = level.median();
         println!(
