@@ -309,7 +309,13 @@ async fn background_processes_die_with_the_tab() -> Result<()> {
             "nohup sleep {n} >/dev/null 2>&1 & disown; (setsid sleep {n} >/dev/null 2>&1 < /dev/null &)"
         ))
         .await?;
-        ensure!(term.run(&format!("pgrep -c -f 'sleep {n}'")).await? == "2");
+        // Both are started in the background: until each has exec'd, its command line is the
+        // shell's, so the count waits for them (up to 5 s) rather than racing the fork.
+        let count = format!(
+            "for _ in $(seq 50); do [ \"$(pgrep -c -f 'sleep {n}')\" = 2 ] && break; sleep 0.1; done; \
+             pgrep -c -f 'sleep {n}'"
+        );
+        ensure!(term.run(&count).await? == "2");
         if runtime == "runc" {
             // runc's processes are host processes: the check below can see them.
             ensure!(host_processes_sleeping(&n) == 2, "host cannot see them");
