@@ -211,6 +211,17 @@ impl Engine {
         )
     }
 
+    /// Detaches `shells` and removes their containers, a few at a time.
+    pub async fn remove_shells(&self, shells: Vec<BareShell>) {
+        let containers: Vec<String> = shells.iter().map(|s| s.container.clone()).collect();
+        drop(shells);
+        futures_util::stream::iter(containers)
+            .for_each_concurrent(crate::OPEN_CONCURRENCY, |id| async move {
+                self.remove(&id).await
+            })
+            .await;
+    }
+
     /// Removes a container (and its shell), ignoring one already gone.
     pub async fn remove(&self, id: &str) {
         let options = RemoveContainerOptions {

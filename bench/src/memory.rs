@@ -152,12 +152,7 @@ pub async fn bare_idle(engine: &Engine, n: usize, readings: usize) -> Result<Per
     let after = settled_available(readings).await?;
     let containers: Vec<String> = shells.iter().map(|s| s.container.clone()).collect();
     let accounted_after = accounted(None, &containers);
-    drop(shells);
-    futures_util::stream::iter(containers)
-        .for_each_concurrent(crate::OPEN_CONCURRENCY, |id| async move {
-            engine.remove(&id).await
-        })
-        .await;
+    engine.remove_shells(shells).await;
     Ok(PerSession {
         n,
         host: per_session(before, after, n),

@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::memory::{accounted, per_session, settled_available, PerSession};
 use crate::server::ServerProcess;
 use crate::stats::Summary;
-use crate::term::Term;
+use crate::term::{Shell, Term};
 
 /// What to climb through.
 #[derive(Debug, Clone)]
@@ -51,6 +51,19 @@ pub struct Level {
 }
 
 impl Level {
+    /// The level's figures in one line of the bench's output.
+    pub fn line(&self) -> String {
+        let (summary, (low, high)) = (self.median(), self.p99_spread());
+        format!(
+            "median of {} runs p50 {:.2} ms p99 {:.2} ms (p99 {low:.2}–{high:.2}), {} lost, {} timeouts",
+            self.runs.len(),
+            summary.p50,
+            summary.p99,
+            self.lost,
+            self.timeouts
+        )
+    }
+
     /// The median over the runs of each percentile (`n` = every sample of every run).
     pub fn median(&self) -> Summary {
         let median = |pick: fn(&Summary) -> f64| {
@@ -190,24 +203,17 @@ async fn fixed_levels(
                 }
                 measure_into(terms, plan.echo_typing, &mut level, &mut result.lost).await;
             }
-            let (summary, (low, high)) = (level.median(), level.p99_spread());
-            println!(
-                "  echo at {n}: median of {} runs p50 {:.2} ms p99 {:.2} ms (p99 {low:.2}–{high:.2}), {} lost, {} timeouts",
-                level.runs.len(),
-                summary.p50,
-                summary.p99,
-                level.lost,
-                level.timeouts
-            );
+            println!("  echo at {n}: {}", level.line());
             result.echo.push(level);
         }
     }
     Ok(())
 }
 
-/// One echo run over `terms`, added to `level`.
-async fn measure_into(
-    terms: &mut Vec<Term>,
+/// One echo run over `terms` (the server's sockets, the peer's, or bare engine shells), added to
+/// `level`; why any session was lost goes to `lost`.
+pub(crate) async fn measure_into<S: Shell + 'static>(
+    terms: &mut Vec<S>,
     typing: crate::echo::Typing,
     level: &mut Level,
     lost: &mut Vec<String>,

@@ -21,7 +21,7 @@ use crate::stats::Summary;
 use crate::term::{Shell, Term};
 use crate::throughput::{self, Throughput};
 use crate::ttp::{self, Ttp};
-use crate::{echo, OPEN_CONCURRENCY};
+use crate::OPEN_CONCURRENCY;
 
 fn step(what: &str) {
     println!("== {what}");
@@ -247,12 +247,7 @@ async fn echo_level<S: Shell + 'static>(
     };
     let mut lost = Vec::new();
     for _ in 0..sizes.plan.echo_repeats.max(1) {
-        let measured = echo::measure(terms, sizes.plan.echo_typing).await;
-        terms = measured.terms;
-        level.lost += measured.lost.len();
-        level.timeouts += measured.timeouts;
-        lost.extend(measured.lost);
-        level.runs.push(Summary::of(&measured.samples));
+        ramp::measure_into(&mut terms, sizes.plan.echo_typing, &mut level, &mut lost).await;
     }
     (terms, level, lost)
 }
@@ -277,24 +272,10 @@ async fn bare_echo(engine: &Engine, sizes: &Sizes) -> Result<Vec<Level>> {
         shells.extend(more);
         let level;
         (shells, level, _) = echo_level(shells, n, sizes).await;
-        let (summary, (low, high)) = (level.median(), level.p99_spread());
-        println!(
-            "  bare engine echo at {n}: median of {} runs p50 {:.2} ms p99 {:.2} ms (p99 {low:.2}–{high:.2}), {} lost, {} timeouts",
-            level.runs.len(),
-            summary.p50,
-            summary.p99,
-            level.lost,
-            level.timeouts
-        );
+        println!("  bare engine echo at {n}: {}", level.line());
         levels.push(level);
     }
-    let containers: Vec<String> = shells.iter().map(|s| s.container.clone()).collect();
-    drop(shells);
-    futures_util::stream::iter(containers)
-        .for_each_concurrent(OPEN_CONCURRENCY, |id: String| async move {
-            engine.remove(&id).await
-        })
-        .await;
+    engine.remove_shells(shells).await;
     Ok(levels)
 }
 
