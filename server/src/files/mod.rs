@@ -72,6 +72,32 @@ pub(crate) fn refuse(status: StatusCode, message: impl Into<String>) -> Response
         .into_response()
 }
 
+/// A transfer refused before it began: the status and the sentence for the visitor, sent as
+/// [`refuse`] sends them. Small, unlike a whole [`Response`], so a `Result` can carry it.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// The response's status.
+    status: StatusCode,
+    /// What the visitor reads: what went wrong and what to do.
+    message: String,
+}
+
+impl Refusal {
+    /// `status` with `message` for the visitor.
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        refuse(self.status, self.message)
+    }
+}
+
 /// What to run in the sandbox for `request`, the name the browser saves it under, and the most
 /// bytes it may give.
 fn plan(request: &DownloadRequest) -> Result<(Command, String, usize), String> {
@@ -135,33 +161,36 @@ pub(crate) fn save_as(path: &str) -> String {
     }
 }
 
-/// The container of the session `id` names, if it is `client`'s; else the response refusing the
-/// request (an unknown, ended or someone else's session alike: 404).
+/// The container of the session `id` names, if it is `client`'s; else why the request is refused
+/// (an unknown, ended or someone else's session alike: 404).
 pub(crate) async fn session_container(
     sessions: &SessionManager,
     id: Option<&str>,
     client: Option<std::net::IpAddr>,
-) -> Result<crate::sandbox::ContainerId, Response> {
+) -> Result<crate::sandbox::ContainerId, Refusal> {
     let found = match id.and_then(SessionId::parse) {
         Some(id) => sessions.container_for(&id, client).await,
         None => Ok(None),
     };
     match found {
         Ok(Some(container)) => Ok(container),
-        Ok(None) => Err(refuse(
+        Ok(None) => Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "this sandbox session is unknown or has ended",
         )),
-        Err(error) => Err(refuse(StatusCode::SERVICE_UNAVAILABLE, error.to_string())),
+        Err(error) => Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.to_string(),
+        )),
     }
 }
 
-/// A turn among the transfers under way (see [`TRANSFERS`]), or the response refusing one
-/// after waiting 30 s for it.
-pub(crate) async fn transfer_turn() -> Result<tokio::sync::SemaphorePermit<'static>, Response> {
+/// A turn among the transfers under way (see [`TRANSFERS`]), or the refusal after waiting 30 s
+/// for one.
+pub(crate) async fn transfer_turn() -> Result<tokio::sync::SemaphorePermit<'static>, Refusal> {
     match tokio::time::timeout(Duration::from_secs(30), TRANSFERS.acquire()).await {
         Ok(Ok(turn)) => Ok(turn),
-        _ => Err(refuse(
+        _ => Err(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "other transfers are under way; try again in a moment",
         )),
@@ -182,11 +211,11 @@ pub async fn download(
     let container =
         match session_container(&sessions, Some(&request.session), permit.client()).await {
             Ok(container) => container,
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         };
     let _turn = match transfer_turn().await {
         Ok(turn) => turn,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let output = match sessions.sandbox().run_command(&container, &command).await {
         Ok(output) => output,

@@ -31,11 +31,11 @@ pub async fn restore(
         .and_then(|value| value.to_str().ok());
     let container = match super::session_container(&sessions, session, permit.client()).await {
         Ok(container) => container,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let archive_bytes = match read_whole(body, "the archive", MAX_ARCHIVE).await {
         Ok(bytes) => bytes,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let home = u64::from(sessions.limits().home_mib) << 20;
     // Reading a gzip stream is CPU work: off the async threads.
@@ -63,7 +63,7 @@ pub async fn restore(
     };
     let _turn = match super::transfer_turn().await {
         Ok(turn) => turn,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let sandbox = sessions.sandbox().as_ref();
     let part = format!("/tmp/.rootresume-restore-{}", uuid::Uuid::new_v4().simple());
@@ -73,7 +73,7 @@ pub async fn restore(
         write_parts(sandbox, &container, &part, "the archive", body, MAX_ARCHIVE).await
     {
         let _ = sandbox.run_command(&container, &discard).await;
-        return refused;
+        return refused.into_response();
     }
     let unpack = in_home(
         "cd; tar xzf $1 --no-same-owner --no-same-permissions --delay-directory-restore; s=$?; rm -f -- $1; exit $s",

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::{refuse, save_as, DEADLINE};
+use super::{refuse, save_as, Refusal, DEADLINE};
 use crate::sandbox::{Command, CommandOutput, ContainerId, Sandbox, SandboxError};
 use crate::security::SocketPermit;
 use crate::sessions::SessionManager;
@@ -90,24 +90,24 @@ pub(super) fn failure(name: &str, written: Result<CommandOutput, SandboxError>) 
     })
 }
 
-/// The body, read whole, at most `max` bytes; else the response refusing it.
+/// The body, read whole, at most `max` bytes; else why it is refused.
 pub(super) async fn read_whole(
     body: axum::body::Body,
     name: &str,
     max: usize,
-) -> Result<Vec<u8>, Response> {
+) -> Result<Vec<u8>, Refusal> {
     let mut stream = body.into_data_stream();
     let mut whole = Vec::new();
     while let Some(chunk) = stream.next().await {
         let Ok(bytes) = chunk else {
-            return Err(refuse(
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "the upload broke off; try again",
             ));
         };
         whole.extend_from_slice(&bytes);
         if whole.len() > max {
-            return Err(refuse(
+            return Err(Refusal::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("{name} is over the {} MiB an upload may be", max >> 20),
             ));
@@ -117,8 +117,8 @@ pub(super) async fn read_whole(
 }
 
 /// Writes the body into the part file (a path from `/`, or from the home when relative), in
-/// one command reading it on its standard input; returns the bytes written, or the response
-/// refusing it.
+/// one command reading it on its standard input; returns the bytes written, or why it was
+/// refused.
 pub(super) async fn write_parts(
     sandbox: &dyn Sandbox,
     container: &ContainerId,
@@ -126,7 +126,7 @@ pub(super) async fn write_parts(
     name: &str,
     body: axum::body::Body,
     max: usize,
-) -> Result<usize, Response> {
+) -> Result<usize, Refusal> {
     let whole = read_whole(body, name, max).await?;
     let total = whole.len();
     let command = Command {
@@ -135,7 +135,7 @@ pub(super) async fn write_parts(
     };
     let written = sandbox.run_command(container, &command).await;
     if let Some(why) = failure(name, written) {
-        return Err(refuse(StatusCode::INSUFFICIENT_STORAGE, why));
+        return Err(Refusal::new(StatusCode::INSUFFICIENT_STORAGE, why));
     }
     Ok(total)
 }
@@ -173,11 +173,11 @@ pub async fn upload(
     let container =
         match super::session_container(&sessions, session.as_deref(), permit.client()).await {
             Ok(container) => container,
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         };
     let _turn = match super::transfer_turn().await {
         Ok(turn) => turn,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let part = format!(".rootresume-upload-{}", uuid::Uuid::new_v4().simple());
     let sandbox = sessions.sandbox().as_ref();
@@ -186,7 +186,7 @@ pub async fn upload(
         Ok(total) => total,
         Err(refused) => {
             let _ = sandbox.run_command(&container, &discard).await;
-            return refused;
+            return refused.into_response();
         }
     };
     let place = in_home(
