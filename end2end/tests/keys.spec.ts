@@ -9,6 +9,12 @@ test("tab completion, history arrows and Ctrl-C behave as in a local terminal", 
   await page.keyboard.press("Tab");
   await page.keyboard.press("Enter");
   await expect(rows).toContainText("Try `cat README`");
+  // A command's own options complete too: bash-completion's rules, loaded at the first Tab (the
+  // one above), not at the shell's start. Plain bash has no rule for options and adds nothing.
+  await page.keyboard.type("ls --colo");
+  await page.keyboard.press("Tab");
+  await expect(rows).toContainText("ls --color");
+  await page.keyboard.press("Control+U");
 
   await typeCommand(page, "echo history-$((40+2))");
   await expect(rows).toContainText("history-42");
