@@ -26,6 +26,9 @@ pub struct FirstLoad {
     /// `/about`, a page with no terminal: navigation start → first contentful paint, ms; the
     /// floor under every time here.
     pub plain_paint: Option<(f64, f64, f64)>,
+    /// A one-line page the script serves itself (no RootResume in its path): navigation start →
+    /// first contentful paint, ms; the browser's own floor on this machine.
+    pub blank_paint: Option<(f64, f64, f64)>,
     /// `/terminal`: navigation start → first typed command's answer painted, ms.
     pub answered: Option<(f64, f64, f64)>,
     /// Home page: the press of "Start your sandbox" → prompt painted, ms.
@@ -106,6 +109,10 @@ fn parse(text: &str) -> Option<FirstLoad> {
             text,
             "first paint of a page with no terminal (navigation start → first contentful paint), /about:",
         ),
+        blank_paint: spread_after(
+            text,
+            "first paint of a one-line page served by Node, no server (navigation start → first contentful paint):",
+        ),
         answered: spread_after(
             text,
             "first typed command answered (navigation start → answer painted), /terminal:",
@@ -151,12 +158,13 @@ mod tests {
 
     #[test]
     fn reads_the_times_and_their_breakdown() {
-        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms; in xterm.js: p50 400 ms, min 350 ms, max 500 ms\nfirst paint of a page with no terminal (navigation start → first contentful paint), /about: p50 100 ms, min 90 ms, max 120 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\nRun on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: p50 900 ms, min 800 ms, max 1000 ms\n";
+        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms; in xterm.js: p50 400 ms, min 350 ms, max 500 ms\nfirst paint of a page with no terminal (navigation start → first contentful paint), /about: p50 100 ms, min 90 ms, max 120 ms\nfirst paint of a one-line page served by Node, no server (navigation start → first contentful paint): p50 60 ms, min 50 ms, max 70 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\nRun on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: p50 900 ms, min 800 ms, max 1000 ms\n";
         let load = parse(text).unwrap();
         assert_eq!(load.tabs, 10);
         assert_eq!(load.terminal, Some((140.0, 120.0, 300.0)));
         assert_eq!(load.terminal_xterm, Some((400.0, 350.0, 500.0)));
         assert_eq!(load.plain_paint, Some((100.0, 90.0, 120.0)));
+        assert_eq!(load.blank_paint, Some((60.0, 50.0, 70.0)));
         assert_eq!(load.home_xterm, None);
         assert_eq!(load.answered, Some((200.0, 180.0, 400.0)));
         assert_eq!(load.home, Some((130.0, 110.0, 150.0)));

@@ -265,6 +265,11 @@ impl Results {
                         None,
                     ),
                     (
+                        "First paint of a one-line page served by Node (navigation start): the browser's own floor",
+                        load.blank_paint,
+                        None,
+                    ),
+                    (
                         "Page → first typed command answered, `/terminal` (navigation start)",
                         load.answered,
                         None,

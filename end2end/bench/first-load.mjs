@@ -7,12 +7,14 @@
 //    the first typed command answered;
 //  - on the home page, from the press of "Start your sandbox" to the prompt painted;
 //  - on a post with runnable blocks (no terminal loaded yet), from the press of a C block's Run
-//    button to the program's output painted.
+//    button to the program's output painted;
+//  - under them all, the first paint of /about and of a one-line page this script serves itself.
 // Times are the page's own clock (performance.now(): 0 is navigation start). "Painted" is the
 // first animation frame after the prompt's text entered the terminal's rows, so it is never
 // earlier than the paint itself.
 // Usage: node end2end/bench/first-load.mjs [BASE_URL] [TABS]
 import { chromium } from "@playwright/test";
+import { createServer } from "node:http";
 import { gzipSync } from "node:zlib";
 
 const base = process.argv[2] ?? "http://127.0.0.1:3000";
@@ -205,17 +207,30 @@ for (const [name, pick] of steps) console.log(`  ${name.padEnd(34)} ${ms(step(pi
 console.log(`time to prompt (navigation start → prompt painted), /terminal: ${spread(terminal.map((t) => t.marks.promptPainted))}; in xterm.js: ${spread(terminal.map((t) => t.marks.xtermPromptPainted))}`);
 console.log(`first typed command answered (navigation start → answer painted), /terminal: ${spread(terminal.map((t) => t.marks.answerPainted))}; from its first key: ${spread(terminal.map((t) => t.marks.answerPainted - t.marks.firstKey))}`);
 
-// The floor under every figure above: when a fresh tab first paints a page with no terminal.
-const plain = [];
-for (let i = 0; i < tabs; i++) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${base}/about`, { waitUntil: "load" });
-  await page.waitForFunction(() => performance.getEntriesByName("first-contentful-paint").length > 0, null, { timeout: 10_000 });
-  plain.push(await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0].startTime));
-  await context.close();
+// The floor under every figure above: when a fresh tab first paints a page with no terminal,
+// and under that, the browser's own: a one-line page with nothing to fetch, served by this
+// script (no server, no engine), so no part of RootResume is in its time.
+async function firstPaints(url) {
+  const paints = [];
+  for (let i = 0; i < tabs; i++) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url, { waitUntil: "load" });
+    await page.waitForFunction(() => performance.getEntriesByName("first-contentful-paint").length > 0, null, { timeout: 10_000 });
+    paints.push(await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0].startTime));
+    await context.close();
+  }
+  return paints;
 }
-console.log(`first paint of a page with no terminal (navigation start → first contentful paint), /about: ${spread(plain)}`);
+console.log(`first paint of a page with no terminal (navigation start → first contentful paint), /about: ${spread(await firstPaints(`${base}/about`))}`);
+const blank = createServer((_, res) => {
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+  res.end("<!doctype html><html lang=en><meta charset=utf-8><title>floor</title><p>One line of text.</p>");
+});
+await new Promise((ok) => blank.listen(0, "127.0.0.1", ok));
+const blankPaints = await firstPaints(`http://127.0.0.1:${blank.address().port}/`);
+blank.close();
+console.log(`first paint of a one-line page served by Node, no server (navigation start → first contentful paint): ${spread(blankPaints)}`);
 
 const home = [];
 for (let i = 0; i < tabs; i++) home.push(await homeTab());
