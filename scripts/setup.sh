@@ -35,7 +35,10 @@ ensure_docker() {
   fi
   # Sandboxes run without a network, so the engine needs no bridge or iptables rules.
   say "Docker engine: not running, starting dockerd in the background (log: /var/log/rootresume-dockerd.log)"
-  nohup dockerd --bridge=none --iptables=false >/var/log/rootresume-dockerd.log 2>&1 &
+  # It outlives this shell, so not in this shell's temporary folder: containerd makes each
+  # container's console socket under $TMPDIR, and once a caller's own folder is gone (a fresh
+  # machine's measurement removes its own) every start fails with "console socket: no such file".
+  env -u TMPDIR nohup dockerd --bridge=none --iptables=false >/var/log/rootresume-dockerd.log 2>&1 &
   for _ in $(seq 60); do
     docker info >/dev/null 2>&1 && { say "Docker engine: started"; return; }
     sleep 0.5
