@@ -222,10 +222,26 @@ fn favicon_data_uri() -> String {
     uri
 }
 
+/// The site's stylesheet (`/pkg/rootresume.css`, as built), which the server provides as context
+/// while it renders a page so the page carries it in a `<style>` element instead of linking it.
+/// A linked stylesheet blocks the first paint, and the scripts after it, on one more request:
+/// inline, a fresh tab paints its first screen (and on `/terminal` its prompt) sooner
+/// (`docs/benchmarks/page-to-prompt.md`). The page grows by the stylesheet, about 3 KB as sent.
+/// Without it (a page rendered with no such context, as the 404 page is) the page links the file.
+#[derive(Clone, Debug)]
+pub struct PageStyle(pub std::sync::Arc<str>);
+
+/// The inline stylesheet, where the server provided one (see [`PageStyle`]).
+fn page_style() -> Option<PageStyle> {
+    use_context::<PageStyle>()
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let path = request_path();
     let start = terminal_start(&path);
+    let style = page_style()
+        .map(|style| view! { <style id="leptos" inner_html=style.0.to_string()></style> });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -238,6 +254,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Inline: a request of its own cost more in headers than the icon weighs.
                 <link rel="icon" href=favicon_data_uri() type="image/svg+xml" />
                 <link rel="alternate" type="application/atom+xml" title="Blog feed" href="/feed.xml" />
+                {style}
                 {start
                     .map(|start| {
                         view! {
@@ -313,8 +330,12 @@ fn SiteHeader() -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_site_info();
+    // Linked only where the server did not put it in the page (see `PageStyle`).
+    let stylesheet = page_style()
+        .is_none()
+        .then(|| view! { <Stylesheet id="leptos" href="/pkg/rootresume.css" /> });
     view! {
-        <Stylesheet id="leptos" href="/pkg/rootresume.css" />
+        {stylesheet}
         <Router>
             <SiteHeader />
             <main id="content">

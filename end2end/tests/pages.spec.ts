@@ -198,3 +198,16 @@ test("with JavaScript on, the home page starts its shell, links navigate and the
   await expect.poll(() => page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe(before);
   await page.close();
 });
+
+test("every page comes styled in itself: no request for the site's stylesheet", async ({ page }) => {
+  const asked: string[] = [];
+  page.on("request", (request) => asked.push(new URL(request.url()).pathname));
+  for (const path of ["/about", "/blog", "/"]) {
+    await page.goto(path);
+    // Rules of style/main.css, applied: the header is a flex row, the nav's list has no bullets.
+    await expect(page.locator(".site-header")).toHaveCSS("display", "flex");
+    await expect(page.locator(".site-header ul")).toHaveCSS("list-style-type", "none");
+  }
+  expect(asked.filter((path) => path.endsWith(".css"))).toEqual([]);
+  await page.close();
+});

@@ -105,6 +105,12 @@ impl Assets {
         }
     }
 
+    /// The bytes of the file at `relative` as on disk (read again if it changed since it was
+    /// cached), for a page that carries the file in itself; `None` if there is no such file.
+    pub fn raw(&self, relative: &Path) -> Option<Bytes> {
+        self.entry(relative).map(|entry| entry.raw.clone())
+    }
+
     /// The file at `relative`, read again if it changed since it was cached; `None` if there is
     /// no such regular file.
     fn entry(&self, relative: &Path) -> Option<Arc<Entry>> {

@@ -107,15 +107,25 @@ pub fn router(
         launcher: launcher.clone(),
         sessions: state.sessions.clone(),
     };
-    let context = move || {
-        provide_context(launcher.clone());
-        crate::security::page_context();
+    let options = &state.leptos_options;
+    let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let pkg = Assets::new(pkg);
+    let css = std::path::PathBuf::from(format!("{}.css", options.output_name));
+    let context = {
+        let pkg = pkg.clone();
+        move || {
+            provide_context(launcher.clone());
+            crate::security::page_context();
+            // Every page carries the stylesheet (see `app::PageStyle`); a build without one
+            // links it instead.
+            if let Some(css) = pkg.raw(&css) {
+                provide_context(app::PageStyle(String::from_utf8_lossy(&css).into()));
+            }
+        }
     };
     let routes = generate_route_list(App);
     let xterm = config.vendor_dir.join("@xterm/xterm");
     let fit = config.vendor_dir.join("@xterm/addon-fit");
-    let options = &state.leptos_options;
-    let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
     // The static files every terminal needs, compressed once (see `assets`).
     let router = Router::new()
         .nest("/vendor/xterm/lib", Assets::new(xterm.join("lib")).router())
@@ -124,10 +134,7 @@ pub fn router(
             "/vendor/addon-fit/lib",
             Assets::new(fit.join("lib")).router(),
         )
-        .nest(
-            &format!("/{}", options.site_pkg_dir),
-            Assets::new(pkg).router(),
-        )
+        .nest(&format!("/{}", options.site_pkg_dir), pkg.router())
         .merge(crate::feeds::router())
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();

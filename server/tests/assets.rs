@@ -119,3 +119,63 @@ async fn xterm_goes_out_compressed_once_and_revalidates() -> Result<()> {
     server.server.shutdown().await;
     Ok(())
 }
+
+/// A page's body, asked for as a browser's navigation would (no compression, to read it).
+async fn page(addr: &str, path: &str) -> Result<String> {
+    let (status, head, body) = get(addr, path, &["Accept: text/html"]).await?;
+    ensure!(status == 200, "{path}: {head:?}");
+    Ok(String::from_utf8(body)?)
+}
+
+#[tokio::test]
+async fn pages_carry_the_stylesheet_as_built() -> Result<()> {
+    // A site folder of its own, with no stylesheet built yet.
+    let site = std::env::temp_dir().join(format!("rootresume-site-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(site.join("pkg"))?;
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("rootresume")
+        .site_root(site.to_string_lossy().into_owned())
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // Only pages are asked for: nothing here needs an engine.
+    let sandbox = std::sync::Arc::new(common::fake::FakeSandbox::default());
+    let server = server::Server::start_with(test_config(), options, listener, sandbox).await?;
+    let addr = server.addr().to_string();
+    let result = async {
+        let link = r#"href="/pkg/rootresume.css""#;
+        let about = page(&addr, "/about").await?;
+        ensure!(
+            about.contains(link) && !about.contains("<style"),
+            "no stylesheet built: the page links it\n{about}"
+        );
+
+        // A child combinator (`>`) must reach the browser as it is: a style element's text is
+        // not HTML-escaped.
+        let css = site.join("pkg/rootresume.css");
+        std::fs::write(&css, "main>p{color:#123456}")?;
+        let about = page(&addr, "/about").await?;
+        ensure!(
+            about.contains(r#"<style id="leptos">main>p{color:#123456}</style>"#),
+            "the stylesheet in the page\n{about}"
+        );
+        ensure!(!about.contains("/pkg/rootresume.css"), "and not linked too");
+        let head_end = about.find("</head>").context("no </head>")?;
+        ensure!(
+            about.find("<style").is_some_and(|at| at < head_end),
+            "in the head"
+        );
+
+        // A new build (scripts/build-site.sh replaces the file) is in the next page.
+        std::fs::write(&css, "main>p{color:#654321;margin:0}")?;
+        let terminal = page(&addr, "/terminal").await?;
+        ensure!(
+            terminal.contains("main>p{color:#654321;margin:0}</style>"),
+            "the new build's stylesheet\n{terminal}"
+        );
+        Ok(())
+    }
+    .await;
+    server.shutdown().await;
+    std::fs::remove_dir_all(&site)?;
+    result
+}
