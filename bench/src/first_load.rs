@@ -18,6 +18,9 @@ pub struct FirstLoad {
     pub files: Vec<String>,
     /// Tabs behind each time below.
     pub tabs: usize,
+    /// How the tabs were spaced: each once the warm pool's refill after the tab before was
+    /// done, or back to back.
+    pub spacing: &'static str,
     /// `/terminal`: navigation start → prompt painted (the first screen or xterm.js, whichever
     /// shows it first), ms: (p50, min, max).
     pub terminal: Option<(f64, f64, f64)>,
@@ -94,6 +97,14 @@ fn parse(text: &str) -> Option<FirstLoad> {
                 .ok()
         })
         .unwrap_or(0);
+    let spacing = if text
+        .lines()
+        .any(|l| l.starts_with("each tab once no pooled sandbox is starting"))
+    {
+        "each once the pool's refill was done"
+    } else {
+        "back to back"
+    };
     const TERMINAL: &str = "time to prompt (navigation start → prompt painted), /terminal:";
     const HOME: &str =
         "time to prompt (press of \"Start your sandbox\" → prompt painted), home page:";
@@ -103,6 +114,7 @@ fn parse(text: &str) -> Option<FirstLoad> {
         gzip9_kib: *numbers.get(2)?,
         files,
         tabs,
+        spacing,
         terminal: spread_after(text, TERMINAL),
         terminal_xterm: spread_after_in(text, TERMINAL, XTERM),
         plain_paint: spread_after(
@@ -154,13 +166,15 @@ mod tests {
         assert_eq!((load.sent_kib, load.gzip9_kib), (368.2, 360.1));
         assert_eq!(load.files.len(), 1);
         assert_eq!(load.terminal, None);
+        assert_eq!(load.spacing, "back to back");
     }
 
     #[test]
     fn reads_the_times_and_their_breakdown() {
-        let text = "  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms; in xterm.js: p50 400 ms, min 350 ms, max 500 ms\nfirst paint of a page with no terminal (navigation start → first contentful paint), /about: p50 100 ms, min 90 ms, max 120 ms\nfirst paint of a one-line page served by Node, no server (navigation start → first contentful paint): p50 60 ms, min 50 ms, max 70 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\nRun on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: p50 900 ms, min 800 ms, max 1000 ms\n";
+        let text = "each tab once no pooled sandbox is starting\n  total: 1.0 KiB raw, 2.0 KiB sent, 3.0 KiB gzip -9\n/terminal over 10 fresh tabs, by the page's clock (p50 of each step):\n  HTML received   12 ms\n  prompt painted   140 ms\ntime to prompt (navigation start → prompt painted), /terminal: p50 140 ms, min 120 ms, max 300 ms; in xterm.js: p50 400 ms, min 350 ms, max 500 ms\nfirst paint of a page with no terminal (navigation start → first contentful paint), /about: p50 100 ms, min 90 ms, max 120 ms\nfirst paint of a one-line page served by Node, no server (navigation start → first contentful paint): p50 60 ms, min 50 ms, max 70 ms\nfirst typed command answered (navigation start → answer painted), /terminal: p50 200 ms, min 180 ms, max 400 ms; from its first key: p50 50 ms, min 40 ms, max 90 ms\ntime to prompt (press of \"Start your sandbox\" → prompt painted), home page: p50 130 ms, min 110 ms, max 150 ms\nRun on a post's C block (press → program's output painted; the terminal loads on the press), /blog/read-it-run-it: p50 900 ms, min 800 ms, max 1000 ms\n";
         let load = parse(text).unwrap();
         assert_eq!(load.tabs, 10);
+        assert_eq!(load.spacing, "each once the pool's refill was done");
         assert_eq!(load.terminal, Some((140.0, 120.0, 300.0)));
         assert_eq!(load.terminal_xterm, Some((400.0, 350.0, 500.0)));
         assert_eq!(load.plain_paint, Some((100.0, 90.0, 120.0)));

@@ -289,7 +289,7 @@ impl Results {
                         Some(goal) => (format!("p50 ≤ {goal:.0} ms"), verdict(p50 <= goal)),
                         None => (String::new(), ""),
                     };
-                    let _ = writeln!(md, "| {what}, p50 (min–max) of {} fresh tabs, warm pool | {p50:.0} ms ({min:.0}–{max:.0}) | — | {target} | {met} |", load.tabs);
+                    let _ = writeln!(md, "| {what}, p50 (min–max) of {} fresh tabs ({}), warm pool | {p50:.0} ms ({min:.0}–{max:.0}) | — | {target} | {met} |", load.tabs, load.spacing);
                 }
             }
             Err(why) => {

@@ -12,6 +12,10 @@
 // Times are the page's own clock (performance.now(): 0 is navigation start). "Painted" is the
 // first animation frame after the prompt's text entered the terminal's rows, so it is never
 // earlier than the paint itself.
+// Each tab comes as a lone visitor finds the server: once the warm pool's refill after the tab
+// before it is done (a sandbox handed out is replaced by a container start, on the same cores as
+// the browser here), read from the server's /metrics; visitors arriving together are the bursts
+// bench's. RR_BENCH_BACK_TO_BACK=1 opens each tab as soon as the one before closed instead.
 // Usage: node end2end/bench/first-load.mjs [BASE_URL] [TABS]
 import { chromium } from "@playwright/test";
 import { createServer } from "node:http";
@@ -23,6 +27,30 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
 });
+
+// The server's pooled sandboxes still starting, from its /metrics (the bench's servers serve it
+// on their own address, to loopback); null where it cannot be read.
+async function starting() {
+  try {
+    const r = await fetch(`${base}/metrics`);
+    if (!r.ok) return null;
+    const m = (await r.text()).match(/^rootresume_pool_starting (\d+)$/m);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const backToBack = process.env.RR_BENCH_BACK_TO_BACK === "1";
+let quietKnown = false;
+// Waits until no pooled sandbox is starting (the last tab's refill is done), then a little
+// more; at most 30 s.
+async function settle() {
+  if (backToBack || !quietKnown) return;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && ((await starting()) ?? 0) > 0) await sleep(50);
+  await sleep(250);
+}
 
 async function firstLoad() {
   const context = await browser.newContext();
@@ -123,6 +151,7 @@ async function waitForMark(page, name) {
 
 // One fresh visitor on /terminal: navigation → prompt painted, then a typed command answered.
 async function terminalTab() {
+  await settle();
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.addInitScript(instrument);
@@ -141,6 +170,7 @@ async function terminalTab() {
 
 // One fresh visitor on the home page: the press of "Start your sandbox" → prompt painted.
 async function homeTab() {
+  await settle();
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.addInitScript(instrument);
@@ -162,6 +192,7 @@ const quantile = (values, q) => {
 // One fresh reader of a post: the press of a C block's Run button (nothing of the terminal
 // loaded before it) → the program's last line painted.
 async function runTab() {
+  await settle();
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.addInitScript(instrument);
@@ -176,6 +207,8 @@ async function runTab() {
 const ms = (x) => (Number.isNaN(x) ? "—" : `${x.toFixed(0)} ms`);
 const spread = (values) => `p50 ${ms(quantile(values, 0.5))}, min ${ms(quantile(values, 0))}, max ${ms(quantile(values, 1))}`;
 
+quietKnown = (await starting()) !== null;
+console.log(backToBack || !quietKnown ? "tabs back to back" : "each tab once no pooled sandbox is starting");
 const rows = await firstLoad();
 const total = (key) => rows.reduce((sum, r) => sum + r[key], 0);
 console.log("first load of", base);
@@ -212,6 +245,7 @@ console.log(`first typed command answered (navigation start → answer painted),
 // script (no server, no engine), so no part of RootResume is in its time. Their tabs alternate,
 // so both meet the same machine (the pool refilling after the tabs above, say).
 async function firstPaint(url) {
+  await settle();
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(url, { waitUntil: "load" });

@@ -138,9 +138,10 @@ async fn metrics(
             .into_response();
     }
     let sessions = &access.sessions;
+    let pool = sessions.pool();
     let body = sessions
         .metrics()
-        .render(sessions.live_count(), sessions.pool().len());
+        .render(sessions.live_count(), pool.len(), pool.starting());
     (
         [(
             header::CONTENT_TYPE,

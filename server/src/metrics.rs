@@ -117,6 +117,9 @@ pub struct Metrics {
     pub sessions_live: Gauge,
     /// Pooled sandboxes waiting, ready or starting (set at scrape time).
     pub pool_size: Gauge,
+    /// Of those, the ones whose container or shell is still starting (set at scrape time): 0
+    /// when no refill is under way, which a benchmark waits for to find the server quiet.
+    pub pool_starting: Gauge,
     /// Containers the reaper or the start-up reconcile removed.
     pub reaper_removed: Counter,
     /// Session requests refused, by rule.
@@ -147,6 +150,7 @@ impl Metrics {
             sessions_ended: Family::default(),
             sessions_live: Gauge::default(),
             pool_size: Gauge::default(),
+            pool_starting: Gauge::default(),
             reaper_removed: Counter::default(),
             admission_rejected: Family::default(),
             docker_errors: Family::default(),
@@ -191,6 +195,11 @@ impl Metrics {
             "pool_size",
             "Pooled sandboxes waiting for a visitor",
             metrics.pool_size.clone(),
+        );
+        registry.register(
+            "pool_starting",
+            "Pooled sandboxes whose container or shell is still starting",
+            metrics.pool_starting.clone(),
         );
         registry.register(
             "reaper_removed",
@@ -274,13 +283,13 @@ impl Metrics {
         self.time_to_first_prompt.observe(took.as_secs_f64());
     }
 
-    /// The text exposition format, with the gauges set to `live` sessions and `pooled`
-    /// sandboxes.
-    pub fn render(&self, live: usize, pooled: usize) -> String {
-        self.sessions_live
-            .set(i64::try_from(live).unwrap_or(i64::MAX));
-        self.pool_size
-            .set(i64::try_from(pooled).unwrap_or(i64::MAX));
+    /// The text exposition format, with the gauges set to `live` sessions, `pooled` sandboxes
+    /// and the `starting` ones among them.
+    pub fn render(&self, live: usize, pooled: usize, starting: usize) -> String {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.sessions_live.set(gauge(live));
+        self.pool_size.set(gauge(pooled));
+        self.pool_starting.set(gauge(starting));
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::warn!(%error, "could not encode metrics");
@@ -302,7 +311,7 @@ mod tests {
         metrics.session_ended(EndReason::Idle);
         metrics.rejected(RejectLabel::rate_limited);
         metrics.first_prompt(Duration::from_millis(40));
-        let text = metrics.render(3, 2);
+        let text = metrics.render(3, 2, 1);
         for line in [
             "rootresume_sessions_started_total 1",
             "rootresume_pool_handouts_total 1",
@@ -310,6 +319,7 @@ mod tests {
             "rootresume_sessions_ended_total{reason=\"idle\"} 1",
             "rootresume_sessions_live 3",
             "rootresume_pool_size 2",
+            "rootresume_pool_starting 1",
             "rootresume_admission_rejected_total{reason=\"rate_limited\"} 1",
             "rootresume_time_to_first_prompt_seconds_count 1",
             "rootresume_reaper_removed_total 0",

@@ -89,6 +89,51 @@ async fn get_with(addr: &str, path: &str, headers: &str) -> Result<String> {
 }
 
 #[tokio::test]
+async fn pool_starting_reads_zero_only_once_the_pool_is_ready() -> Result<()> {
+    let mut config = test_config();
+    config.sessions.pool_size = 1;
+    config.sessions.pool_max = 1;
+    let server = TestServer::start(config).await?;
+    let result = async {
+        // The pool's sandbox counts from the moment its start is asked for.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen_starting = false;
+        loop {
+            let now = metrics(&server).await?;
+            let (size, starting) = (
+                sample(&now, "rootresume_pool_size"),
+                sample(&now, "rootresume_pool_starting"),
+            );
+            anyhow::ensure!(starting <= size, "more starting than pooled:\n{now}");
+            seen_starting |= starting > 0.0;
+            if size == 1.0 && starting == 0.0 {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the pool did not get ready in a minute:\n{now}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!("pool_starting seen above 0 on the way: {seen_starting}");
+        // Quiet by the gauge: the next visitor finds a sandbox whose shell already ran.
+        let id = server.create_session().await?;
+        let after = metrics(&server).await?;
+        anyhow::ensure!(
+            sample(&after, "rootresume_pool_handouts_total") == 1.0
+                && sample(&after, "rootresume_pool_missed_total") == 0.0,
+            "a visitor after pool_starting read 0 waited for a start:\n{after}"
+        );
+        let mut term = server.connect(&id).await?;
+        term.started().await?;
+        term.wait_for(0, "$ ", Duration::from_secs(30)).await?;
+        Ok(())
+    }
+    .await;
+    server.server.shutdown().await;
+    result
+}
+
+#[tokio::test]
 async fn a_metrics_token_is_required_when_set() -> Result<()> {
     let mut config = test_config();
     config.metrics.token = "not-a-real-secret".into();
