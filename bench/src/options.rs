@@ -32,7 +32,8 @@ USAGE: rootresume-bench [OPTIONS]     (scripts/bench.sh builds everything and ru
   --no-first-load         skip the Chromium first-load measurement
   --scratch DIR           logs (default: /var/tmp/rootresume-bench-run)
   --only A,B,..           run only these phases: cold (throughput, cold time to prompt, echo,
-                          memory, capacity), warm (warm time to prompt, first load), bursts, peer;
+                          memory, capacity), throughput (only that part of cold), warm (warm
+                          time to prompt, first load), bursts, peer;
                           writes no report unless --out is given
   --cluster               measure a local cluster instead (--cluster --help lists its options;
                           scripts/bench-cluster.sh runs it)
@@ -76,7 +77,7 @@ pub struct Options {
 }
 
 /// The phases `--only` can name.
-const PHASES: [&str; 4] = ["cold", "warm", "bursts", "peer"];
+const PHASES: [&str; 5] = ["cold", "throughput", "warm", "bursts", "peer"];
 
 impl Options {
     /// Whether the run includes `phase` (one of [`PHASES`]).
@@ -293,7 +294,7 @@ impl Sizes {
                 capacity_budget: Duration::from_secs(options.ramp_minutes * 60),
             },
             peer_levels: vec![1, 50],
-            throughput_runs: 3,
+            throughput_runs: 5,
             interrupt_repeats: 10,
             first_load_tabs: 10,
             burst_pool: 4,

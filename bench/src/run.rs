@@ -72,6 +72,12 @@ pub async fn run(options: &Options, instance: &str, engine: &Engine) -> Result<R
     if options.runs("cold") {
         cold_phases(engine, &setup, &sizes, &mut results, &mut problems).await?;
     }
+    if options.runs("throughput") && !options.runs("cold") {
+        step("server without a pool: throughput");
+        let server = ServerProcess::start(&setup, 0).await?;
+        throughput_phase(&server, engine, &sizes, &mut results, &mut problems).await;
+        keep(&mut problems, "stopping the server", server.stop().await);
+    }
     if options.runs("warm") {
         warm_phase(options, &setup, &sizes, &mut results, &mut problems).await;
     }
@@ -109,59 +115,7 @@ async fn cold_phases(
 ) -> Result<()> {
     step("server without a pool: throughput, cold time to prompt beside the bare engine");
     let cold_server = ServerProcess::start(setup, 0).await?;
-    let ours = async {
-        let mut term = cold_server.open().await?;
-        let runs = sizes.throughput_runs;
-        let measured = throughput::measure_runs(&mut term, sizes.throughput_mib, runs).await;
-        let interrupted = throughput::interrupt(&mut term, sizes.interrupt_repeats).await;
-        term.close().await;
-        anyhow::Ok((measured?, interrupted?))
-    };
-    let (runs, interrupt) = keep(problems, "throughput", ours.await);
-    results.throughput = throughput::median(&runs);
-    results.interrupt = interrupt;
-    results.throughput_runs.push(("RootResume".into(), runs));
-    let ctrl_c = Summary::of(&results.interrupt);
-    println!(
-        "  Ctrl-C during a flood → prompt: p50 {:.1} ms, max {:.1} ms",
-        ctrl_c.p50,
-        crate::stats::percentile(&results.interrupt, 100.0)
-    );
-    let bare = async {
-        let (mut shell, _) = engine.start_shell("throughput").await?;
-        let runs = sizes.throughput_runs;
-        let measured = throughput::measure_runs(&mut shell, sizes.throughput_mib, runs).await;
-        engine.remove(&shell.container).await;
-        measured
-    };
-    let runs = keep(problems, "bare engine throughput", bare.await);
-    results.bare_throughput = throughput::median(&runs);
-    results
-        .throughput_runs
-        .push(("bare engine attach".into(), runs));
-    let (mut alone, mut pty) = (Vec::new(), Vec::new());
-    for run in 0..sizes.throughput_runs.max(1) {
-        let name = format!("pty-ceiling-{run}");
-        let ceilings = engine.pty_ceiling(&name, sizes.throughput_mib).await;
-        let (a, p) = keep(problems, "pty ceiling", ceilings);
-        alone.push(a);
-        pty.push(p);
-    }
-    (results.command_throughput, results.pty_throughput) =
-        (throughput::median(&alone), throughput::median(&pty));
-    results
-        .throughput_runs
-        .push(("the command alone in a sandbox".into(), alone));
-    results
-        .throughput_runs
-        .push(("a pty in a sandbox".into(), pty));
-    println!(
-        "  throughput {:.1} MB/s; bare engine attach {:.1} MB/s; in a sandbox: the command alone {:.1} MB/s, through a pty {:.1} MB/s",
-        results.throughput.mb_per_s(),
-        results.bare_throughput.mb_per_s(),
-        results.command_throughput.mb_per_s(),
-        results.pty_throughput.mb_per_s()
-    );
+    throughput_phase(&cold_server, engine, sizes, results, problems).await;
     (results.cold, results.bare) =
         ttp::cold_and_bare(&cold_server, engine, sizes.ttp_sessions).await;
     let (c, b) = (
@@ -277,6 +231,74 @@ async fn bare_echo(engine: &Engine, sizes: &Sizes) -> Result<Vec<Level>> {
     }
     engine.remove_shells(shells).await;
     Ok(levels)
+}
+
+/// Output throughput on `server` (and Ctrl-C during a flood), beside the bare engine's attach
+/// and the same command in a sandbox alone and through a pty.
+async fn throughput_phase(
+    server: &ServerProcess,
+    engine: &Engine,
+    sizes: &Sizes,
+    results: &mut Results,
+    problems: &mut Vec<String>,
+) {
+    match server.settle(Duration::from_secs(30)).await {
+        Ok(waited) => println!("  server at rest after {:.1} s", waited.as_secs_f64()),
+        Err(error) => problems.push(format!("waiting for the server to be at rest: {error:#}")),
+    }
+    let ours = async {
+        let mut term = server.open().await?;
+        let runs = sizes.throughput_runs;
+        let measured = throughput::measure_runs(&mut term, sizes.throughput_mib, runs).await;
+        let interrupted = throughput::interrupt(&mut term, sizes.interrupt_repeats).await;
+        term.close().await;
+        anyhow::Ok((measured?, interrupted?))
+    };
+    let (runs, interrupt) = keep(problems, "throughput", ours.await);
+    results.throughput = throughput::median(&runs);
+    results.interrupt = interrupt;
+    results.throughput_runs.push(("RootResume".into(), runs));
+    let ctrl_c = Summary::of(&results.interrupt);
+    println!(
+        "  Ctrl-C during a flood → prompt: p50 {:.1} ms, max {:.1} ms",
+        ctrl_c.p50,
+        crate::stats::percentile(&results.interrupt, 100.0)
+    );
+    let bare = async {
+        let (mut shell, _) = engine.start_shell("throughput").await?;
+        let runs = sizes.throughput_runs;
+        let measured = throughput::measure_runs(&mut shell, sizes.throughput_mib, runs).await;
+        engine.remove(&shell.container).await;
+        measured
+    };
+    let runs = keep(problems, "bare engine throughput", bare.await);
+    results.bare_throughput = throughput::median(&runs);
+    results
+        .throughput_runs
+        .push(("bare engine attach".into(), runs));
+    let (mut alone, mut pty) = (Vec::new(), Vec::new());
+    for run in 0..sizes.throughput_runs.max(1) {
+        let name = format!("pty-ceiling-{run}");
+        let ceilings = engine.pty_ceiling(&name, sizes.throughput_mib).await;
+        let (a, p) = keep(problems, "pty ceiling", ceilings);
+        alone.push(a);
+        pty.push(p);
+    }
+    (results.command_throughput, results.pty_throughput) =
+        (throughput::median(&alone), throughput::median(&pty));
+    results
+        .throughput_runs
+        .push(("the command alone in a sandbox".into(), alone));
+    results
+        .throughput_runs
+        .push(("a pty in a sandbox".into(), pty));
+    println!(
+        "  throughput {:.1} MB/s; bare engine attach {:.1} MB/s; in a sandbox: the command alone {:.1} MB/s, through a pty {:.1} MB/s",
+        results.throughput.mb_per_s(),
+        results.bare_throughput.mb_per_s(),
+        results.command_throughput.mb_per_s(),
+        results.pty_throughput.mb_per_s()
+    );
 }
 
 /// The peer's throughput and echo, when a Python with terminado was given.

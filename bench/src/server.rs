@@ -128,6 +128,23 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// Waits until the server is at rest: its CPU time grows by less than 20 ms over 500 ms,
+    /// for at most `max`. A server just started compresses the site's static files in the
+    /// background (a second or two of CPU at the lowest priority); a figure taken meanwhile
+    /// would measure that start-up, not the path it is about. Returns how long it waited.
+    pub async fn settle(&self, max: Duration) -> Result<Duration> {
+        let started = Instant::now();
+        let mut before = cpu_time_of(self.pid())?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = cpu_time_of(self.pid())?;
+            if now.saturating_sub(before) < Duration::from_millis(20) || started.elapsed() > max {
+                return Ok(started.elapsed());
+            }
+            before = now;
+        }
+    }
+
     /// The server's resident memory, in bytes.
     pub fn rss(&self) -> Result<u64> {
         rss_of(self.child.id())
@@ -199,6 +216,27 @@ fn free_port() -> Result<SocketAddr> {
 pub fn rss_of(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     kib_field(&status, "VmRSS:").context("no VmRSS in /proc status")
+}
+
+/// CPU time a process has used (user and system, all its threads), from `/proc/PID/stat`.
+pub fn cpu_time_of(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("no command name in /proc stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |index: usize| -> Result<u64> {
+        fields
+            .get(index)
+            .context("/proc stat too short")?
+            .parse::<u64>()
+            .context("/proc stat field")
+    };
+    // utime and stime, fields 14 and 15 of the whole line; clock ticks are 100 a second on Linux.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 /// A `Name:   1234 kB` field of a /proc file, in bytes.
