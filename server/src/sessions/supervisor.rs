@@ -414,6 +414,15 @@ async fn redraw(sandbox: &dyn Sandbox, shell: &ShellId, size: TermSize) {
     }
 }
 
+/// A chunk of output at least this large comes from a flood (a key's echo, a prompt or a short
+/// answer are smaller): the next read waits [`FLOOD_GATHER`] for more to gather.
+const FLOOD_CHUNK: usize = 2048;
+/// A chunk this large already gathered enough: the next read goes at once, so the wait never
+/// caps a flood's rate.
+const GATHERED_CHUNK: usize = 16 * 1024;
+/// How long the output of a flood gathers between reads.
+const FLOOD_GATHER: Duration = Duration::from_millis(1);
+
 /// Copies the shell's output into the session's log until it ends: `ShellExited` when the stream ends,
 /// `ContainerGone` when it breaks (the engine went away or cut the connection), so the visitor is
 /// told what happened.
@@ -423,7 +432,13 @@ pub(super) async fn pump(
 ) -> EndReason {
     while let Some(chunk) = output.next().await {
         match chunk {
-            Ok(bytes) => terminal.push(&bytes).await,
+            Ok(bytes) => {
+                terminal.push(&bytes).await;
+                // A flood: let the next reads gather, rather than wake for every pty read.
+                if (FLOOD_CHUNK..GATHERED_CHUNK).contains(&bytes.len()) {
+                    tokio::time::sleep(FLOOD_GATHER).await;
+                }
+            }
             Err(error) => {
                 tracing::warn!(%error, "shell output stream failed");
                 return EndReason::ContainerGone;
@@ -474,5 +489,52 @@ async fn abandoned(session: &Session, grace: Duration) {
         } else if owner.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pumps `chunks` (sizes) into a fresh terminal, returning what it holds and how much
+    /// (paused) time the pump took.
+    async fn pump_sizes(sizes: &[usize]) -> (Vec<u8>, Duration) {
+        let chunks: Vec<Result<Bytes, SandboxError>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| Ok(Bytes::from(vec![b'a' + i as u8; len])))
+            .collect();
+        let mut output = futures_util::stream::iter(chunks).boxed();
+        let terminal = Terminal::new(0, 1024 * 1024);
+        let started = Instant::now();
+        assert_eq!(pump(&mut output, &terminal).await, EndReason::ShellExited);
+        let elapsed = started.elapsed();
+        (terminal.output.snapshot().1, elapsed)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn echoes_and_short_answers_are_never_held_back() {
+        let (held, took) = pump_sizes(&[1, 300, FLOOD_CHUNK - 1, 5]).await;
+        assert_eq!(took, Duration::ZERO);
+        assert_eq!(held.len(), 1 + 300 + FLOOD_CHUNK - 1 + 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_gathers_between_reads_and_loses_nothing() {
+        let (held, took) = pump_sizes(&[FLOOD_CHUNK, 4096, 3]).await;
+        // Two flood-sized reads: each lets the next one gather.
+        assert!(took >= 2 * FLOOD_GATHER, "took {took:?}");
+        let expected: Vec<u8> = [(b'a', FLOOD_CHUNK), (b'b', 4096), (b'c', 3)]
+            .iter()
+            .flat_map(|&(byte, len)| std::iter::repeat_n(byte, len))
+            .collect();
+        assert_eq!(held, expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_that_gathered_enough_go_on_at_once() {
+        let (held, took) = pump_sizes(&[GATHERED_CHUNK, 32 * 1024, 1]).await;
+        assert_eq!(took, Duration::ZERO);
+        assert_eq!(held.len(), GATHERED_CHUNK + 32 * 1024 + 1);
     }
 }
