@@ -240,8 +240,7 @@ fn page_style() -> Option<PageStyle> {
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let path = request_path();
     let start = terminal_start(&path);
-    let style = page_style()
-        .map(|style| view! { <style id="leptos" inner_html=style.0.to_string()></style> });
+    let style = page_style().map(|style| view! { <style id="leptos" inner_html=style.0></style> });
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -160,7 +160,7 @@ impl Results {
         let pty_mb = self.pty_throughput.mb_per_s();
         let _ = writeln!(md, "| Output of the same command alone in a sandbox (to /dev/null, under the sandbox's CPU limit) | — | {:.1} MB/s | | |", self.command_throughput.mb_per_s());
         let _ = writeln!(md, "| Output through a pty inside a sandbox, same command, no engine stream nor server (`script` reads it, under the same CPU limit) | — | {pty_mb:.1} MB/s | | |");
-        let _ = writeln!(md, "| Output throughput of a bare engine attach, same command (the engine's ceiling) | — | {:.1} MB/s | | |", self.bare_throughput.mb_per_s());
+        let _ = writeln!(md, "| Output throughput of a bare engine attach, same command (no server; its client reads every write of the engine's stream) | — | {:.1} MB/s | | |", self.bare_throughput.mb_per_s());
         let share = ours_mb / pty_mb.max(1e-9);
         let _ = writeln!(md, "| Output throughput end to end, share of the pty inside the sandbox | {:.0} % | — | ≥ 90 % | {} |", share * 100.0, verdict_of(self.pty_throughput.bytes > 0 && self.throughput.bytes > 0, share >= 0.9));
         match self.peer_throughput {

@@ -31,6 +31,9 @@ struct Entry {
     stamp: (SystemTime, u64),
     /// The bytes as on disk.
     raw: Bytes,
+    /// The bytes as text (invalid UTF-8 replaced), made on the first page that carries the file
+    /// in itself, then shared by every page until the file changes.
+    text: OnceLock<Arc<str>>,
     /// gzip, level 9.
     gzip: Bytes,
     /// Brotli, quality 11, once the background compression is done.
@@ -105,10 +108,15 @@ impl Assets {
         }
     }
 
-    /// The bytes of the file at `relative` as on disk (read again if it changed since it was
-    /// cached), for a page that carries the file in itself; `None` if there is no such file.
-    pub fn raw(&self, relative: &Path) -> Option<Bytes> {
-        self.entry(relative).map(|entry| entry.raw.clone())
+    /// The file at `relative` as text (read again if it changed since it was cached), for a page
+    /// that carries the file in itself; `None` if there is no such file. Decoded once per
+    /// version of the file, not on every page.
+    pub fn text(&self, relative: &Path) -> Option<Arc<str>> {
+        let entry = self.entry(relative)?;
+        let text = entry
+            .text
+            .get_or_init(|| String::from_utf8_lossy(&entry.raw).into());
+        Some(text.clone())
     }
 
     /// The file at `relative`, read again if it changed since it was cached; `None` if there is
@@ -140,6 +148,7 @@ impl Assets {
             stamp,
             gzip: Bytes::from(gzip.finish().ok()?),
             raw,
+            text: OnceLock::new(),
             brotli: OnceLock::new(),
             etag: HeaderValue::from_str(&etag).ok()?,
             content_type: content_type(relative),
@@ -382,6 +391,25 @@ mod tests {
         assert_eq!(&again.raw[..], b"changed");
         assert_ne!(again.etag, entry.etag);
         assert!(assets.entry(Path::new("missing.js")).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_pages_text_is_decoded_once_per_version_of_the_file() {
+        let dir = std::env::temp_dir().join(format!("rr-assets-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.css"), "a > b { color: red }").unwrap();
+        let assets = Assets::new(&dir);
+        let first = assets.text(Path::new("a.css")).unwrap();
+        assert_eq!(&*first, "a > b { color: red }");
+        let second = assets.text(Path::new("a.css")).unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "the same text, not a copy");
+
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.join("a.css"), b"p { content: '\xff' }").unwrap();
+        let rebuilt = assets.text(Path::new("a.css")).unwrap();
+        assert_eq!(&*rebuilt, "p { content: '\u{fffd}' }");
+        assert!(assets.text(Path::new("missing.css")).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -118,8 +118,8 @@ pub fn router(
             crate::security::page_context();
             // Every page carries the stylesheet (see `app::PageStyle`); a build without one
             // links it instead.
-            if let Some(css) = pkg.raw(&css) {
-                provide_context(app::PageStyle(String::from_utf8_lossy(&css).into()));
+            if let Some(css) = pkg.text(&css) {
+                provide_context(app::PageStyle(css));
             }
         }
     };
