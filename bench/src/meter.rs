@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use rootresume_protocol::ClientMessage;
 use tokio::time::Instant;
 
-use crate::server::{ServerProcess, ServerSetup};
+use crate::server::{clock_ticks, cpu_ticks, ServerProcess, ServerSetup};
 use crate::term::{Shell, Term, PROMPT};
 
 /// The engine's processes whose CPU a stats call or an exec costs.
@@ -31,16 +31,6 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-/// CPU time of `pid` and its reaped children (short-lived `runc exec`s under a shim), in clock
-/// ticks; `None` once it is gone.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-    // After the name: state is field 3; utime, stime, cutime, cstime are fields 14 to 17.
-    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
-    Some(field(14)? + field(15)? + field(16)? + field(17)?)
-}
-
 /// The pids of the engine's processes.
 fn engine_pids() -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -53,15 +43,6 @@ fn engine_pids() -> Vec<u32> {
                 .is_ok_and(|comm| ENGINE_PROCESSES.contains(&comm.trim()))
         })
         .collect()
-}
-
-/// Clock ticks per second.
-fn clock_ticks() -> Result<f64> {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .context("running getconf CLK_TCK")?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
 /// What one window measured.

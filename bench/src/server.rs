@@ -133,12 +133,15 @@ impl ServerProcess {
     /// background (a second or two of CPU at the lowest priority); a figure taken meanwhile
     /// would measure that start-up, not the path it is about. Returns how long it waited.
     pub async fn settle(&self, max: Duration) -> Result<Duration> {
+        // 20 ms of CPU, in clock ticks.
+        let quiet = (clock_ticks()? / 50.0).ceil() as u64;
+        let ticks = || cpu_ticks(self.pid()).context("the server is gone");
         let started = Instant::now();
-        let mut before = cpu_time_of(self.pid())?;
+        let mut before = ticks()?;
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let now = cpu_time_of(self.pid())?;
-            if now.saturating_sub(before) < Duration::from_millis(20) || started.elapsed() > max {
+            let now = ticks()?;
+            if now.saturating_sub(before) < quiet || started.elapsed() > max {
                 return Ok(started.elapsed());
             }
             before = now;
@@ -218,25 +221,23 @@ pub fn rss_of(pid: u32) -> Result<u64> {
     kib_field(&status, "VmRSS:").context("no VmRSS in /proc status")
 }
 
-/// CPU time a process has used (user and system, all its threads), from `/proc/PID/stat`.
-pub fn cpu_time_of(pid: u32) -> Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("no command name in /proc stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks = |index: usize| -> Result<u64> {
-        fields
-            .get(index)
-            .context("/proc stat too short")?
-            .parse::<u64>()
-            .context("/proc stat field")
-    };
-    // utime and stime, fields 14 and 15 of the whole line; clock ticks are 100 a second on Linux.
-    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+/// CPU time of `pid` and its reaped children (short-lived `runc exec`s under a shim), in clock
+/// ticks; `None` once it is gone.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    // After the name: state is field 3; utime, stime, cutime, cstime are fields 14 to 17.
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(field(14)? + field(15)? + field(16)? + field(17)?)
+}
+
+/// Clock ticks per second.
+pub fn clock_ticks() -> Result<f64> {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .context("running getconf CLK_TCK")?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
 /// A `Name:   1234 kB` field of a /proc file, in bytes.
